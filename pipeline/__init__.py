@@ -1,0 +1,1 @@
+"""What the pipeline's stages share: typed params, the record schema, artifact names, I/O."""

@@ -1,0 +1,54 @@
+"""What every stage's `main()` shares: arguments, logging, and turning errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from pipeline.errors import PipelineError
+from pipeline.params import Params, load_params
+
+logger = logging.getLogger("pipeline")
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the `--params` option every stage takes."""
+    result = argparse.ArgumentParser(description=description)
+    result.add_argument("--params", default="params.yaml", help="params file (params.yaml)")
+    return result
+
+
+def load(args: argparse.Namespace) -> Params:
+    return load_params(args.params)
+
+
+@contextmanager
+def stage(name: str) -> Iterator[None]:
+    """Logs a stage's start and end with its wall time."""
+    logger.info("stage %s: start", name)
+    start = time.perf_counter()
+    yield
+    logger.info("stage %s: done in %.1f s", name, time.perf_counter() - start)
+
+
+def run(main: Callable[[], None]) -> None:
+    """Runs a stage's main: a PipelineError becomes one line and exit status 1."""
+    setup_logging()
+    try:
+        main()
+    except PipelineError as error:
+        logger.error("%s", error)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        logger.error("interrupted; outputs were left as they were before this run")
+        sys.exit(130)

@@ -1,0 +1,80 @@
+"""Small I/O helpers every stage uses: atomic outputs, JSON, finding a split's files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline import schema
+from pipeline.errors import PipelineError
+
+_TMP_MARK = ".tmp-"
+
+
+def _temp_sibling(path: Path) -> Path:
+    return path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Removes temp siblings of `path` left by a run that was killed."""
+    for stale in path.parent.glob(f".{path.name}{_TMP_MARK}*"):
+        _remove(stale)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yields a temp path beside `path`; on success renames it to `path`, else deletes it.
+
+    Readers (DVC, the next stage) see either the old output or the complete new one,
+    never a half-written one. A run killed mid-way leaves only a hidden temp sibling,
+    which the next run removes.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
+    temp = _temp_sibling(path)
+    try:
+        yield temp
+    except BaseException:
+        _remove(temp)
+        raise
+    if path.is_dir() and not path.is_symlink():
+        # A directory cannot be renamed over a non-empty one: move the old one aside first.
+        old = path.with_name(f".{path.name}{_TMP_MARK}old-{os.getpid()}")
+        path.rename(old)
+        temp.rename(path)
+        _remove(old)
+    else:
+        temp.replace(path)
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Writes `data` as indented, key-sorted JSON, atomically."""
+    with atomic_output(path) as temp:
+        temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def split_files(directory: str | Path, split: str) -> list[str]:
+    """Lists a split's TFRecord shards in `directory`, sorted.
+
+    Raises:
+        PipelineError: if there are none, naming the directory and the stage to run.
+    """
+    files = sorted(str(p) for p in Path(directory).glob(schema.split_pattern(split)))
+    if not files:
+        raise PipelineError(
+            f"no '{split}' records in {directory}; run the upstream stage first (dvc repro)"
+        )
+    return files

@@ -1,0 +1,109 @@
+"""The offline mirror: a folder holding a dataset's four original IDX `.gz` files.
+
+tfds's MNIST-family builders read these instead of downloading. They are checked here
+first, so a damaged mirror fails with the file's name and what is wrong with it rather
+than somewhere deep inside tfds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import PipelineError
+
+# The builders' own file names (tfds image_classification/mnist.py), same for every dataset.
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
+_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
+_COUNTS = {"train": 60_000, "test": 10_000}
+
+# SHA-256 of the decompressed files as published (the .gz bytes vary with the compressor).
+KNOWN_SHA256 = {
+    "mnist": {
+        "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train_labels": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "test_images": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "test_labels": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+}
+
+
+def _decompress(path: Path) -> bytes:
+    if not path.is_file():
+        raise PipelineError(f"mirror: {path} is missing; the mirror folder needs {path.name}")
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except gzip.BadGzipFile:
+        raise PipelineError(f"mirror: {path} is not a gzip file; replace it") from None
+    except (EOFError, zlib.error):
+        raise PipelineError(f"mirror: {path} is truncated or corrupt; replace it") from None
+
+
+def _parse_idx(name: str, path: Path, content: bytes) -> np.ndarray:
+    images = name.endswith("images")
+    magic, dims = (_IMAGES_MAGIC, 3) if images else (_LABELS_MAGIC, 1)
+    header_size = 4 + 4 * dims
+    if len(content) < header_size or struct.unpack(">I", content[:4])[0] != magic:
+        raise PipelineError(
+            f"mirror: {path} is not an IDX {'image' if images else 'label'} file "
+            f"(magic number should be {magic}); replace it"
+        )
+    shape = struct.unpack(f">{dims}I", content[4:header_size])
+    expected = _COUNTS[name.split("_")[0]]
+    if shape[0] != expected or (images and shape[1:] != (28, 28)):
+        raise PipelineError(
+            f"mirror: {path} holds shape {shape}, expected ({expected}{', 28, 28' if images else ''})"
+        )
+    body = content[header_size:]
+    if len(body) != int(np.prod(shape)):
+        raise PipelineError(
+            f"mirror: {path} has {len(body)} data bytes, its header says {int(np.prod(shape))}; "
+            "the file is truncated or padded: replace it"
+        )
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
+
+
+def read_mirror(folder: str | Path, dataset: str = "mnist") -> dict[str, np.ndarray]:
+    """Reads and verifies the four IDX files of a mirror.
+
+    Args:
+        folder: the mirror folder.
+        dataset: the tfds name, to pick the known checksums (when there are any).
+
+    Returns:
+        {"train_images": [60000, 28, 28] uint8, "train_labels": [60000] uint8, "test_...": ...}
+
+    Raises:
+        PipelineError: naming the file for a missing, non-gzip, truncated, malformed or
+            checksum-mismatched file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise PipelineError(
+            f"mirror: {folder} is not a folder; point DATA_MIRROR (or data.mirror) at the "
+            f"folder holding {', '.join(FILES.values())}"
+        )
+    arrays = {}
+    for name, file_name in FILES.items():
+        path = folder / file_name
+        content = _decompress(path)
+        known = KNOWN_SHA256.get(dataset, {}).get(name)
+        arrays[name] = _parse_idx(name, path, content)
+        if known and hashlib.sha256(content).hexdigest() != known:
+            raise PipelineError(
+                f"mirror: {path} decompresses to content whose SHA-256 is not {dataset}'s "
+                "published one; the file is damaged or from another dataset: replace it"
+            )
+    return arrays
