@@ -25,11 +25,12 @@ import numpy as np
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import cli, io, schema
+from pipeline import artifacts, cli, io, schema
 
 logger = logging.getLogger(__name__)
+# BatchElements logs every batch timing at INFO: a wall of numbers per run.
+logging.getLogger("apache_beam.transforms.util").setLevel(logging.WARNING)
 
-STATS_FILE = "stats.json"
 _MIN_BATCH, _MAX_BATCH = 256, 4096
 
 
@@ -180,12 +181,18 @@ class WriteSplit(beam.PTransform):
 
 
 def build(
-    p: beam.Pipeline, *, raw_dir: str, out_dir: str, validation_fraction: float, seed: int,
+    p: beam.Pipeline,
+    *,
+    raw_dir: str,
+    out_dir: str,
+    validation_fraction: float,
+    seed: int,
     num_shards: int,
 ) -> None:
     """Adds the preprocess steps, from raw TFRecords to processed ones and stats, to `p`."""
     raw = {
-        split: p | f"Read{split}" >> beam.io.ReadFromTFRecord(f"{raw_dir}/{schema.split_pattern(split)}")
+        split: p
+        | f"Read{split}" >> beam.io.ReadFromTFRecord(f"{raw_dir}/{schema.split_pattern(split)}")
         for split in schema.RAW_SPLITS
     }
     splits = raw | ScaleAndSplit(validation_fraction=validation_fraction, seed=seed)
@@ -203,13 +210,20 @@ def build(
         | "StatsDict" >> beam.combiners.ToDict()
         | "StatsJson" >> beam.Map(json.dumps, indent=2, sort_keys=True)
         | "WriteStats"
-        >> beam.io.WriteToText(f"{out_dir}/{STATS_FILE}", shard_name_template="", num_shards=1)
+        >> beam.io.WriteToText(
+            f"{out_dir}/{artifacts.STATS_FILE}", shard_name_template="", num_shards=1
+        )
     )
 
 
 def preprocess(
-    *, raw_dir: str | Path, out_dir: str | Path, validation_fraction: float, seed: int,
-    num_shards: int = 1, beam_options: PipelineOptions | None = None,
+    *,
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    validation_fraction: float,
+    seed: int,
+    num_shards: int = 1,
+    beam_options: PipelineOptions | None = None,
 ) -> dict[str, Any]:
     """Runs the Beam pipeline; replaces `out_dir` atomically when it succeeds.
 
@@ -226,10 +240,14 @@ def preprocess(
         temp.mkdir()
         with beam.Pipeline(options=options) as p:
             build(
-                p, raw_dir=str(raw_dir), out_dir=str(temp), validation_fraction=validation_fraction,
-                seed=seed, num_shards=num_shards,
+                p,
+                raw_dir=str(raw_dir),
+                out_dir=str(temp),
+                validation_fraction=validation_fraction,
+                seed=seed,
+                num_shards=num_shards,
             )
-        stats = json.loads((temp / STATS_FILE).read_text())
+        stats = json.loads((temp / artifacts.STATS_FILE).read_text())
     for split, split_stats in stats.items():
         logger.info("%s: %d examples", split, split_stats["examples"])
     return stats
@@ -244,8 +262,12 @@ def main() -> None:
     options = PipelineOptions([f"--runner={params.runner}", *params.beam_args])
     with cli.stage("preprocess"):
         preprocess(
-            raw_dir=args.raw, out_dir=args.out, validation_fraction=params.validation_fraction,
-            seed=params.seed, num_shards=params.num_shards, beam_options=options,
+            raw_dir=args.raw,
+            out_dir=args.out,
+            validation_fraction=params.validation_fraction,
+            seed=params.seed,
+            num_shards=params.num_shards,
+            beam_options=options,
         )
 
 

@@ -21,12 +21,11 @@ import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from pipeline import cli, io, schema
+from pipeline import artifacts, cli, io, schema
+from pipeline.dataset import make_dataset
 from pipeline.params import TrainParams
 
 logger = logging.getLogger(__name__)
-
-MODEL_FILE = "model.keras"
 
 
 def _mlp(params: TrainParams) -> keras.Model:
@@ -58,27 +57,6 @@ def build_model(params: TrainParams) -> keras.Model:
     return model
 
 
-def make_dataset(
-    files: list[str], *, batch_size: int, shuffle_buffer: int = 0, seed: int | None = None
-) -> tf.data.Dataset:
-    """(image, label) batches from processed TFRecords.
-
-    Records are cached serialised and parsed a batch at once after `.batch()`: per-example
-    parsing is the notebook-style pipeline's bottleneck.
-    """
-    dataset = tf.data.TFRecordDataset(files).cache()
-    if shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-
-    def parse(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        features = schema.parse_batch(serialized, schema.PROCESSED_DTYPE)
-        return features[schema.IMAGE], features[schema.LABEL]
-
-    return dataset.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE
-    )
-
-
 @contextlib.contextmanager
 def _live_callbacks(live_dir: str | Path | None) -> Iterator[list[keras.callbacks.Callback]]:
     """DVCLive's Keras callback writing into a temp folder that replaces `live_dir` at the end."""
@@ -92,7 +70,10 @@ def _live_callbacks(live_dir: str | Path | None) -> Iterator[list[keras.callback
 
 
 def train(
-    *, data_dir: str | Path, model_dir: str | Path, params: TrainParams,
+    *,
+    data_dir: str | Path,
+    model_dir: str | Path,
+    params: TrainParams,
     live_dir: str | Path | None = None,
 ) -> keras.Model:
     """Trains a model on `data_dir`'s train split, validating on its validation split.
@@ -109,21 +90,26 @@ def train(
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     train_data = make_dataset(
-        io.split_files(data_dir, schema.TRAIN), batch_size=params.batch_size,
-        shuffle_buffer=params.buffer_size, seed=params.seed,
+        data_dir,
+        schema.TRAIN,
+        batch_size=params.batch_size,
+        shuffle_buffer=params.buffer_size,
+        seed=params.seed,
     )
-    validation_data = make_dataset(
-        io.split_files(data_dir, schema.VALIDATION), batch_size=params.batch_size
-    )
+    validation_data = make_dataset(data_dir, schema.VALIDATION, batch_size=params.batch_size)
     model = build_model(params)
     with _live_callbacks(live_dir) as callbacks:
         model.fit(
-            train_data, validation_data=validation_data, epochs=params.epochs,
-            callbacks=callbacks, verbose=2,
+            train_data,
+            validation_data=validation_data,
+            epochs=params.epochs,
+            callbacks=callbacks,
+            verbose=2,
+            shuffle=False,  # tf.data shuffles, seeded
         )
     with io.atomic_output(model_dir) as temp:
         temp.mkdir()
-        model.save(temp / MODEL_FILE)
+        model.save(temp / artifacts.MODEL_FILE)
     return model
 
 

@@ -62,10 +62,9 @@ def _parse_idx(name: str, path: Path, content: bytes) -> np.ndarray:
         )
     shape = struct.unpack(f">{dims}I", content[4:header_size])
     expected = _COUNTS[name.split("_")[0]]
-    if shape[0] != expected or (images and shape[1:] != (28, 28)):
-        raise PipelineError(
-            f"mirror: {path} holds shape {shape}, expected ({expected}{', 28, 28' if images else ''})"
-        )
+    expected_shape = (expected, 28, 28) if images else (expected,)
+    if shape != expected_shape:
+        raise PipelineError(f"mirror: {path} holds shape {shape}, expected {expected_shape}")
     body = content[header_size:]
     if len(body) != int(np.prod(shape)):
         raise PipelineError(

@@ -60,7 +60,7 @@ class PreprocessParams:
     seed: int = _seed()
     num_shards: int = _positive_int()
     runner: str = _knob("a Beam runner name", lambda v: isinstance(v, str) and v != "")
-    beam_args: list[str] = _knob(
+    beam_args: list[str] = _knob(  # noqa: RUF009 (_knob returns a dataclasses.field)
         "a list of --flag strings",
         lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
     )
@@ -123,10 +123,14 @@ def parse_params(raw: Any) -> Params:
         PipelineError: on an unknown or missing key, or a value of the wrong type or range.
     """
     if not isinstance(raw, dict):
-        raise PipelineError("params: the file must be a mapping with sections data, preprocess, train")
+        raise PipelineError(
+            "params: the file must be a mapping with sections data, preprocess, train"
+        )
     for name in raw:
         if name not in _SECTIONS:
-            raise PipelineError(f"params: unknown section '{name}'; {_suggest(name, list(_SECTIONS))}")
+            raise PipelineError(
+                f"params: unknown section '{name}'; {_suggest(name, list(_SECTIONS))}"
+            )
     for name in _SECTIONS:
         if name not in raw:
             raise PipelineError(f"params: missing section '{name}'; add it to params.yaml")

@@ -1,0 +1,118 @@
+"""Evaluate stage: score the trained model on the test split.
+
+Writes `metrics.json` (test loss and accuracy, per-class precision, recall and F1),
+`predictions.csv` (actual,predicted per test example: DVC's confusion-matrix plot) and
+`per_class.csv` (precision, recall, F1 per class: a bar plot).
+
+    python -m components.evaluate --data data/processed --model models --out reports
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from pipeline import artifacts, cli, io, schema
+from pipeline.dataset import make_dataset
+
+logger = logging.getLogger(__name__)
+
+_BATCH_SIZE = 1000
+_EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """[actual, predicted] counts, NUM_CLASSES x NUM_CLASSES."""
+    n = schema.NUM_CLASSES
+    return np.bincount(labels * n + predicted, minlength=n * n).reshape(n, n)
+
+
+def score(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
+    """Test metrics from the true labels and the model's class probabilities.
+
+    Returns:
+        {"test": {"loss", "accuracy"}, "per_class": {"0": {"precision", "recall", "f1"}, ...}}
+    """
+    predicted = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(labels, predicted)
+    hits = np.diag(matrix).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.nan_to_num(hits / matrix.sum(axis=0))
+        recall = np.nan_to_num(hits / matrix.sum(axis=1))
+        f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
+    true_probability = np.clip(probabilities[np.arange(len(labels)), labels], _EPSILON, 1.0)
+    return {
+        "test": {
+            "loss": float(-np.log(true_probability.astype(np.float64)).mean()),
+            "accuracy": float(hits.sum() / len(labels)),
+        },
+        "per_class": {
+            str(c): {
+                "precision": float(precision[c]),
+                "recall": float(recall[c]),
+                "f1": float(f1[c]),
+            }
+            for c in range(schema.NUM_CLASSES)
+        },
+    }
+
+
+def _write_csv(path: Path, header: list[str], rows: Any) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def evaluate(*, data_dir: str | Path, model_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Scores `model_dir`'s model on `data_dir`'s test split and writes the reports.
+
+    Returns:
+        The metrics written to metrics.json.
+    """
+    model = keras.models.load_model(Path(model_dir) / artifacts.MODEL_FILE, safe_mode=True)
+    test_data = make_dataset(data_dir, schema.TEST, batch_size=_BATCH_SIZE)
+    labels = np.concatenate([batch_labels for _, batch_labels in test_data.as_numpy_iterator()])
+    probabilities = model.predict(test_data, verbose=0)
+    metrics = score(labels, probabilities)
+    logger.info(
+        "test accuracy %.4f, loss %.4f", metrics["test"]["accuracy"], metrics["test"]["loss"]
+    )
+    with io.atomic_output(out_dir) as temp:
+        temp.mkdir()
+        io.write_json(temp / artifacts.METRICS_FILE, metrics)
+        predicted = probabilities.argmax(axis=1)
+        _write_csv(
+            temp / artifacts.PREDICTIONS_FILE,
+            ["actual", "predicted"],
+            zip(labels, predicted, strict=True),
+        )
+        _write_csv(
+            temp / artifacts.PER_CLASS_FILE,
+            ["class", "precision", "recall", "f1"],
+            (
+                [c, f"{s['precision']:.6f}", f"{s['recall']:.6f}", f"{s['f1']:.6f}"]
+                for c, s in metrics["per_class"].items()
+            ),
+        )
+    return metrics
+
+
+def main() -> None:
+    parser = cli.parser(__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="preprocess's output folder")
+    parser.add_argument("--model", required=True, help="train's output folder")
+    parser.add_argument("--out", required=True, help="output folder for the reports")
+    args = parser.parse_args()
+    cli.load(args)  # validates params.yaml before any work, like every stage
+    with cli.stage("evaluate"):
+        evaluate(data_dir=args.data, model_dir=args.model, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    cli.run(main)

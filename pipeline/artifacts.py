@@ -1,0 +1,7 @@
+"""File names of the artifacts inside the stage output folders (the folders come from dvc.yaml)."""
+
+STATS_FILE = "stats.json"  # in preprocess's output: examples per split and class, pixel stats
+MODEL_FILE = "model.keras"  # in train's output: the Keras model, native format
+METRICS_FILE = "metrics.json"  # in evaluate's output: test loss, accuracy, per-class scores
+PREDICTIONS_FILE = "predictions.csv"  # in evaluate's output: actual,predicted per test example
+PER_CLASS_FILE = "per_class.csv"  # in evaluate's output: class,precision,recall,f1

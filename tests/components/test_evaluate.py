@@ -1,0 +1,55 @@
+import csv
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from components import evaluate as ev
+from components import train as tr
+from pipeline import artifacts, schema
+from pipeline.dataset import make_dataset
+from pipeline.params import load_params
+from tests.conftest import ROOT
+
+
+def test_score_on_a_hand_made_case():
+    labels = np.array([0, 0, 1, 1, 2])
+    probabilities = np.full((5, 10), 0.01)
+    for row, predicted in enumerate([0, 1, 1, 1, 0]):
+        probabilities[row, predicted] = 0.91
+    metrics = ev.score(labels, probabilities)
+    assert metrics["test"]["accuracy"] == pytest.approx(3 / 5)
+    # Class 0: predicted twice, right once; class 1: predicted 3 times, right twice.
+    assert metrics["per_class"]["0"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5})
+    assert metrics["per_class"]["1"]["precision"] == pytest.approx(2 / 3)
+    assert metrics["per_class"]["1"]["recall"] == pytest.approx(1.0)
+    assert metrics["per_class"]["2"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    expected_loss = -np.mean(np.log([0.91, 0.01, 0.91, 0.91, 0.01]))
+    assert metrics["test"]["loss"] == pytest.approx(expected_loss)
+
+
+def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed_dir):
+    params = dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=1)
+    tr.train(data_dir=small_processed_dir, model_dir=tmp_path / "models", params=params)
+    metrics = ev.evaluate(
+        data_dir=small_processed_dir, model_dir=tmp_path / "models", out_dir=tmp_path / "reports"
+    )
+
+    model = keras.models.load_model(tmp_path / "models" / artifacts.MODEL_FILE)
+    test_data = make_dataset(small_processed_dir, schema.TEST, batch_size=500)
+    keras_loss, keras_accuracy = model.evaluate(test_data, verbose=0)
+    assert metrics["test"]["accuracy"] == pytest.approx(keras_accuracy, abs=1e-6)
+    assert metrics["test"]["loss"] == pytest.approx(keras_loss, rel=1e-4)
+
+    written = json.loads((tmp_path / "reports" / artifacts.METRICS_FILE).read_text())
+    assert written == metrics
+    with (tmp_path / "reports" / artifacts.PREDICTIONS_FILE).open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 500
+    hits = sum(row["actual"] == row["predicted"] for row in rows)
+    assert hits / 500 == pytest.approx(metrics["test"]["accuracy"])
+    with (tmp_path / "reports" / artifacts.PER_CLASS_FILE).open() as f:
+        per_class = list(csv.DictReader(f))
+    assert [row["class"] for row in per_class] == [str(c) for c in range(10)]

@@ -1,0 +1,79 @@
+import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from components import ingest
+from pipeline import schema
+from pipeline.errors import PipelineError
+from tests.conftest import ROOT, read_split
+
+
+def _fingerprints(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+    flat = images.reshape(len(labels), -1)
+    return sorted(
+        hashlib.sha256(image.tobytes() + bytes([label])).digest()
+        for image, label in zip(flat, labels, strict=True)
+    )
+
+
+@pytest.mark.parametrize("split", schema.RAW_SPLITS)
+def test_ingest_writes_the_mirror_content_as_the_schema_says(raw_dir, mnist, split):
+    records = read_split(raw_dir, split, schema.RAW_DTYPE)
+    expected_images, expected_labels = mnist[f"{split}_images"], mnist[f"{split}_labels"]
+    assert records[schema.IMAGE].shape == (len(expected_labels), *schema.IMAGE_SHAPE)
+    assert records[schema.IMAGE].dtype == np.uint8
+    assert records[schema.LABEL].dtype == np.int64
+    keys = records[schema.KEY].tolist()
+    assert keys == [f"{split}-{i:05d}".encode() for i in range(len(keys))]
+    # tfds reorders examples; the multiset of (image, label) pairs must be the mirror's.
+    assert _fingerprints(records[schema.IMAGE], records[schema.LABEL]) == _fingerprints(
+        expected_images, expected_labels
+    )
+
+
+def test_mirror_env_wins_over_params(monkeypatch, tmp_path):
+    monkeypatch.setenv(ingest.MIRROR_ENV, str(tmp_path))
+    assert ingest.resolve_mirror("/somewhere/else") == tmp_path.resolve()
+    monkeypatch.delenv(ingest.MIRROR_ENV)
+    assert ingest.resolve_mirror(str(tmp_path)) == tmp_path.resolve()
+    assert ingest.resolve_mirror(None) is None
+
+
+def test_offline_without_mirror_fails_fast_saying_how_to_set_one(monkeypatch, tmp_path):
+    def unreachable(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    start = time.monotonic()
+    with pytest.raises(PipelineError, match=r"cannot reach .* set DATA_MIRROR=") as error:
+        ingest.ingest(dataset="mnist", out_dir=tmp_path / "raw", mirror_dir=None)
+    assert time.monotonic() - start < 10
+    assert "train-images-idx3-ubyte.gz" in str(error.value)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_cli_bad_mirror_exits_1_with_one_line_and_keeps_output(tmp_path):
+    out = tmp_path / "raw"
+    out.mkdir()
+    (out / "keep.tfrecord").write_text("previous output")
+    env = {**os.environ, "DATA_MIRROR": str(tmp_path / "nowhere")}
+    result = subprocess.run(
+        [sys.executable, "-m", "components.ingest", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "nowhere is not a folder; point DATA_MIRROR" in errors[0]
+    assert [p.name for p in tmp_path.iterdir()] == ["raw"]
+    assert (out / "keep.tfrecord").read_text() == "previous output"

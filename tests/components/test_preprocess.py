@@ -1,0 +1,137 @@
+import json
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from components import preprocess as pp
+from pipeline import artifacts, schema
+from tests.conftest import read_split
+
+
+def _records(split: str, n: int, offset: int = 0) -> list[bytes]:
+    rng = np.random.default_rng(offset)
+    images = rng.integers(0, 256, (n, *schema.IMAGE_SHAPE), dtype=np.uint8)
+    return [schema.encode_example(f"{split}-{i:05d}".encode(), images[i], i % 10) for i in range(n)]
+
+
+def _local_pipeline() -> test_pipeline.TestPipeline:
+    # FnApiRunner: Beam 2.77's DirectRunner first tries to download the Prism runner.
+    return test_pipeline.TestPipeline(runner="FnApiRunner")
+
+
+def test_is_validation_is_deterministic_seeded_and_close_to_fraction():
+    keys = [f"train-{i:05d}".encode() for i in range(60_000)]
+    chosen = [pp.is_validation(k, fraction=0.1, seed=42) for k in keys]
+    assert chosen == [pp.is_validation(k, fraction=0.1, seed=42) for k in keys]
+    assert chosen != [pp.is_validation(k, fraction=0.1, seed=7) for k in keys]
+    # Binomial(60000, 0.1): sd ~73; 4 sd is a bound a correct hash never misses.
+    assert abs(sum(chosen) - 6000) < 4 * 73
+
+
+def test_scale_pixels_is_exactly_x_over_255():
+    images = np.resize(np.arange(256, dtype=np.uint8), (1, *schema.IMAGE_SHAPE))
+    batch = pp.ExampleBatch(np.array([b"k"], object), images, np.array([3]))
+    scaled = pp.scale_pixels(batch).images
+    assert scaled.dtype == np.float32
+    np.testing.assert_array_equal(scaled, images.astype(np.float32) / np.float32(255))
+    assert scaled.min() == 0.0 and scaled.max() == 1.0
+
+
+def test_split_stats_fn_matches_numpy():
+    records = _records("train", 300)
+    batch = pp.decode_records(records)
+    fn = pp.SplitStatsFn()
+    halves = [
+        fn.add_input(fn.create_accumulator(), pp._take(batch, mask))
+        for mask in (np.arange(300) < 120, np.arange(300) >= 120)
+    ]
+    stats = fn.extract_output(fn.merge_accumulators(halves))
+    scaled = batch.images / 255
+    assert stats["examples"] == 300
+    assert list(stats["examples_per_class"].values()) == np.bincount(batch.labels).tolist()
+    assert stats["pixel_mean"] == pytest.approx(scaled.mean(), abs=1e-6)
+    assert stats["pixel_std"] == pytest.approx(scaled.std(), abs=1e-6)
+
+
+def test_scale_and_split_transform_in_test_pipeline():
+    train, test = _records("train", 500), _records("test", 50, offset=1)
+    expected_validation = [
+        f"train-{i:05d}".encode()
+        for i in range(500)
+        if pp.is_validation(f"train-{i:05d}".encode(), fraction=0.2, seed=3)
+    ]
+    expected_train = sorted(
+        set(f"train-{i:05d}".encode() for i in range(500)) - set(expected_validation)
+    )
+
+    def keys(split):
+        return splits[split] | f"Keys{split}" >> beam.FlatMap(lambda b: list(b.keys))
+
+    with _local_pipeline() as p:
+        raw = {
+            schema.TRAIN: p | "T" >> beam.Create(train),
+            schema.TEST: p | "E" >> beam.Create(test),
+        }
+        splits = raw | pp.ScaleAndSplit(validation_fraction=0.2, seed=3)
+        assert_that(keys(schema.TRAIN), equal_to(expected_train), label="train")
+        assert_that(keys(schema.VALIDATION), equal_to(expected_validation), label="val")
+        assert_that(
+            keys(schema.TEST),
+            equal_to([f"test-{i:05d}".encode() for i in range(50)]),
+            label="test",
+        )
+
+
+def test_preprocess_outputs_scaled_disjoint_complete_splits(small_raw_dir, small_processed_dir):
+    raw = read_split(small_raw_dir, schema.TRAIN, schema.RAW_DTYPE)
+    by_key = dict(zip(raw[schema.KEY].tolist(), raw[schema.IMAGE], strict=True))
+    parts = {
+        s: read_split(small_processed_dir, s, schema.PROCESSED_DTYPE)
+        for s in (schema.TRAIN, schema.VALIDATION)
+    }
+    train_keys, validation_keys = (parts[s][schema.KEY].tolist() for s in parts)
+    assert train_keys == sorted(train_keys)  # key-sorted: byte-stable whatever the runner
+    assert not set(train_keys) & set(validation_keys)
+    assert sorted(train_keys + validation_keys) == sorted(by_key)
+    for key, image in zip(validation_keys, parts[schema.VALIDATION][schema.IMAGE], strict=True):
+        np.testing.assert_array_equal(image, by_key[key].astype(np.float32) / np.float32(255))
+    stats = json.loads((small_processed_dir / artifacts.STATS_FILE).read_text())
+    assert stats[schema.VALIDATION]["examples"] == len(validation_keys)
+    assert stats[schema.TEST]["examples"] == 500
+
+
+def test_preprocess_is_byte_identical_across_runs(tmp_path, small_raw_dir, small_processed_dir):
+    again = tmp_path / "again"
+    pp.preprocess(raw_dir=small_raw_dir, out_dir=again, validation_fraction=0.1, seed=42)
+    for path in small_processed_dir.iterdir():
+        assert (again / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_sharded_output_holds_the_same_records(tmp_path, small_raw_dir, small_processed_dir):
+    sharded = tmp_path / "sharded"
+    pp.preprocess(
+        raw_dir=small_raw_dir, out_dir=sharded, validation_fraction=0.1, seed=42, num_shards=3
+    )
+    assert len(list(sharded.glob(schema.split_pattern(schema.TRAIN)))) == 3
+    one = read_split(small_processed_dir, schema.TRAIN, schema.PROCESSED_DTYPE)[schema.KEY]
+    three = read_split(sharded, schema.TRAIN, schema.PROCESSED_DTYPE)[schema.KEY]
+    assert sorted(three.tolist()) == one.tolist()
+
+
+def test_real_mnist_validation_never_leaks_into_training(processed_dir):
+    keys = {
+        s: set(read_split(processed_dir, s, schema.PROCESSED_DTYPE)[schema.KEY].tolist())
+        for s in schema.PROCESSED_SPLITS
+    }
+    assert not keys[schema.TRAIN] & keys[schema.VALIDATION]
+    assert len(keys[schema.TRAIN] | keys[schema.VALIDATION]) == 60_000
+    assert abs(len(keys[schema.VALIDATION]) - 6000) < 4 * 73
+    assert len(keys[schema.TEST]) == 10_000
+    stats = json.loads((processed_dir / artifacts.STATS_FILE).read_text())
+    # The train+validation pixel mean is MNIST's well-known 0.1307.
+    n = {s: stats[s]["examples"] for s in (schema.TRAIN, schema.VALIDATION)}
+    mean = sum(stats[s]["pixel_mean"] * n[s] for s in n) / 60_000
+    assert mean == pytest.approx(0.1307, abs=5e-5)

@@ -1,0 +1,66 @@
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from components import train as tr
+from pipeline import artifacts
+from pipeline.params import load_params
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def params():
+    return dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=2, batch_size=100)
+
+
+def test_default_model_is_the_reference_mlp():
+    model = tr.build_model(load_params(ROOT / "params.yaml").train)
+    layers = model.layers
+    assert model.input_shape == (None, 28, 28, 1)
+    assert isinstance(layers[0], keras.layers.Flatten)
+    dense = [(layer.units, layer.activation.__name__) for layer in layers[1:]]
+    assert dense == [(200, "relu"), (200, "tanh"), (200, "tanh"), (10, "softmax")]
+    # Weights + biases of 784->200->200->200->10.
+    assert model.count_params() == (784 * 200 + 200) + 2 * (200 * 200 + 200) + (200 * 10 + 10)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.loss == "sparse_categorical_crossentropy"
+
+
+def test_hidden_layer_size_and_learning_rate_come_from_params(params):
+    model = tr.build_model(dataclasses.replace(params, hidden_layer_size=32, learning_rate=0.01))
+    assert [layer.units for layer in model.layers[1:]] == [32, 32, 32, 10]
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_dir, params):
+    model = tr.train(
+        data_dir=small_processed_dir,
+        model_dir=tmp_path / "models",
+        params=params,
+        live_dir=tmp_path / "live",
+    )
+    loaded = keras.models.load_model(tmp_path / "models" / artifacts.MODEL_FILE, safe_mode=True)
+    for saved, trained in zip(loaded.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, trained)
+    live = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert live["step"] == params.epochs - 1
+    assert set(live) >= {"train", "eval"} and set(live["eval"]) == {"accuracy", "loss"}
+    assert (tmp_path / "live" / "plots" / "metrics" / "eval" / "accuracy.tsv").is_file()
+    # 1800 real digits, 2 epochs: far above the 10% of guessing, so it learned.
+    assert live["eval"]["accuracy"] > 0.7
+
+
+def test_training_is_deterministic(tmp_path, small_processed_dir, params):
+    first = tr.train(data_dir=small_processed_dir, model_dir=tmp_path / "a", params=params)
+    second = tr.train(data_dir=small_processed_dir, model_dir=tmp_path / "b", params=params)
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = tr.train(
+        data_dir=small_processed_dir,
+        model_dir=tmp_path / "c",
+        params=dataclasses.replace(params, seed=params.seed + 1),
+    )
+    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])

@@ -1,0 +1,97 @@
+"""Shared fixtures: the real-MNIST mirror, slices of it as raw records, and stage outputs."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline import mirror, schema
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MIRROR = ROOT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def mirror_dir() -> Path:
+    """The offline MNIST mirror: $DATA_MIRROR, else ../shared/data/mnist."""
+    path = Path(os.environ.get("DATA_MIRROR") or DEFAULT_MIRROR).resolve()
+    if not all((path / name).is_file() for name in mirror.FILES.values()):
+        message = f"no MNIST mirror at {path}; set DATA_MIRROR to the folder of IDX .gz files"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(mirror_dir: Path) -> dict[str, np.ndarray]:
+    """The four verified IDX arrays of real MNIST."""
+    return mirror.read_mirror(mirror_dir)
+
+
+def write_raw_split(path: Path, split: str, images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+    """Writes images/labels as one ingest-format TFRecord file; returns the keys."""
+    path.mkdir(parents=True, exist_ok=True)
+    keys = [f"{split}-{i:05d}".encode() for i in range(len(labels))]
+    with tf.io.TFRecordWriter(str(path / schema.split_file(split))) as writer:
+        for key, image, label in zip(keys, images, labels, strict=True):
+            writer.write(schema.encode_example(key, image.reshape(schema.IMAGE_SHAPE), label))
+    return keys
+
+
+@pytest.fixture(scope="session")
+def small_raw_dir(tmp_path_factory: pytest.TempPathFactory, mnist: dict) -> Path:
+    """Ingest-format records of a real slice: the first 2000 train and 500 test digits."""
+    path = tmp_path_factory.mktemp("small") / "raw"
+    write_raw_split(path, schema.TRAIN, mnist["train_images"][:2000], mnist["train_labels"][:2000])
+    write_raw_split(path, schema.TEST, mnist["test_images"][:500], mnist["test_labels"][:500])
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_processed_dir(tmp_path_factory: pytest.TempPathFactory, small_raw_dir: Path) -> Path:
+    from components.preprocess import preprocess
+
+    path = tmp_path_factory.mktemp("small") / "processed"
+    preprocess(raw_dir=small_raw_dir, out_dir=path, validation_fraction=0.1, seed=42)
+    return path
+
+
+@pytest.fixture(scope="session")
+def raw_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
+    """The real ingest stage's output for all of MNIST, with every socket connect refused."""
+    from components.ingest import ingest
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"ingest tried the network: {args}")
+
+    path = tmp_path_factory.mktemp("full") / "raw"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket, "create_connection", refuse)
+        ingest(dataset="mnist", out_dir=path, mirror_dir=mirror_dir)
+    return path
+
+
+@pytest.fixture(scope="session")
+def processed_dir(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> Path:
+    """The real preprocess stage's output for all of MNIST, default params."""
+    from components.preprocess import preprocess
+
+    path = tmp_path_factory.mktemp("full") / "processed"
+    preprocess(raw_dir=raw_dir, out_dir=path, validation_fraction=0.1, seed=42)
+    return path
+
+
+def read_split(directory: Path, split: str, dtype: np.dtype) -> dict[str, np.ndarray]:
+    """All records of a split as numpy arrays."""
+    from pipeline import io
+
+    dataset = tf.data.TFRecordDataset(io.split_files(directory, split)).batch(100_000)
+    features = schema.parse_batch(next(iter(dataset)), dtype)
+    return {name: value.numpy() for name, value in features.items()}
