@@ -1,8 +1,9 @@
 """Evaluate stage: score the trained model on the test split.
 
 Writes `metrics.json` (test loss and accuracy, per-class precision, recall and F1),
-`predictions.csv` (actual,predicted per test example: DVC's confusion-matrix plot) and
-`per_class.csv` (precision, recall, F1 per class: a bar plot).
+`predictions.csv` (actual,predicted per test example: DVC's confusion-matrix plot),
+`per_class.csv` (precision, recall, F1 per class: bar plots) and `misclassified.png`
+(misclassified test digits captioned with their true and predicted labels).
 
     python -m components.evaluate --data data/processed --model models --out reports
 """
@@ -16,13 +17,16 @@ from typing import Any
 
 import keras
 import numpy as np
+from PIL import Image, ImageDraw
 
-from pipeline import artifacts, cli, io, schema
+from pipeline import artifacts, cli, io, schema, validate
 from pipeline.dataset import make_dataset
 
 logger = logging.getLogger(__name__)
 
 _BATCH_SIZE = 1000
+_DIGIT_PX = 84  # 28 x 3
+_CAPTION_PX = 16
 _EPSILON = 1e-7  # Keras clips probabilities the same way in its cross-entropy
 
 
@@ -62,6 +66,25 @@ def score(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Any]:
     }
 
 
+def misclassified_grid(
+    images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, *, limit: int = 40
+) -> Image.Image:
+    """The first `limit` misclassified digits, enlarged, each captioned "true T / pred P"."""
+    wrong = np.flatnonzero(labels != predicted)[:limit]
+    columns = 10
+    rows = max(1, -(-len(wrong) // columns))
+    cell_w, cell_h = _DIGIT_PX, _DIGIT_PX + _CAPTION_PX
+    grid = Image.new("L", (columns * cell_w, rows * cell_h), color=255)
+    draw = ImageDraw.Draw(grid)
+    for n, index in enumerate(wrong):
+        x, y = n % columns * cell_w, n // columns * cell_h
+        pixels = (np.squeeze(images[index]) * 255).round().astype(np.uint8)
+        digit = Image.fromarray(255 - pixels).resize((_DIGIT_PX, _DIGIT_PX), Image.NEAREST)
+        grid.paste(digit, (x, y))
+        draw.text((x + 4, y + _DIGIT_PX + 2), f"true {labels[index]} / pred {predicted[index]}")
+    return grid
+
+
 def _write_csv(path: Path, header: list[str], rows: Any) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
@@ -75,10 +98,13 @@ def evaluate(*, data_dir: str | Path, model_dir: str | Path, out_dir: str | Path
     Returns:
         The metrics written to metrics.json.
     """
+    validate.check_split_dir("evaluate", data_dir, (schema.TEST,), schema.PROCESSED_DTYPE)
     model = keras.models.load_model(Path(model_dir) / artifacts.MODEL_FILE, safe_mode=True)
     test_data = make_dataset(data_dir, schema.TEST, batch_size=_BATCH_SIZE)
-    labels = np.concatenate([batch_labels for _, batch_labels in test_data.as_numpy_iterator()])
-    probabilities = model.predict(test_data, verbose=0)
+    batches = list(test_data.as_numpy_iterator())
+    images = np.concatenate([batch_images for batch_images, _ in batches])
+    labels = np.concatenate([batch_labels for _, batch_labels in batches])
+    probabilities = model.predict(images, batch_size=_BATCH_SIZE, verbose=0)
     metrics = score(labels, probabilities)
     logger.info(
         "test accuracy %.4f, loss %.4f", metrics["test"]["accuracy"], metrics["test"]["loss"]
@@ -87,6 +113,7 @@ def evaluate(*, data_dir: str | Path, model_dir: str | Path, out_dir: str | Path
         temp.mkdir()
         io.write_json(temp / artifacts.METRICS_FILE, metrics)
         predicted = probabilities.argmax(axis=1)
+        misclassified_grid(images, labels, predicted).save(temp / artifacts.MISCLASSIFIED_FILE)
         _write_csv(
             temp / artifacts.PREDICTIONS_FILE,
             ["actual", "predicted"],

@@ -20,7 +20,7 @@ from pathlib import Path
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from pipeline import cli, io, mirror, schema
+from pipeline import cli, io, mirror, schema, validate
 from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
@@ -107,10 +107,12 @@ def ingest(*, dataset: str, out_dir: str | Path, mirror_dir: Path | None) -> dic
         builder = _prepare(dataset, mirror_dir, Path(work))
         with io.atomic_output(out_dir) as temp:
             temp.mkdir()
-            return {
+            counts = {
                 split: _write_split(builder, split, temp / schema.split_file(split))
                 for split in schema.RAW_SPLITS
             }
+            validate.check_split_dir("ingest", temp, schema.RAW_SPLITS, schema.RAW_DTYPE)
+            return counts
 
 
 def main() -> None:

@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import artifacts, cli, io, schema
+from pipeline import artifacts, cli, io, schema, validate
+from pipeline.params import ValidateParams
 
 logger = logging.getLogger(__name__)
 # BatchElements logs every batch timing at INFO: a wall of numbers per run.
@@ -222,19 +223,23 @@ def preprocess(
     out_dir: str | Path,
     validation_fraction: float,
     seed: int,
+    limits: ValidateParams,
     num_shards: int = 1,
     beam_options: PipelineOptions | None = None,
 ) -> dict[str, Any]:
-    """Runs the Beam pipeline; replaces `out_dir` atomically when it succeeds.
+    """Runs the Beam pipeline; replaces `out_dir` atomically when its output validates.
+
+    Args:
+        limits: the drift thresholds between splits.
 
     Returns:
         The statistics written to `out_dir/stats.json`.
 
     Raises:
-        PipelineError: if `raw_dir` holds no train or test records.
+        PipelineError: for unreadable or anomalous input or output records (see
+            pipeline.validate), naming the file or the anomaly report.
     """
-    for split in schema.RAW_SPLITS:
-        io.split_files(raw_dir, split)
+    validate.check_split_dir("preprocess", raw_dir, schema.RAW_SPLITS, schema.RAW_DTYPE)
     options = beam_options or PipelineOptions(["--runner=FnApiRunner"])
     with io.atomic_output(out_dir) as temp:
         temp.mkdir()
@@ -248,6 +253,13 @@ def preprocess(
                 num_shards=num_shards,
             )
         stats = json.loads((temp / artifacts.STATS_FILE).read_text())
+        records = {s: validate.read_split(temp, s, schema.PROCESSED_DTYPE) for s in stats}
+        found = validate.anomalies(records) + validate.drift_anomalies(
+            stats,
+            max_class_drift=limits.max_class_drift,
+            max_pixel_mean_drift=limits.max_pixel_mean_drift,
+        )
+        validate.report("preprocess", out_dir, found)
     for split, split_stats in stats.items():
         logger.info("%s: %d examples", split, split_stats["examples"])
     return stats
@@ -258,7 +270,8 @@ def main() -> None:
     parser.add_argument("--raw", required=True, help="ingest's output folder")
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args()
-    params = cli.load(args).preprocess
+    all_params = cli.load(args)
+    params = all_params.preprocess
     options = PipelineOptions([f"--runner={params.runner}", *params.beam_args])
     with cli.stage("preprocess"):
         preprocess(
@@ -266,6 +279,7 @@ def main() -> None:
             out_dir=args.out,
             validation_fraction=params.validation_fraction,
             seed=params.seed,
+            limits=all_params.validate,
             num_shards=params.num_shards,
             beam_options=options,
         )

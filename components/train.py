@@ -12,7 +12,9 @@ params and data give the same weights.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +23,13 @@ import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from pipeline import artifacts, cli, io, schema
+from pipeline import artifacts, cli, io, schema, validate
 from pipeline.dataset import make_dataset
 from pipeline.params import TrainParams
 
 logger = logging.getLogger(__name__)
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
 def _mlp(params: TrainParams) -> keras.Model:
@@ -55,6 +59,24 @@ def build_model(params: TrainParams) -> keras.Model:
         metrics=["accuracy"],
     )
     return model
+
+
+def save_model(model: keras.Model, path: Path) -> None:
+    """Saves in Keras's native format, byte-stable: equal weights give an equal file.
+
+    Keras stamps the save time into metadata.json and the zip entries; without them a
+    re-trained identical model has the same hash, so DVC does not re-run evaluate.
+    """
+    model.save(path)
+    with zipfile.ZipFile(path) as saved:
+        entries = [(info.filename, saved.read(info)) for info in saved.infolist()]
+    with zipfile.ZipFile(path, "w") as stable:
+        for name, content in entries:
+            if name == "metadata.json":
+                metadata = json.loads(content)
+                metadata.pop("date_saved", None)
+                content = json.dumps(metadata, sort_keys=True).encode()
+            stable.writestr(zipfile.ZipInfo(name, date_time=_ZIP_EPOCH), content)
 
 
 @contextlib.contextmanager
@@ -87,6 +109,9 @@ def train(
     Returns:
         The trained model.
     """
+    validate.check_split_dir(
+        "train", data_dir, (schema.TRAIN, schema.VALIDATION), schema.PROCESSED_DTYPE
+    )
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
     train_data = make_dataset(
@@ -109,7 +134,7 @@ def train(
         )
     with io.atomic_output(model_dir) as temp:
         temp.mkdir()
-        model.save(temp / artifacts.MODEL_FILE)
+        save_model(model, temp / artifacts.MODEL_FILE)
     return model
 
 

@@ -67,6 +67,14 @@ class PreprocessParams:
 
 
 @dataclasses.dataclass(frozen=True)
+class ValidateParams:
+    max_class_drift: float = _knob("a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1)
+    max_pixel_mean_drift: float = _knob(
+        "a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainParams:
     model: str = _one_of(MODELS)
     hidden_layer_size: int = _positive_int()
@@ -81,6 +89,7 @@ class TrainParams:
 class Params:
     data: DataParams
     preprocess: PreprocessParams
+    validate: ValidateParams
     train: TrainParams
 
 
@@ -113,7 +122,12 @@ def _build(cls: type, section: str, values: Any) -> Any:
     return cls(**values)
 
 
-_SECTIONS = {"data": DataParams, "preprocess": PreprocessParams, "train": TrainParams}
+_SECTIONS = {
+    "data": DataParams,
+    "preprocess": PreprocessParams,
+    "validate": ValidateParams,
+    "train": TrainParams,
+}
 
 
 def parse_params(raw: Any) -> Params:
@@ -124,7 +138,7 @@ def parse_params(raw: Any) -> Params:
     """
     if not isinstance(raw, dict):
         raise PipelineError(
-            "params: the file must be a mapping with sections data, preprocess, train"
+            f"params: the file must be a mapping with sections {', '.join(_SECTIONS)}"
         )
     for name in raw:
         if name not in _SECTIONS:

@@ -8,7 +8,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from components import preprocess as pp
 from pipeline import artifacts, schema
-from tests.conftest import read_split
+from tests.conftest import LOOSE_LIMITS, read_split
 
 
 def _records(split: str, n: int, offset: int = 0) -> list[bytes]:
@@ -105,7 +105,9 @@ def test_preprocess_outputs_scaled_disjoint_complete_splits(small_raw_dir, small
 
 def test_preprocess_is_byte_identical_across_runs(tmp_path, small_raw_dir, small_processed_dir):
     again = tmp_path / "again"
-    pp.preprocess(raw_dir=small_raw_dir, out_dir=again, validation_fraction=0.1, seed=42)
+    pp.preprocess(
+        raw_dir=small_raw_dir, out_dir=again, validation_fraction=0.1, seed=42, limits=LOOSE_LIMITS
+    )
     for path in small_processed_dir.iterdir():
         assert (again / path.name).read_bytes() == path.read_bytes(), path.name
 
@@ -113,7 +115,12 @@ def test_preprocess_is_byte_identical_across_runs(tmp_path, small_raw_dir, small
 def test_sharded_output_holds_the_same_records(tmp_path, small_raw_dir, small_processed_dir):
     sharded = tmp_path / "sharded"
     pp.preprocess(
-        raw_dir=small_raw_dir, out_dir=sharded, validation_fraction=0.1, seed=42, num_shards=3
+        raw_dir=small_raw_dir,
+        out_dir=sharded,
+        validation_fraction=0.1,
+        seed=42,
+        limits=LOOSE_LIMITS,
+        num_shards=3,
     )
     assert len(list(sharded.glob(schema.split_pattern(schema.TRAIN)))) == 3
     one = read_split(small_processed_dir, schema.TRAIN, schema.PROCESSED_DTYPE)[schema.KEY]

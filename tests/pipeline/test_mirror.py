@@ -1,5 +1,6 @@
 import gzip
-import shutil
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,71 +25,75 @@ def test_real_mirror_reads_as_canonical_mnist(mnist):
     assert scaled.std() == pytest.approx(0.3081, abs=5e-5)
 
 
-@pytest.fixture
-def broken(tmp_path: Path, mirror_dir: Path) -> Path:
-    """A writable copy of the mirror for a test to damage."""
-    copy = tmp_path / "mirror"
-    shutil.copytree(mirror_dir, copy)
-    for path in copy.iterdir():
-        path.chmod(0o644)
-    return copy
+def _edit(name: str, change: Callable[[bytearray], bytes]) -> Callable[[Path], None]:
+    """A damage that rewrites one file's decompressed content as a valid gzip."""
+
+    def damage(folder: Path) -> None:
+        path = folder / mirror.FILES[name]
+        path.write_bytes(gzip.compress(change(bytearray(gzip.decompress(path.read_bytes())))))
+
+    return damage
 
 
-def _rewrite(path: Path, content: bytes) -> None:
-    path.write_bytes(gzip.compress(content))
-
-
-def test_missing_file_is_named(broken):
-    (broken / mirror.FILES["test_labels"]).unlink()
-    with pytest.raises(PipelineError, match=r"t10k-labels-idx1-ubyte.gz is missing"):
-        mirror.read_mirror(broken)
-
-
-def test_not_gzip_is_named(broken):
-    (broken / mirror.FILES["train_labels"]).write_bytes(b"<html>not found</html>")
-    with pytest.raises(PipelineError, match=r"train-labels-idx1-ubyte.gz is not a gzip file"):
-        mirror.read_mirror(broken)
-
-
-def test_truncated_gzip_is_named(broken):
-    path = broken / mirror.FILES["train_images"]
-    path.write_bytes(path.read_bytes()[:100_000])
-    with pytest.raises(PipelineError, match=r"train-images-idx3-ubyte.gz is truncated or corrupt"):
-        mirror.read_mirror(broken)
-
-
-def test_wrong_magic_is_named(broken):
-    path = broken / mirror.FILES["test_images"]
-    content = bytearray(gzip.decompress(path.read_bytes()))
-    content[3] = 0x01  # a label file's magic
-    _rewrite(path, bytes(content))
-    with pytest.raises(PipelineError, match=r"t10k-images-idx3-ubyte.gz is not an IDX image file"):
-        mirror.read_mirror(broken)
-
-
-def test_short_body_is_named(broken):
-    path = broken / mirror.FILES["test_labels"]
-    _rewrite(path, gzip.decompress(path.read_bytes())[:-10])
-    with pytest.raises(PipelineError, match=r"t10k-labels-idx1-ubyte.gz has 9990 data bytes"):
-        mirror.read_mirror(broken)
-
-
-def test_checksum_mismatch_is_named(broken):
-    path = broken / mirror.FILES["train_labels"]
-    content = bytearray(gzip.decompress(path.read_bytes()))
+def _label_plus_one(content: bytearray) -> bytes:
     content[-1] = (content[-1] + 1) % 10  # a well-formed file with one wrong label
-    _rewrite(path, bytes(content))
-    with pytest.raises(PipelineError, match=r"train-labels-idx1-ubyte.gz .* SHA-256"):
-        mirror.read_mirror(broken)
+    return bytes(content)
 
 
-def test_other_datasets_skip_mnist_checksums(broken):
-    path = broken / mirror.FILES["train_labels"]
-    content = bytearray(gzip.decompress(path.read_bytes()))
-    content[-1] = (content[-1] + 1) % 10
-    _rewrite(path, bytes(content))
-    arrays = mirror.read_mirror(broken, "fashion_mnist")
-    assert arrays["train_labels"][-1] == content[-1]
+def _label_magic(content: bytearray) -> bytes:
+    content[3] = 0x01  # a label file's magic number in an image file
+    return bytes(content)
+
+
+def _truncate(name: str, size: int) -> Callable[[Path], None]:
+    def damage(folder: Path) -> None:
+        path = folder / mirror.FILES[name]
+        path.write_bytes(path.read_bytes()[:size])
+
+    return damage
+
+
+# damage -> (how to do it to a mirror copy, what the error must say)
+MIRROR_DAMAGE = {
+    "missing": (
+        lambda folder: (folder / mirror.FILES["test_labels"]).unlink(),
+        "t10k-labels-idx1-ubyte.gz is missing",
+    ),
+    "not_gzip": (
+        lambda folder: (folder / mirror.FILES["train_labels"]).write_bytes(b"<html>404</html>"),
+        "train-labels-idx1-ubyte.gz is not a gzip file",
+    ),
+    "truncated_gzip": (
+        _truncate("train_images", 100_000),
+        "train-images-idx3-ubyte.gz is truncated or corrupt",
+    ),
+    "wrong_magic": (
+        _edit("test_images", _label_magic),
+        "t10k-images-idx3-ubyte.gz is not an IDX image file",
+    ),
+    "short_body": (
+        _edit("test_labels", lambda content: bytes(content[:-10])),
+        "t10k-labels-idx1-ubyte.gz has 9990 data bytes",
+    ),
+    "checksum": (
+        _edit("train_labels", _label_plus_one),
+        "train-labels-idx1-ubyte.gz decompresses to content whose SHA-256",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", MIRROR_DAMAGE)
+def test_each_mirror_problem_names_the_file(broken_mirror, damage):
+    spoil, message = MIRROR_DAMAGE[damage]
+    spoil(broken_mirror)
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        mirror.read_mirror(broken_mirror)
+
+
+def test_other_datasets_skip_mnist_checksums(broken_mirror):
+    _edit("train_labels", _label_plus_one)(broken_mirror)
+    arrays = mirror.read_mirror(broken_mirror, "fashion_mnist")
+    assert arrays["train_labels"].shape == (60_000,)
 
 
 def test_not_a_folder(tmp_path):

@@ -1,0 +1,255 @@
+"""Every bad input a user can cause, through the stage commands as DVC runs them.
+
+Each case asserts exit status 1, exactly one error line that names the problem, no
+traceback, and that the stage's previous output is byte-for-byte untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from pipeline import schema
+from tests.conftest import ROOT
+from tests.pipeline.test_mirror import MIRROR_DAMAGE
+
+
+def run_stage(stage: str, *args: str, cwd: Path, params: Path | None = None, env=None):
+    command = [
+        sys.executable,
+        "-m",
+        f"components.{stage}",
+        "--params",
+        str(params or cwd / "p.yaml"),
+    ]
+    return subprocess.run(
+        [*command, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+_OUR_ERROR = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ ERROR ")  # pipeline.cli's log format
+
+
+def assert_fails_cleanly(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if _OUR_ERROR.match(line)]
+    assert len(errors) == 1, errors
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A project-like folder: default params, and an `out` holding a previous output."""
+    shutil.copy(ROOT / "params.yaml", tmp_path / "p.yaml")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "previous.txt").write_text("the last good output")
+    return tmp_path
+
+
+def _set_params(workdir: Path, section: str, key: str, value) -> None:
+    params = yaml.safe_load((workdir / "p.yaml").read_text())
+    params[section][key] = value
+    (workdir / "p.yaml").write_text(yaml.safe_dump(params))
+
+
+def _write_records(path: Path, split: str, keys, images, labels) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path / schema.split_file(split))) as writer:
+        for key, image, label in zip(keys, images, labels, strict=True):
+            writer.write(schema.encode_example(key, image, label))
+
+
+# ---- params: every stage validates params.yaml before any work ----
+
+PARAMS_CASES = {
+    "typo": ("train", "epoch", 5, "unknown key 'train.epoch'; did you mean 'epochs'?"),
+    "zero_batch": ("train", "batch_size", 0, "'train.batch_size' is 0; it must be a positive"),
+    "fraction": ("preprocess", "validation_fraction", 1.5, "must be a number strictly between"),
+    "dataset": ("data", "dataset", "cifar10", "one of mnist, fashion_mnist, kmnist"),
+}
+
+
+@pytest.mark.parametrize("case", PARAMS_CASES)
+def test_bad_params(workdir, case):
+    section, key, value, message = PARAMS_CASES[case]
+    _set_params(workdir, section, key, value)
+    before = snapshot(workdir / "out")
+    result = run_stage("train", "--data", "d", "--model", "out", "--live", "l", cwd=workdir)
+    assert_fails_cleanly(result, message)
+    assert snapshot(workdir / "out") == before
+
+
+def test_params_not_yaml(workdir):
+    (workdir / "p.yaml").write_text("train: {epochs: 5\n")
+    result = run_stage("evaluate", "--data", "d", "--model", "m", "--out", "out", cwd=workdir)
+    assert_fails_cleanly(result, "p.yaml is not valid YAML at line")
+    assert (workdir / "out" / "previous.txt").exists()
+
+
+# ---- the offline mirror ----
+
+
+@pytest.mark.parametrize("damage", MIRROR_DAMAGE)
+def test_bad_mirror(workdir, broken_mirror, damage):
+    spoil, message = MIRROR_DAMAGE[damage]
+    spoil(broken_mirror)
+    before = snapshot(workdir / "out")
+    result = run_stage(
+        "ingest", "--out", "out", cwd=workdir, env={"DATA_MIRROR": str(broken_mirror)}
+    )
+    assert_fails_cleanly(result, message)
+    assert snapshot(workdir / "out") == before
+
+
+def test_mirror_not_a_folder(workdir):
+    result = run_stage("ingest", "--out", "out", cwd=workdir, env={"DATA_MIRROR": "nowhere"})
+    assert_fails_cleanly(result, "nowhere is not a folder; point DATA_MIRROR")
+    assert (workdir / "out" / "previous.txt").exists()
+
+
+# ---- records between stages ----
+
+
+def _truncate_file(folder: Path, split: str) -> None:
+    path = folder / schema.split_file(split)
+    path.write_bytes(path.read_bytes()[:-1000])
+
+
+def _flip_byte(folder: Path, split: str) -> None:
+    path = folder / schema.split_file(split)
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    path.write_bytes(bytes(content))
+
+
+def _not_an_example(folder: Path, split: str) -> None:
+    with tf.io.TFRecordWriter(str(folder / schema.split_file(split))) as writer:
+        writer.write(b"this is not a serialised tf.train.Example")
+
+
+RECORD_CASES = {
+    "truncated_raw": ("preprocess", _truncate_file, "is truncated or corrupted"),
+    "garbage_raw": ("preprocess", _not_an_example, "holds a record that is not a"),
+    "flipped_processed": ("train", _flip_byte, "is truncated or corrupted"),
+}
+
+
+@pytest.mark.parametrize("case", RECORD_CASES)
+def test_damaged_records_name_the_file(workdir, small_raw_dir, small_processed_dir, case):
+    stage, damage, message = RECORD_CASES[case]
+    source = small_raw_dir if stage == "preprocess" else small_processed_dir
+    data = workdir / "data"
+    shutil.copytree(source, data)
+    damage(data, schema.TRAIN)
+    args = (
+        ["--raw", "data", "--out", "out"]
+        if stage == "preprocess"
+        else ["--data", "data", "--model", "out", "--live", "live"]
+    )
+    before = snapshot(workdir / "out")
+    result = run_stage(stage, *args, cwd=workdir)
+    assert_fails_cleanly(result, message, schema.split_file(schema.TRAIN))
+    assert snapshot(workdir / "out") == before
+
+
+# ---- schema anomalies in a stage's input ----
+
+
+def _raw(mnist, split: str, n: int):
+    keys = [f"{split}-{i:05d}".encode() for i in range(n)]
+    images = mnist[f"{split}_images"][:n].reshape(n, *schema.IMAGE_SHAPE)
+    return keys, images, mnist[f"{split}_labels"][:n].astype(np.int64)
+
+
+def _label_twelve(keys, images, labels):
+    labels = labels.copy()
+    labels[5] = 12
+    return keys, images, labels
+
+
+def _wrong_shape(keys, images, labels):
+    return (
+        keys,
+        [image.reshape(-1)[:700] if i == 3 else image for i, image in enumerate(images)],
+        labels,
+    )
+
+
+def _empty(keys, images, labels):
+    return [], [], []
+
+
+def _no_sevens(keys, images, labels):
+    keep = labels != 7
+    return [k for k, kept in zip(keys, keep, strict=True) if kept], images[keep], labels[keep]
+
+
+def _train_keys(keys, images, labels):
+    return [f"train-{i:05d}".encode() for i in range(len(keys))], images, labels
+
+
+# case -> (what to do to the test split, what the error names)
+ANOMALY_CASES: dict[str, tuple[Callable, str]] = {
+    "label_out_of_range": (_label_twelve, "test: 1 labels outside 0-9 (values 12)"),
+    "wrong_image_shape": (_wrong_shape, "test: 1 images are not (28, 28, 1)"),
+    "empty_split": (_empty, "test: the split is empty"),
+    "class_missing": (_no_sevens, "test: no examples of class 7"),
+    "key_in_two_splits": (_train_keys, "keys are in both train and test"),
+}
+
+
+@pytest.mark.parametrize("case", ANOMALY_CASES)
+def test_schema_anomaly_fails_with_a_report(workdir, mnist, case):
+    change, message = ANOMALY_CASES[case]
+    _write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
+    _write_records(workdir / "raw", schema.TEST, *change(*_raw(mnist, schema.TEST, 200)))
+    before = snapshot(workdir / "out")
+    result = run_stage("preprocess", "--raw", "raw", "--out", "out", cwd=workdir)
+    assert_fails_cleanly(result, message, "anomalies/preprocess.json")
+    assert message in (workdir / "anomalies" / "preprocess.json").read_text()
+    assert snapshot(workdir / "out") == before
+
+
+def test_nan_pixels_reach_no_training(workdir, mnist):
+    keys, images, labels = _raw(mnist, schema.TRAIN, 300)
+    scaled = images.astype(np.float32) / 255
+    scaled[7, 3, 3, 0] = np.nan
+    _write_records(workdir / "data", schema.TRAIN, keys, scaled, labels)
+    val_keys = [f"v{i}".encode() for i in range(100)]
+    _write_records(workdir / "data", schema.VALIDATION, val_keys, scaled[:100], labels[:100])
+    result = run_stage("train", "--data", "data", "--model", "out", "--live", "live", cwd=workdir)
+    assert_fails_cleanly(result, "train: 1 pixels are NaN", "anomalies/train.json")
+    assert (workdir / "out" / "previous.txt").exists()
+
+
+def test_drift_between_splits_fails_preprocess(workdir, mnist):
+    _set_params(workdir, "validate", "max_class_drift", 1.0)  # 500 examples: chance drift
+    _write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
+    keys, images, labels = _raw(mnist, schema.TEST, 200)
+    _write_records(workdir / "raw", schema.TEST, keys, 255 - images, labels)  # inverted digits
+    result = run_stage("preprocess", "--raw", "raw", "--out", "out", cwd=workdir)
+    assert_fails_cleanly(result, "test: pixel mean drifts", "validate.max_pixel_mean_drift")
+    assert (workdir / "out" / "previous.txt").exists()
