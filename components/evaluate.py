@@ -5,7 +5,7 @@ Writes `metrics.json` (test loss and accuracy, per-class precision, recall and F
 `per_class.csv` (precision, recall, F1 per class: bar plots) and `misclassified.png`
 (misclassified test digits captioned with their true and predicted labels).
 
-    python -m components.evaluate --data data/processed --model models --out reports
+    python -m components.evaluate --data data/processed --model models/model.keras --out reports
 """
 
 from __future__ import annotations
@@ -92,14 +92,16 @@ def _write_csv(path: Path, header: list[str], rows: Any) -> None:
         writer.writerows(rows)
 
 
-def evaluate(*, data_dir: str | Path, model_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
-    """Scores `model_dir`'s model on `data_dir`'s test split and writes the reports.
+def evaluate(
+    *, data_dir: str | Path, model_path: str | Path, out_dir: str | Path
+) -> dict[str, Any]:
+    """Scores the model at `model_path` on `data_dir`'s test split and writes the reports.
 
     Returns:
         The metrics written to metrics.json.
     """
     validate.check_split_dir("evaluate", data_dir, (schema.TEST,), schema.PROCESSED_DTYPE)
-    model = keras.models.load_model(Path(model_dir) / artifacts.MODEL_FILE, safe_mode=True)
+    model = keras.models.load_model(io.require(model_path, "train"), safe_mode=True)
     test_data = make_dataset(data_dir, schema.TEST, batch_size=_BATCH_SIZE)
     batches = list(test_data.as_numpy_iterator())
     images = np.concatenate([batch_images for batch_images, _ in batches])
@@ -133,12 +135,12 @@ def evaluate(*, data_dir: str | Path, model_dir: str | Path, out_dir: str | Path
 def main() -> None:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="preprocess's output folder")
-    parser.add_argument("--model", required=True, help="train's output folder")
+    parser.add_argument("--model", required=True, help="train's .keras model file")
     parser.add_argument("--out", required=True, help="output folder for the reports")
     args = parser.parse_args()
     cli.load(args)  # validates params.yaml before any work, like every stage
     with cli.stage("evaluate"):
-        evaluate(data_dir=args.data, model_dir=args.model, out_dir=args.out)
+        evaluate(data_dir=args.data, model_path=args.model, out_dir=args.out)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ prefetch), validates on the validation split each epoch, logs per-epoch metrics 
 DVCLive, and saves the model in Keras's native format. Seeded and deterministic: the same
 params and data give the same weights.
 
-    python -m components.train --data data/processed --model models --live dvclive
+    python -m components.train --data data/processed --model models/model.keras --live dvclive
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -36,46 +38,107 @@ def _mlp(params: TrainParams) -> keras.Model:
     size = params.hidden_layer_size
     return keras.Sequential(
         [
-            keras.Input(shape=schema.IMAGE_SHAPE),
-            keras.layers.Flatten(),
-            keras.layers.Dense(size, activation="relu"),
-            keras.layers.Dense(size, activation="tanh"),
-            keras.layers.Dense(size, activation="tanh"),
-            keras.layers.Dense(schema.NUM_CLASSES, activation="softmax"),
+            keras.Input(shape=schema.IMAGE_SHAPE, name="image"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(size, activation="relu", name="hidden_1"),
+            keras.layers.Dense(size, activation="tanh", name="hidden_2"),
+            keras.layers.Dense(size, activation="tanh", name="hidden_3"),
+            keras.layers.Dense(schema.NUM_CLASSES, activation="softmax", name="probabilities"),
         ],
         name="mlp",
     )
 
 
-ARCHITECTURES = {"mlp": _mlp}
+def _conv_block(filters: int, name: str) -> list[keras.layers.Layer]:
+    return [
+        keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv"),
+        keras.layers.BatchNormalization(name=f"{name}_norm"),
+        keras.layers.Activation("relu", name=f"{name}_relu"),
+        keras.layers.MaxPooling2D(name=f"{name}_pool"),
+    ]
 
 
-def build_model(params: TrainParams) -> keras.Model:
-    """Builds and compiles the `params.model` architecture (Adam, sparse cross-entropy)."""
+def _cnn(params: TrainParams) -> keras.Model:
+    # Batch norm instead of dropout: at 5 epochs of batch 200 (1,355 steps) dropout leaves
+    # the net underfit (0.989); normalised blocks reach 0.992+ in the same steps.
+    return keras.Sequential(
+        [
+            keras.Input(shape=schema.IMAGE_SHAPE, name="image"),
+            *_conv_block(32, "block_1"),
+            *_conv_block(64, "block_2"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(params.hidden_layer_size, use_bias=False, name="hidden"),
+            keras.layers.BatchNormalization(name="hidden_norm"),
+            keras.layers.Activation("relu", name="hidden_relu"),
+            keras.layers.Dense(schema.NUM_CLASSES, activation="softmax", name="probabilities"),
+        ],
+        name="cnn",
+    )
+
+
+ARCHITECTURES = {"mlp": _mlp, "cnn": _cnn}
+
+
+def _learning_rate(
+    params: TrainParams, total_steps: int
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    # The MLP is the reference notebook's: Adam at a constant rate. The CNN decays the rate
+    # to zero over the run (cosine), which settles it at a better optimum in few epochs.
+    if params.model == "mlp":
+        return params.learning_rate
+    return keras.optimizers.schedules.CosineDecay(params.learning_rate, total_steps)
+
+
+def build_model(params: TrainParams, steps_per_epoch: int = 1) -> keras.Model:
+    """Builds and compiles the `params.model` architecture (Adam, sparse cross-entropy).
+
+    Args:
+        params: the `train` section of params.yaml.
+        steps_per_epoch: batches per epoch, for the CNN's learning-rate schedule.
+    """
     model = ARCHITECTURES[params.model](params)
+    rate = _learning_rate(params, steps_per_epoch * params.epochs)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=rate, name="adam"),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
 
 
+def _renumber_shared_objects(node: Any, ids: dict[int, int]) -> Any:
+    """Replaces Keras's `shared_object_id`s (Python `id()`s) by first-seen order numbers."""
+    if isinstance(node, dict):
+        return {
+            key: ids.setdefault(value, len(ids) + 1)
+            if key == "shared_object_id"
+            else _renumber_shared_objects(value, ids)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_renumber_shared_objects(value, ids) for value in node]
+    return node
+
+
 def save_model(model: keras.Model, path: Path) -> None:
     """Saves in Keras's native format, byte-stable: equal weights give an equal file.
 
-    Keras stamps the save time into metadata.json and the zip entries; without them a
-    re-trained identical model has the same hash, so DVC does not re-run evaluate.
+    Keras stamps the save time into metadata.json and the zip entries, and memory
+    addresses into config.json; without them a re-trained identical model has the same
+    hash, so DVC does not re-run evaluate.
     """
-    model.save(path)
-    with zipfile.ZipFile(path) as saved:
-        entries = [(info.filename, saved.read(info)) for info in saved.infolist()]
+    with tempfile.TemporaryDirectory() as scratch:
+        saved_path = Path(scratch) / artifacts.MODEL_FILE  # Keras wants a .keras name
+        model.save(saved_path)
+        with zipfile.ZipFile(saved_path) as saved:
+            entries = {info.filename: saved.read(info) for info in saved.infolist()}
+    metadata = json.loads(entries["metadata.json"])
+    metadata.pop("date_saved", None)
+    entries["metadata.json"] = json.dumps(metadata).encode()
+    config = _renumber_shared_objects(json.loads(entries["config.json"]), {})
+    entries["config.json"] = json.dumps(config).encode()
     with zipfile.ZipFile(path, "w") as stable:
-        for name, content in entries:
-            if name == "metadata.json":
-                metadata = json.loads(content)
-                metadata.pop("date_saved", None)
-                content = json.dumps(metadata, sort_keys=True).encode()
+        for name, content in entries.items():
             stable.writestr(zipfile.ZipInfo(name, date_time=_ZIP_EPOCH), content)
 
 
@@ -94,7 +157,7 @@ def _live_callbacks(live_dir: str | Path | None) -> Iterator[list[keras.callback
 def train(
     *,
     data_dir: str | Path,
-    model_dir: str | Path,
+    model_path: str | Path,
     params: TrainParams,
     live_dir: str | Path | None = None,
 ) -> keras.Model:
@@ -102,7 +165,7 @@ def train(
 
     Args:
         data_dir: preprocess's output folder.
-        model_dir: where `model.keras` goes; replaced atomically.
+        model_path: where the `.keras` model file goes; replaced atomically.
         params: the `train` section of params.yaml.
         live_dir: where DVCLive writes per-epoch metrics and plots; None to skip.
 
@@ -122,7 +185,7 @@ def train(
         seed=params.seed,
     )
     validation_data = make_dataset(data_dir, schema.VALIDATION, batch_size=params.batch_size)
-    model = build_model(params)
+    model = build_model(params, steps_per_epoch=len(train_data))
     with _live_callbacks(live_dir) as callbacks:
         model.fit(
             train_data,
@@ -132,21 +195,20 @@ def train(
             verbose=2,
             shuffle=False,  # tf.data shuffles, seeded
         )
-    with io.atomic_output(model_dir) as temp:
-        temp.mkdir()
-        save_model(model, temp / artifacts.MODEL_FILE)
+    with io.atomic_output(model_path) as temp:
+        save_model(model, temp)
     return model
 
 
 def main() -> None:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="preprocess's output folder")
-    parser.add_argument("--model", required=True, help="output folder for model.keras")
+    parser.add_argument("--model", required=True, help="output .keras model file")
     parser.add_argument("--live", required=True, help="output folder for DVCLive metrics")
     args = parser.parse_args()
     params = cli.load(args).train
     with cli.stage("train"):
-        train(data_dir=args.data, model_dir=args.model, params=params, live_dir=args.live)
+        train(data_dir=args.data, model_path=args.model, params=params, live_dir=args.live)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pipeline import artifacts, io, schema
 
 def split_size(data_dir: str | Path, split: str) -> int:
     """Examples in a processed split, from preprocess's stats.json."""
-    stats = json.loads((Path(data_dir) / artifacts.STATS_FILE).read_text())
+    stats = json.loads(io.require(Path(data_dir) / artifacts.STATS_FILE, "preprocess").read_text())
     return int(stats[split]["examples"])
 
 

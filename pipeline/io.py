@@ -66,6 +66,14 @@ def write_json(path: str | Path, data: Any) -> None:
         temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def require(path: str | Path, producer: str) -> Path:
+    """Returns `path` if it exists, else fails naming the stage that writes it."""
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path} not found; run the {producer} stage first (dvc repro)")
+    return path
+
+
 def split_files(directory: str | Path, split: str) -> list[str]:
     """Lists a split's TFRecord shards in `directory`, sorted.
 

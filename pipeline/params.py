@@ -17,7 +17,7 @@ import yaml
 from pipeline.errors import PipelineError
 
 DATASETS = ("mnist", "fashion_mnist", "kmnist")
-MODELS = ("mlp",)
+MODELS = ("mlp", "cnn")
 
 
 def _knob(allowed: str, check: Callable[[Any], bool]) -> Any:
@@ -86,11 +86,17 @@ class TrainParams:
 
 
 @dataclasses.dataclass(frozen=True)
+class EvaluateParams:
+    min_accuracy: float = _knob("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
+
+
+@dataclasses.dataclass(frozen=True)
 class Params:
     data: DataParams
     preprocess: PreprocessParams
     validate: ValidateParams
     train: TrainParams
+    evaluate: EvaluateParams
 
 
 def _suggest(name: str, known: list[str]) -> str:
@@ -127,6 +133,7 @@ _SECTIONS = {
     "preprocess": PreprocessParams,
     "validate": ValidateParams,
     "train": TrainParams,
+    "evaluate": EvaluateParams,
 }
 
 

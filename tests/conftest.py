@@ -113,3 +113,28 @@ def read_split(directory: Path, split: str, dtype: np.dtype) -> dict[str, np.nda
     dataset = tf.data.TFRecordDataset(io.split_files(directory, split)).batch(100_000)
     features = schema.parse_batch(next(iter(dataset)), dtype)
     return {name: value.numpy() for name, value in features.items()}
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory, processed_dir: Path) -> Path:
+    """The reference MLP trained 2 epochs on all of MNIST's train split."""
+    import dataclasses
+
+    from components.train import train
+
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    params = dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=2)
+    train(data_dir=processed_dir, model_path=path, params=params)
+    return path
+
+
+@pytest.fixture(scope="session")
+def serving_dir(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> Path:
+    """`trained_model` exported as the serving SavedModel."""
+    import keras
+
+    from components.export import export_saved_model
+
+    path = tmp_path_factory.mktemp("export") / "serving"
+    export_saved_model(keras.models.load_model(trained_model), path)
+    return path

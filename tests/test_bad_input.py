@@ -97,7 +97,9 @@ def test_bad_params(workdir, case):
     section, key, value, message = PARAMS_CASES[case]
     _set_params(workdir, section, key, value)
     before = snapshot(workdir / "out")
-    result = run_stage("train", "--data", "d", "--model", "out", "--live", "l", cwd=workdir)
+    result = run_stage(
+        "train", "--data", "d", "--model", "out/model.keras", "--live", "l", cwd=workdir
+    )
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
 
@@ -167,7 +169,7 @@ def test_damaged_records_name_the_file(workdir, small_raw_dir, small_processed_d
     args = (
         ["--raw", "data", "--out", "out"]
         if stage == "preprocess"
-        else ["--data", "data", "--model", "out", "--live", "live"]
+        else ["--data", "data", "--model", "out/model.keras", "--live", "live"]
     )
     before = snapshot(workdir / "out")
     result = run_stage(stage, *args, cwd=workdir)
@@ -240,7 +242,9 @@ def test_nan_pixels_reach_no_training(workdir, mnist):
     _write_records(workdir / "data", schema.TRAIN, keys, scaled, labels)
     val_keys = [f"v{i}".encode() for i in range(100)]
     _write_records(workdir / "data", schema.VALIDATION, val_keys, scaled[:100], labels[:100])
-    result = run_stage("train", "--data", "data", "--model", "out", "--live", "live", cwd=workdir)
+    result = run_stage(
+        "train", "--data", "data", "--model", "out/model.keras", "--live", "live", cwd=workdir
+    )
     assert_fails_cleanly(result, "train: 1 pixels are NaN", "anomalies/train.json")
     assert (workdir / "out" / "previous.txt").exists()
 

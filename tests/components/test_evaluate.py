@@ -32,12 +32,14 @@ def test_score_on_a_hand_made_case():
 
 def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed_dir):
     params = dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=1)
-    tr.train(data_dir=small_processed_dir, model_dir=tmp_path / "models", params=params)
+    tr.train(data_dir=small_processed_dir, model_path=tmp_path / "models.keras", params=params)
     metrics = ev.evaluate(
-        data_dir=small_processed_dir, model_dir=tmp_path / "models", out_dir=tmp_path / "reports"
+        data_dir=small_processed_dir,
+        model_path=tmp_path / "models.keras",
+        out_dir=tmp_path / "reports",
     )
 
-    model = keras.models.load_model(tmp_path / "models" / artifacts.MODEL_FILE)
+    model = keras.models.load_model(tmp_path / "models.keras")
     test_data = make_dataset(small_processed_dir, schema.TEST, batch_size=500)
     keras_loss, keras_accuracy = model.evaluate(test_data, verbose=0)
     assert metrics["test"]["accuracy"] == pytest.approx(keras_accuracy, abs=1e-6)

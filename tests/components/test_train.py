@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from components import train as tr
-from pipeline import artifacts
 from pipeline.params import load_params
 from tests.conftest import ROOT
 
@@ -38,11 +37,11 @@ def test_hidden_layer_size_and_learning_rate_come_from_params(params):
 def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_dir, params):
     model = tr.train(
         data_dir=small_processed_dir,
-        model_dir=tmp_path / "models",
+        model_path=tmp_path / "models.keras",
         params=params,
         live_dir=tmp_path / "live",
     )
-    loaded = keras.models.load_model(tmp_path / "models" / artifacts.MODEL_FILE, safe_mode=True)
+    loaded = keras.models.load_model(tmp_path / "models.keras", safe_mode=True)
     for saved, trained in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, trained)
     live = json.loads((tmp_path / "live" / "metrics.json").read_text())
@@ -54,13 +53,22 @@ def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_
 
 
 def test_training_is_deterministic(tmp_path, small_processed_dir, params):
-    first = tr.train(data_dir=small_processed_dir, model_dir=tmp_path / "a", params=params)
-    second = tr.train(data_dir=small_processed_dir, model_dir=tmp_path / "b", params=params)
+    first = tr.train(data_dir=small_processed_dir, model_path=tmp_path / "a.keras", params=params)
+    second = tr.train(data_dir=small_processed_dir, model_path=tmp_path / "b.keras", params=params)
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     other = tr.train(
         data_dir=small_processed_dir,
-        model_dir=tmp_path / "c",
+        model_path=tmp_path / "c.keras",
         params=dataclasses.replace(params, seed=params.seed + 1),
     )
     assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+
+
+def test_saved_model_file_is_byte_stable(tmp_path, small_processed_dir, params):
+    params = dataclasses.replace(params, epochs=1)
+    tr.train(data_dir=small_processed_dir, model_path=tmp_path / "a.keras", params=params)
+    tr.train(data_dir=small_processed_dir, model_path=tmp_path / "b.keras", params=params)
+    first = (tmp_path / "a.keras").read_bytes()
+    assert first == (tmp_path / "b.keras").read_bytes()
+    keras.models.load_model(tmp_path / "a.keras", safe_mode=True)

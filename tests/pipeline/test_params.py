@@ -41,7 +41,7 @@ def test_typo_names_key_and_closest_valid_one(raw):
         ("train", "epochs", True, "a positive integer"),
         ("train", "buffer_size", "big", "a positive integer"),
         ("train", "learning_rate", 0, "a number > 0"),
-        ("train", "model", "resnet", "one of mlp"),
+        ("train", "model", "resnet", "one of mlp, cnn"),
         ("preprocess", "validation_fraction", 1.0, "strictly between 0 and 1"),
         ("preprocess", "validation_fraction", 0, "strictly between 0 and 1"),
         ("preprocess", "seed", -1, "an integer >= 0"),
