@@ -33,5 +33,9 @@ format: $(VENV)/.installed-test
 	ruff check --fix .
 	ruff format .
 
+# The benchmark against the reference notebook (~10 min); results in bench/results/.
+bench: $(VENV)/.installed
+	python -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

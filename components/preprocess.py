@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -243,6 +244,7 @@ def preprocess(
     options = beam_options or PipelineOptions(["--runner=FnApiRunner"])
     with io.atomic_output(out_dir) as temp:
         temp.mkdir()
+        started = time.perf_counter()
         with beam.Pipeline(options=options) as p:
             build(
                 p,
@@ -253,6 +255,9 @@ def preprocess(
                 num_shards=num_shards,
             )
         stats = json.loads((temp / artifacts.STATS_FILE).read_text())
+        examples = sum(split["examples"] for split in stats.values())
+        seconds = time.perf_counter() - started
+        logger.info("beam: %d examples in %.1f s (%.0f/s)", examples, seconds, examples / seconds)
         records = {s: validate.read_split(temp, s, schema.PROCESSED_DTYPE) for s in stats}
         found = validate.anomalies(records) + validate.drift_anomalies(
             stats,

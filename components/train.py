@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import statistics
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +91,16 @@ def _learning_rate(
     return keras.optimizers.schedules.CosineDecay(params.learning_rate, total_steps)
 
 
+def strategy(name: str) -> tf.distribute.Strategy:
+    """The `train.distribute` strategy; "mirrored" replicates over every local GPU, else CPU."""
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()  # cluster from TF_CONFIG
+    return tf.distribute.get_strategy()
+
+
 def build_model(params: TrainParams, steps_per_epoch: int = 1) -> keras.Model:
     """Builds and compiles the `params.model` architecture (Adam, sparse cross-entropy).
 
@@ -142,6 +154,38 @@ def save_model(model: keras.Model, path: Path) -> None:
             stable.writestr(zipfile.ZipInfo(name, date_time=_ZIP_EPOCH), content)
 
 
+class EpochLogger(keras.callbacks.Callback):
+    """Logs each epoch's wall time and steps per second; keeps the rates for benchmarks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[float] = []
+        self._start = 0.0
+        self._steps = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start, self._steps = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._steps += 1
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.perf_counter() - self._start
+        self.rates.append(self._steps / seconds)
+        logger.info(
+            "epoch %d: %d steps in %.2f s, %.1f steps/s (validation included)",
+            epoch + 1,
+            self._steps,
+            seconds,
+            self.rates[-1],
+        )
+
+    def steady_rate(self) -> float:
+        """Median steps/s after the first epoch, which pays for tracing and filling caches."""
+        later = self.rates[1:] or self.rates
+        return statistics.median(later) if later else float("nan")
+
+
 @contextlib.contextmanager
 def _live_callbacks(live_dir: str | Path | None) -> Iterator[list[keras.callbacks.Callback]]:
     """DVCLive's Keras callback writing into a temp folder that replaces `live_dir` at the end."""
@@ -185,13 +229,14 @@ def train(
         seed=params.seed,
     )
     validation_data = make_dataset(data_dir, schema.VALIDATION, batch_size=params.batch_size)
-    model = build_model(params, steps_per_epoch=len(train_data))
+    with strategy(params.distribute).scope():
+        model = build_model(params, steps_per_epoch=len(train_data))
     with _live_callbacks(live_dir) as callbacks:
         model.fit(
             train_data,
             validation_data=validation_data,
             epochs=params.epochs,
-            callbacks=callbacks,
+            callbacks=[*callbacks, EpochLogger()],
             verbose=2,
             shuffle=False,  # tf.data shuffles, seeded
         )

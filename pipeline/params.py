@@ -18,6 +18,7 @@ from pipeline.errors import PipelineError
 
 DATASETS = ("mnist", "fashion_mnist", "kmnist")
 MODELS = ("mlp", "cnn")
+STRATEGIES = ("none", "mirrored", "multi_worker")
 
 
 def _knob(allowed: str, check: Callable[[Any], bool]) -> Any:
@@ -83,6 +84,7 @@ class TrainParams:
     epochs: int = _positive_int()
     buffer_size: int = _positive_int()
     seed: int = _seed()
+    distribute: str = _one_of(STRATEGIES)
 
 
 @dataclasses.dataclass(frozen=True)

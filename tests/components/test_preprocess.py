@@ -3,12 +3,13 @@ import json
 import apache_beam as beam
 import numpy as np
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from components import preprocess as pp
 from pipeline import artifacts, schema
-from tests.conftest import LOOSE_LIMITS, read_split
+from tests.conftest import LOOSE_LIMITS, ROOT, read_split
 
 
 def _records(split: str, n: int, offset: int = 0) -> list[bytes]:
@@ -103,10 +104,30 @@ def test_preprocess_outputs_scaled_disjoint_complete_splits(small_raw_dir, small
     assert stats[schema.TEST]["examples"] == 500
 
 
-def test_preprocess_is_byte_identical_across_runs(tmp_path, small_raw_dir, small_processed_dir):
-    again = tmp_path / "again"
+def _preprocess_like_fixture(raw_dir, out_dir, **options):
+    """Preprocess with small_processed_dir's settings, plus `options`."""
     pp.preprocess(
-        raw_dir=small_raw_dir, out_dir=again, validation_fraction=0.1, seed=42, limits=LOOSE_LIMITS
+        raw_dir=raw_dir,
+        out_dir=out_dir,
+        validation_fraction=0.1,
+        seed=42,
+        limits=LOOSE_LIMITS,
+        **options,
+    )
+
+
+@pytest.mark.parametrize(
+    "beam_args",
+    [[], ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]],
+    ids=["same_runner_again", "multi_process_runner"],
+)
+def test_rerun_writes_identical_bytes(
+    tmp_path, monkeypatch, small_raw_dir, small_processed_dir, beam_args
+):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # multi-process workers import our functions
+    again = tmp_path / "again"
+    _preprocess_like_fixture(
+        small_raw_dir, again, beam_options=PipelineOptions(["--runner=FnApiRunner", *beam_args])
     )
     for path in small_processed_dir.iterdir():
         assert (again / path.name).read_bytes() == path.read_bytes(), path.name
@@ -114,14 +135,7 @@ def test_preprocess_is_byte_identical_across_runs(tmp_path, small_raw_dir, small
 
 def test_sharded_output_holds_the_same_records(tmp_path, small_raw_dir, small_processed_dir):
     sharded = tmp_path / "sharded"
-    pp.preprocess(
-        raw_dir=small_raw_dir,
-        out_dir=sharded,
-        validation_fraction=0.1,
-        seed=42,
-        limits=LOOSE_LIMITS,
-        num_shards=3,
-    )
+    _preprocess_like_fixture(small_raw_dir, sharded, num_shards=3)
     assert len(list(sharded.glob(schema.split_pattern(schema.TRAIN)))) == 3
     one = read_split(small_processed_dir, schema.TRAIN, schema.PROCESSED_DTYPE)[schema.KEY]
     three = read_split(sharded, schema.TRAIN, schema.PROCESSED_DTYPE)[schema.KEY]

@@ -1,5 +1,9 @@
 import dataclasses
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -72,3 +76,34 @@ def test_saved_model_file_is_byte_stable(tmp_path, small_processed_dir, params):
     first = (tmp_path / "a.keras").read_bytes()
     assert first == (tmp_path / "b.keras").read_bytes()
     keras.models.load_model(tmp_path / "a.keras", safe_mode=True)
+
+
+def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processed_dir):
+    # Logical devices must be configured before TensorFlow starts: use a fresh process.
+    script = textwrap.dedent(f"""
+        import dataclasses, json
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        two = [tf.config.LogicalDeviceConfiguration()] * 2
+        tf.config.set_logical_device_configuration(cpu, two)
+        from components import train as tr
+        from pipeline.params import load_params
+        params = load_params("params.yaml").train
+        params = dataclasses.replace(params, distribute="mirrored", epochs=2)
+        replicas = tr.strategy("mirrored").num_replicas_in_sync
+        tr.train(data_dir={str(small_processed_dir)!r}, model_path={str(tmp_path / "m.keras")!r},
+                 params=params, live_dir={str(tmp_path / "live")!r})
+        print(json.dumps({{"replicas": replicas}}))
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"replicas": 2}
+    live = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert live["eval"]["accuracy"] > 0.7

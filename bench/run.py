@@ -1,0 +1,248 @@
+"""`make bench`: the pipeline against the reference notebook, in one run on this machine.
+
+Each measure is repeated `--repeats` times (min and median reported):
+
+- notebook: bench/notebook.py, cold (tfds prepare from the mirror included) and after prepare;
+- pipeline cold: `dvc repro` in a fresh clone with an empty cache, mirror to metrics;
+- pipeline warm: `dvc exp run -S train.seed=N`, data stages cached (train onwards re-run);
+- no-op `dvc repro`;
+- each stage alone (`dvc repro --force --single-item`): wall time, peak RSS, throughput;
+- the floor: the same model fed from in-memory numpy arrays;
+- scaling: preprocess and train on 1/4, 1/2 and all of MNIST's train split.
+
+Writes bench/results/results.json and results.md.
+
+    DATA_MIRROR=../shared/data/mnist python -m bench.run [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("ingest", "preprocess", "train", "evaluate", "export")
+EXAMPLES = 70_000  # MNIST train + test: what ingest and preprocess process
+
+
+def measure(command: list[str], cwd: Path, env: dict | None = None) -> dict:
+    """Runs a command; returns wall seconds, peak RSS (MiB, largest process) and its output."""
+    with tempfile.TemporaryFile("w+") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        output = log.read()
+    if process.returncode != 0:
+        sys.exit(f"bench: {' '.join(command)} failed:\n{output[-3000:]}")
+    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "output": output}
+
+
+def summary(values: list[float]) -> dict:
+    return {"min": min(values), "median": statistics.median(values), "runs": values}
+
+
+def _rates(output: str, pattern: str) -> list[float]:
+    return [float(x) for x in re.findall(pattern, output)]
+
+
+def fresh_clone(env: dict) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="bench-clone-"))
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(path)], check=True, env=env)
+    return path
+
+
+def bench_notebook(env: dict, repeats: int) -> dict:
+    runs = [
+        json.loads(
+            measure([sys.executable, "bench/notebook.py"], ROOT, env)["output"]
+            .strip()
+            .splitlines()[-1]
+        )
+        for _ in range(repeats)
+    ]
+    return {key: summary([run[key] for run in runs]) for key in runs[0]}
+
+
+def bench_pipeline(env: dict, repeats: int) -> tuple[dict, Path]:
+    cold, warm, clone = [], [], None
+    for n in range(repeats):
+        clone = fresh_clone(env)
+        cold.append(measure(["dvc", "repro"], clone, env)["wall_s"])
+        warm.append(
+            measure(["dvc", "exp", "run", "-S", f"train.seed={100 + n}"], clone, env)["wall_s"]
+        )
+    noop = [measure(["dvc", "repro"], clone, env)["wall_s"] for _ in range(5)]
+    return {"cold_s": summary(cold), "warm_s": summary(warm), "noop_s": summary(noop)}, clone
+
+
+def bench_stages(clone: Path, env: dict) -> dict:
+    stages = {}
+    for stage in STAGES:
+        run = measure(["dvc", "repro", "--force", "--single-item", stage], clone, env)
+        stages[stage] = {"wall_s": run["wall_s"], "peak_rss_mib": run["peak_rss_mib"]}
+        if stage in ("ingest", "preprocess"):
+            stages[stage]["examples_per_s"] = EXAMPLES / run["wall_s"]
+        if stage == "preprocess":
+            stages[stage]["beam_examples_per_s"] = _rates(
+                run["output"], r"beam: .* \(([\d.]+)/s\)"
+            )[0]
+        if stage == "train":
+            rates = _rates(run["output"], r"([\d.]+) steps/s")
+            stages[stage]["steps_per_s"] = statistics.median(rates[1:])
+    return stages
+
+
+def bench_scaling(clone: Path, env: dict) -> list[dict]:
+    """Preprocess and train (wall) on growing shares of the train split."""
+    import tensorflow as tf  # only here: the rest of the harness stays light
+
+    from pipeline import schema
+
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    # A 1,500-example validation split drifts from train by chance: switch the check off.
+    params["validate"] = {"max_class_drift": 1.0, "max_pixel_mean_drift": 1.0}
+    rows = []
+    for share in (0.25, 0.5, 1.0):
+        work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+        (work / "params.yaml").write_text(yaml.safe_dump(params))
+        (work / "raw").mkdir()
+        n = int(60_000 * share)
+        source = clone / "data/raw" / schema.split_file(schema.TRAIN)
+        with tf.io.TFRecordWriter(str(work / "raw" / schema.split_file(schema.TRAIN))) as out:
+            for record in tf.data.TFRecordDataset(str(source)).take(n):
+                out.write(record.numpy())
+        test = schema.split_file(schema.TEST)
+        (work / "raw" / test).write_bytes((clone / "data/raw" / test).read_bytes())
+        module = [sys.executable, "-m"]
+        pre = measure(
+            [*module, "components.preprocess", "--raw", "raw", "--out", "proc"], work, env
+        )
+        fit = measure(
+            [*module, "components.train", "--data", "proc", "--model", "m.keras", "--live", "live"],
+            work,
+            env,
+        )
+        rows.append({"train_examples": n, "preprocess_s": pre["wall_s"], "train_s": fit["wall_s"]})
+    return rows
+
+
+def ratios(results: dict) -> list[dict]:
+    notebook, pipeline, stages = results["notebook"], results["pipeline"], results["stages"]
+    cold_notebook = notebook["total_s"]["median"]
+    warm_notebook = notebook["after_prepare_s"]["median"] + notebook["import_s"]["median"]
+    rows = [
+        ("cold pipeline / cold notebook", pipeline["cold_s"]["median"] / cold_notebook, "<= 0.8"),
+        (
+            "warm experiment / notebook after prepare",
+            pipeline["warm_s"]["median"] / warm_notebook,
+            "<= 0.5",
+        ),
+        (
+            "train steps/s / numpy floor",
+            stages["train"]["steps_per_s"] / results["floor"]["steps_per_s"],
+            ">= 0.95",
+        ),
+        (
+            "train steps/s / notebook steps/s",
+            stages["train"]["steps_per_s"] / notebook["steps_per_s"]["median"],
+            "(faster than notebook)",
+        ),
+        ("Beam preprocess examples/s", stages["preprocess"]["beam_examples_per_s"], ">= 25000"),
+        ("no-op dvc repro s", pipeline["noop_s"]["median"], "<= 1"),
+        ("largest stage peak RSS MiB", max(s["peak_rss_mib"] for s in stages.values()), "<= 2048"),
+    ]
+    return [
+        {"measure": m, "value": round(v, 3), "target": t, "met": _met(v, t)} for m, v, t in rows
+    ]
+
+
+def _met(value: float, target: str) -> str:
+    match = re.match(r"(<=|>=) ([\d.]+)", target)
+    if not match:
+        return "-"
+    bound = float(match.group(2))
+    return "yes" if (value <= bound if match.group(1) == "<=" else value >= bound) else "NO"
+
+
+def markdown(results: dict) -> str:
+    lines = ["| measure | value | target | met |", "|---|---|---|---|"]
+    lines += [
+        f"| {r['measure']} | {r['value']} | {r['target']} | {r['met']} |" for r in results["ratios"]
+    ]
+    lines += ["", "| stage | wall s | peak RSS MiB | throughput |", "|---|---|---|---|"]
+    for name, stage in results["stages"].items():
+        rate = next(
+            (
+                f"{v:,.0f} {k.replace('_per_s', '')}/s"
+                for k, v in stage.items()
+                if k.endswith("_per_s")
+            ),
+            "-",
+        )
+        lines.append(f"| {name} | {stage['wall_s']:.1f} | {stage['peak_rss_mib']:.0f} | {rate} |")
+    lines += ["", "| train examples | preprocess s | train s |", "|---|---|---|"]
+    lines += [
+        f"| {r['train_examples']:,} | {r['preprocess_s']:.1f} | {r['train_s']:.1f} |"
+        for r in results["scaling"]
+    ]
+    nb, pl = results["notebook"], results["pipeline"]
+    lines += [
+        "",
+        f"Notebook: cold {nb['total_s']['median']:.1f} s (prepare "
+        f"{nb['prepare_s']['median']:.1f} s), {nb['steps_per_s']['median']:.0f} steps/s, "
+        f"test accuracy {nb['test_accuracy']['median']:.4f}. Pipeline: cold "
+        f"{pl['cold_s']['median']:.1f} s, warm {pl['warm_s']['median']:.1f} s, no-op "
+        f"{pl['noop_s']['median']:.2f} s. Floor: {results['floor']['steps_per_s']:.0f} "
+        "steps/s. Medians of the repeats; all runs in results.json.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    if not os.environ.get("DATA_MIRROR"):
+        sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "DATA_MIRROR": str(Path(os.environ["DATA_MIRROR"]).resolve()),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+    }
+    started = time.perf_counter()
+    results = {"notebook": bench_notebook(env, args.repeats)}
+    print(f"bench: notebook done ({time.perf_counter() - started:.0f} s)", flush=True)
+    results["pipeline"], clone = bench_pipeline(env, args.repeats)
+    print(f"bench: pipeline done ({time.perf_counter() - started:.0f} s)", flush=True)
+    results["stages"] = bench_stages(clone, env)
+    floor = measure(
+        [sys.executable, "-m", "bench.floor", "data/processed", "params.yaml"], clone, env
+    )
+    results["floor"] = json.loads(floor["output"].strip().splitlines()[-1])
+    results["scaling"] = bench_scaling(clone, env)
+    results["ratios"] = ratios(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.md").write_text(markdown(results))
+    print(markdown(results))
+    print(f"bench: done in {time.perf_counter() - started:.0f} s; {args.out}/results.md")
+
+
+if __name__ == "__main__":
+    main()
