@@ -87,7 +87,7 @@ def bench_pipeline(env: dict, repeats: int) -> tuple[dict, Path]:
         warm.append(
             measure(["dvc", "exp", "run", "-S", f"train.seed={100 + n}"], clone, env)["wall_s"]
         )
-        # Right after an experiment DVC re-checks the workspace it applied: slower.
+        # Also right after an experiment, a common moment to run it.
         noop_after_exp.append(measure(["dvc", "repro"], clone, env)["wall_s"])
     runs = {"cold_s": cold, "warm_s": warm, "noop_s": noop, "noop_after_exp_s": noop_after_exp}
     return {name: summary(values) for name, values in runs.items()}, clone
