@@ -1,4 +1,4 @@
-"""tf.data input pipelines over the processed TFRecords, shared by train and evaluate."""
+"""tf.data input pipelines over the processed TFRecords (train feeds Keras with them)."""
 
 from __future__ import annotations
 
