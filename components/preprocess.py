@@ -30,8 +30,10 @@ from pipeline import artifacts, cli, io, schema, validate
 from pipeline.params import ValidateParams
 
 logger = logging.getLogger(__name__)
-# BatchElements logs every batch timing at INFO: a wall of numbers per run.
+# BatchElements logs every batch timing at INFO, and Beam's type-hint conversion a line per
+# string annotation: walls of noise per run.
 logging.getLogger("apache_beam.transforms.util").setLevel(logging.WARNING)
+logging.getLogger("apache_beam.typehints").setLevel(logging.WARNING)
 
 _MIN_BATCH, _MAX_BATCH = 256, 4096
 
