@@ -44,3 +44,16 @@ def test_write_json_is_sorted_and_stable(tmp_path):
 def test_split_files_names_the_missing_split(tmp_path):
     with pytest.raises(PipelineError, match=r"no 'validation' records in .*dvc repro"):
         io.split_files(tmp_path, "validation")
+
+
+def test_write_tfrecords_matches_tensorflow_writer(tmp_path):
+    import tensorflow as tf
+
+    records = [b"", b"x", bytes(range(256)) * 40]
+    ours, theirs = tmp_path / "ours.tfrecord", tmp_path / "theirs.tfrecord"
+    assert io.write_tfrecords(ours, records) == 3
+    with tf.io.TFRecordWriter(str(theirs)) as writer:
+        for record in records:
+            writer.write(record)
+    assert ours.read_bytes() == theirs.read_bytes()
+    assert [r.numpy() for r in tf.data.TFRecordDataset(str(ours))] == records
