@@ -1,5 +1,8 @@
 """The training floor: the train stage's model fed from in-memory numpy arrays.
 
+Compiled exactly as the train stage compiles it (build_model, op determinism on, which also
+keeps Keras from switching XLA on), so only the input feed differs from the stage.
+
 python -m bench.floor data/processed params.yaml   # prints {"steps_per_s": ...}
 """
 
@@ -12,6 +15,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
+import tensorflow as tf
 
 from components.train import EpochLogger, build_model
 from pipeline import schema, validate
@@ -21,6 +25,7 @@ from pipeline.params import load_params
 def main(data_dir: str, params_path: str) -> None:
     params = load_params(params_path).train
     keras.utils.set_random_seed(params.seed)
+    tf.config.experimental.enable_op_determinism()
     train = validate.read_split(data_dir, schema.TRAIN, schema.PROCESSED_DTYPE)
     held_out = validate.read_split(data_dir, schema.VALIDATION, schema.PROCESSED_DTYPE)
     steps = -(-len(train.labels) // params.batch_size)

@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("ingest", "preprocess", "train", "evaluate", "export")
+STAGES = ("ingest", "preprocess", "train", "evaluate")
 EXAMPLES = 70_000  # MNIST train + test: what ingest and preprocess process
 
 

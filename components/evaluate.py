@@ -1,11 +1,13 @@
-"""Evaluate stage: score the trained model on the test split.
+"""Evaluate stage: score the trained model on the test split, then export it if it passes.
 
 Writes `metrics.json` (test loss and accuracy, per-class precision, recall and F1),
 `predictions.csv` (actual,predicted per test example: DVC's confusion-matrix plot),
 `per_class.csv` (precision, recall, F1 per class: bar plots) and `misclassified.png`
-(misclassified test digits captioned with their true and predicted labels).
+(misclassified test digits captioned with their true and predicted labels); then the
+quality gate and SavedModel export of components.export (`models/serving`, `blessing.json`).
 
-    python -m components.evaluate --data data/processed --model models/model.keras --out reports
+    python -m components.evaluate --data data/processed --model models/model.keras \\
+        --out reports --serving models/serving --blessing models/blessing.json
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import keras
 import numpy as np
 from PIL import Image, ImageDraw
 
+from components import export
 from pipeline import artifacts, cli, io, schema, validate
 
 logger = logging.getLogger(__name__)
@@ -135,10 +138,19 @@ def main() -> None:
     parser.add_argument("--data", required=True, help="preprocess's output folder")
     parser.add_argument("--model", required=True, help="train's .keras model file")
     parser.add_argument("--out", required=True, help="output folder for the reports")
+    parser.add_argument("--serving", required=True, help="SavedModel export folder")
+    parser.add_argument("--blessing", required=True, help="where the gate's verdict goes")
     args = parser.parse_args()
-    cli.load(args)  # validates params.yaml before any work, like every stage
+    params = cli.load(args).evaluate
     with cli.stage("evaluate"):
         evaluate(data_dir=args.data, model_path=args.model, out_dir=args.out)
+        export.export(
+            model_path=args.model,
+            metrics_path=Path(args.out) / artifacts.METRICS_FILE,
+            out_dir=args.serving,
+            blessing_path=args.blessing,
+            min_accuracy=params.min_accuracy,
+        )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Export stage: a TF Serving SavedModel of the trained model, behind a quality gate.
+"""Export: a TF Serving SavedModel of the trained model, behind a quality gate.
 
-Like TFX's Evaluator blessing plus Pusher: the model is exported only when its test accuracy
-is at least `evaluate.min_accuracy`. Either way `blessing.json` records the verdict (a DVC
-metric); a model below the gate is not exported, the stage says so, and the previous export
-stays in place, so an experiment with a weak model still completes. The SavedModel's
+The evaluate stage runs it right after scoring (one process: a stage of its own cost ~3 s
+of TensorFlow start-up per run). Like TFX's Evaluator blessing plus Pusher: the model is
+exported only when its test accuracy is at least `evaluate.min_accuracy`. Either way
+`blessing.json` records the verdict (a DVC metric); a model below the gate is not exported,
+the stage says so, and the previous export stays in place, so an experiment with a weak
+model still completes. The SavedModel's
 signatures take raw pixels, so the scaling to [0, 1] lives in the graph and serving cannot
 drift from training:
 
@@ -11,9 +13,6 @@ drift from training:
 - `predict_png`: `png`, string [N] of encoded PNG digits (any size, resized to 28x28);
 
 both return `classes` (int64 [N]) and `probabilities` (float32 [N, 10]).
-
-    python -m components.export --model models/model.keras --metrics reports/metrics.json \\
-        --out models/serving --blessing models/blessing.json
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from pipeline import cli, io, schema
+from pipeline import io, schema
 from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
@@ -106,25 +105,3 @@ def export(
         )
     io.write_json(blessing_path, blessing)
     return blessing
-
-
-def main() -> None:
-    parser = cli.parser(__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="train's .keras model file")
-    parser.add_argument("--metrics", required=True, help="evaluate's metrics.json")
-    parser.add_argument("--out", required=True, help="SavedModel output folder")
-    parser.add_argument("--blessing", required=True, help="where the gate's verdict goes")
-    args = parser.parse_args()
-    params = cli.load(args).evaluate
-    with cli.stage("export"):
-        export(
-            model_path=args.model,
-            metrics_path=args.metrics,
-            out_dir=args.out,
-            blessing_path=args.blessing,
-            min_accuracy=params.min_accuracy,
-        )
-
-
-if __name__ == "__main__":
-    cli.run(main)

@@ -106,7 +106,11 @@ def test_bad_params(workdir, case):
 
 def test_params_not_yaml(workdir):
     (workdir / "p.yaml").write_text("train: {epochs: 5\n")
-    result = run_stage("evaluate", "--data", "d", "--model", "m", "--out", "out", cwd=workdir)
+    result = run_stage(
+        "evaluate",
+        *("--data", "d", "--model", "m", "--out", "out", "--serving", "s", "--blessing", "b"),
+        cwd=workdir,
+    )
     assert_fails_cleanly(result, "p.yaml is not valid YAML at line")
     assert (workdir / "out" / "previous.txt").exists()
 

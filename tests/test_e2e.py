@@ -30,8 +30,8 @@ _GIT_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "e2e@example.com",
 }
 DATA_OUTPUTS = ("data/raw", "data/processed", "models")
-ALL_STAGES = ["ingest", "preprocess", "train", "evaluate", "export"]
-AFTER_TRAINING = ["train", "evaluate", "export"]
+ALL_STAGES = ["ingest", "preprocess", "train", "evaluate"]
+AFTER_TRAINING = ["train", "evaluate"]
 
 
 def _copy_work_tree(dest: Path) -> None:

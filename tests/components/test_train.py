@@ -69,6 +69,18 @@ def test_training_is_deterministic(tmp_path, small_processed_dir, params):
     assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
 
 
+def test_steps_per_execution_does_not_change_the_weights(
+    tmp_path, small_processed_dir, params, monkeypatch
+):
+    data = small_processed_dir
+    batched = tr.train(data_dir=data, model_path=tmp_path / "a.keras", params=params)
+    monkeypatch.setattr(tr, "STEPS_PER_EXECUTION", 1)
+    stepwise = tr.train(data_dir=data, model_path=tmp_path / "b.keras", params=params)
+    assert batched.steps_per_execution > 1
+    for a, b in zip(batched.get_weights(), stepwise.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_saved_model_file_is_byte_stable(tmp_path, small_processed_dir, params):
     params = dataclasses.replace(params, epochs=1)
     tr.train(data_dir=small_processed_dir, model_path=tmp_path / "a.keras", params=params)
