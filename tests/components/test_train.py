@@ -119,3 +119,12 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processe
     assert json.loads(result.stdout.splitlines()[-1]) == {"replicas": 2}
     live = json.loads((tmp_path / "live" / "metrics.json").read_text())
     assert live["eval"]["accuracy"] > 0.7
+
+
+def test_cnn_shifts_digits_in_training_only(params):
+    model = tr.build_model(dataclasses.replace(params, model="cnn"))
+    shift = model.layers[0]
+    assert isinstance(shift, keras.layers.RandomTranslation)
+    digits = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_array_equal(shift(digits, training=False), digits)
+    assert not np.array_equal(shift(digits, training=True), digits)
