@@ -12,7 +12,7 @@ Each measure is repeated `--repeats` times (min and median reported):
 
 Writes bench/results/results.json and results.md.
 
-    DATA_MIRROR=../shared/data/mnist python -m bench.run [--repeats 2]
+    DATA_MIRROR=../shared/data/mnist python -m bench.run [--repeats 3]
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def markdown(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if not os.environ.get("DATA_MIRROR"):

@@ -48,6 +48,8 @@ def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed
     # Keras reads the test records itself, through tf.data: an independent path.
     files = io.split_files(small_processed_dir, schema.TEST)
     test_data = tf.data.TFRecordDataset(files).batch(500).map(_images_and_labels)
+    # Known length, or Keras's multi-step loop warns when it runs past the end.
+    test_data = test_data.apply(tf.data.experimental.assert_cardinality(1))
     keras_loss, keras_accuracy = model.evaluate(test_data, verbose=0)
     assert metrics["test"]["accuracy"] == pytest.approx(keras_accuracy, abs=1e-6)
     assert metrics["test"]["loss"] == pytest.approx(keras_loss, rel=1e-4)
