@@ -26,7 +26,7 @@ from pathlib import Path
 
 import tensorflow_datasets as tfds
 
-from pipeline import cli, io, mirror, schema, validate
+from pipeline import cli, example, io, mirror, schema, validate
 from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
@@ -93,8 +93,8 @@ def _split_examples(
 
 def _write_split(split: str, examples: Iterator[tuple[int, dict]], path: Path) -> int:
     records = (
-        schema.encode_example(f"{split}-{key:05d}".encode(), example["image"], example["label"])
-        for key, example in examples
+        example.encode_example(f"{split}-{key:05d}".encode(), features["image"], features["label"])
+        for key, features in examples
     )
     count = io.write_tfrecords(path, records)
     logger.info("wrote %d %s examples to %s", count, split, path.name)

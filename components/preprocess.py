@@ -23,10 +23,9 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
-import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import artifacts, cli, io, schema, validate
+from pipeline import artifacts, cli, example, io, schema, validate
 from pipeline.params import ValidateParams
 
 logger = logging.getLogger(__name__)
@@ -36,7 +35,6 @@ logging.getLogger("apache_beam.transforms.util").setLevel(logging.WARNING)
 logging.getLogger("apache_beam.typehints").setLevel(logging.WARNING)
 
 _MIN_BATCH, _MAX_BATCH = 256, 4096
-_PIXEL_VALUES = np.arange(256, dtype=np.int64)
 
 
 class ExampleBatch(NamedTuple):
@@ -47,9 +45,11 @@ class ExampleBatch(NamedTuple):
 
 def decode_records(records: list[bytes]) -> ExampleBatch:
     """Parses a list of raw (ingest) records into one batch of numpy arrays."""
-    features = schema.parse_batch(tf.constant(records), schema.RAW_DTYPE)
+    keys, images, labels = zip(*map(example.decode_example, records), strict=True)
     return ExampleBatch(
-        features[schema.KEY].numpy(), features[schema.IMAGE].numpy(), features[schema.LABEL].numpy()
+        np.array(keys, object),
+        np.frombuffer(b"".join(images), schema.RAW_DTYPE).reshape(-1, *schema.IMAGE_SHAPE),
+        np.array(labels, np.int64),
     )
 
 
@@ -74,7 +74,9 @@ def split_batch(
 
 def scale_pixels(batch: ExampleBatch) -> ExampleBatch:
     """uint8 [0, 255] -> float32 [0, 1], exactly x / 255 rounded once."""
-    return batch._replace(images=batch.images.astype(np.float32) / np.float32(255))
+    images = batch.images.astype(np.float32)
+    images /= np.float32(255)
+    return batch._replace(images=images)
 
 
 def shard_batch(batch: ExampleBatch, num_shards: int) -> Iterator[tuple[int, ExampleBatch]]:
@@ -95,10 +97,18 @@ def write_shard(
     shard, parts = item
     parts = list(parts)
     batch = ExampleBatch(*(np.concatenate(column) for column in zip(*parts, strict=True)))
-    batch = scale_pixels(_take(batch, np.argsort(batch.keys, kind="stable")))
+    batch = _take(batch, np.argsort(batch.keys, kind="stable"))
     path = str(Path(out_dir) / schema.split_file(split, shard, num_shards))
-    io.write_tfrecords(path, map(schema.encode_example, *batch))
+    io.write_tfrecords(path, _encoded(batch))
     return path
+
+
+def _encoded(batch: ExampleBatch) -> Iterator[bytes]:
+    # A chunk at a time: float32 pixels for a whole shard would be 4x its uint8 size, and
+    # fresh memory that large costs more to fault in than the scaling itself.
+    for start in range(0, len(batch.keys), _MIN_BATCH):
+        chunk = ExampleBatch(*(column[start : start + _MIN_BATCH] for column in batch))
+        yield from map(example.encode_example, *scale_pixels(chunk))
 
 
 class SplitStatsFn(beam.CombineFn):
@@ -112,14 +122,13 @@ class SplitStatsFn(beam.CombineFn):
         return 0, np.zeros(schema.NUM_CLASSES, np.int64), 0, 0
 
     def add_input(self, acc: tuple, batch: ExampleBatch) -> tuple:
-        # A histogram of the 256 pixel values gives both sums without widening every pixel.
-        values = np.bincount(batch.images.ravel(), minlength=256).astype(np.int64)
         counts = np.bincount(batch.labels, minlength=schema.NUM_CLASSES)[: schema.NUM_CLASSES]
+        squares = batch.images.astype(np.uint16) ** 2  # 255**2 still fits 16 bits
         return (
             acc[0] + len(batch.labels),
             acc[1] + counts,
-            acc[2] + int(values @ _PIXEL_VALUES),
-            acc[3] + int(values @ _PIXEL_VALUES**2),
+            acc[2] + int(batch.images.sum(dtype=np.uint64)),
+            acc[3] + int(squares.sum(dtype=np.uint64)),
         )
 
     def merge_accumulators(self, accumulators: Iterable[tuple]) -> tuple:

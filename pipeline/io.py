@@ -96,6 +96,30 @@ def _masked_crc(data: bytes) -> bytes:
     return struct.pack("<I", ((crc >> 15 | crc << 17) + 0xA282EAD8) & 0xFFFFFFFF)
 
 
+class CorruptRecordsError(ValueError):
+    """A TFRecord file that is truncated or fails its checksums."""
+
+
+def read_tfrecords(path: str | Path) -> Iterator[bytes]:
+    """Yields the records of one uncompressed TFRecord file, checking both CRCs of each.
+
+    Raises:
+        CorruptRecordsError: naming the byte offset where the file stops making sense.
+    """
+    with open(path, "rb", buffering=1 << 20) as file:
+        offset = 0
+        while header := file.read(12):
+            length_bytes, length_crc = header[:8], header[8:]
+            if len(header) < 12 or _masked_crc(length_bytes) != length_crc:
+                raise CorruptRecordsError(f"a bad record header at byte {offset}")
+            (length,) = struct.unpack("<Q", length_bytes)
+            record, record_crc = file.read(length), file.read(4)
+            if len(record) < length or _masked_crc(record) != record_crc:
+                raise CorruptRecordsError(f"a truncated or corrupted record at byte {offset}")
+            offset += 16 + length
+            yield record
+
+
 def write_tfrecords(path: str | Path, records: Iterable[bytes]) -> int:
     """Writes records as one uncompressed TFRecord file; returns how many.
 

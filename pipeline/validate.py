@@ -9,16 +9,14 @@ become an anomaly. Any anomaly fails the stage, naming a JSON report that lists 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import tensorflow as tf
 
-from pipeline import artifacts, io, schema
+from pipeline import artifacts, example, io, schema
 from pipeline.errors import PipelineError
-
-_READ_BATCH = 8192
 
 
 class SplitRecords(NamedTuple):
@@ -32,43 +30,35 @@ def _fix_hint(path: str) -> str:
     return f"re-run the stage that wrote it (dvc repro --force the stage writing {path})"
 
 
-def _parse(file: str, batch: tf.Tensor) -> dict[str, np.ndarray]:
+def _examples(file: str) -> Iterator[tuple[bytes, bytes, int]]:
+    """Decodes a file's records as they are read, so only one copy is ever held."""
     try:
-        features = tf.io.parse_example(batch, schema.FEATURE_SPEC)
-    except tf.errors.InvalidArgumentError as error:
-        reason = error.message.splitlines()[0]
+        for record in io.read_tfrecords(file):
+            try:
+                yield example.decode_example(record)
+            except ValueError as error:
+                raise PipelineError(
+                    f"{file} holds a record that is not a {schema.__name__} example ({error}); "
+                    f"{_fix_hint(file)}"
+                ) from None
+    except io.CorruptRecordsError as error:
         raise PipelineError(
-            f"{file} holds a record that is not a {schema.__name__} example ({reason}); "
-            f"{_fix_hint(file)}"
+            f"{file} is truncated or corrupted ({error}); {_fix_hint(file)}"
         ) from None
-    return {name: value.numpy() for name, value in features.items()}
 
 
 def read_split(directory: str | Path, split: str, dtype: np.dtype) -> SplitRecords:
     """Reads every record of a split, raising a clear error for an unreadable file."""
     size = schema.NUM_PIXELS * np.dtype(dtype).itemsize
-    keys, images, labels, wrong = [], [], [], []
-    for file in io.split_files(directory, split):
-        try:
-            for batch in tf.data.TFRecordDataset(file).batch(_READ_BATCH):
-                features = _parse(file, batch)
-                raw, batch_keys = features[schema.IMAGE], features[schema.KEY]
-                fits = np.array([len(image) == size for image in raw], dtype=bool)
-                wrong.extend(batch_keys[~fits].tolist())
-                images.append(np.frombuffer(b"".join(raw[fits]), dtype=dtype))
-                keys.append(batch_keys)
-                labels.append(features[schema.LABEL])
-        except tf.errors.DataLossError:
-            raise PipelineError(
-                f"{file} is truncated or corrupted (not a readable TFRecord file); "
-                f"{_fix_hint(file)}"
-            ) from None
-    join = np.concatenate
+    examples = [example for file in io.split_files(directory, split) for example in _examples(file)]
+    keys = np.array([key for key, _, _ in examples], object)
+    fits = [len(image) == size for _, image, _ in examples]
+    images = b"".join(image for (_, image, _), fit in zip(examples, fits, strict=True) if fit)
     return SplitRecords(
-        join(keys) if keys else np.array([], object),
-        (join(images) if images else np.array([], dtype)).reshape(-1, *schema.IMAGE_SHAPE),
-        join(labels) if labels else np.array([], np.int64),
-        wrong,
+        keys,
+        np.frombuffer(images, dtype).reshape(-1, *schema.IMAGE_SHAPE),
+        np.array([label for _, _, label in examples], np.int64),
+        [key for (key, _, _), fit in zip(examples, fits, strict=True) if not fit],
     )
 
 

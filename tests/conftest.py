@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import mirror, schema
+from pipeline import example, mirror, schema
 from pipeline.params import ValidateParams, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def write_raw_split(path: Path, split: str, images: np.ndarray, labels: np.ndarr
     keys = [f"{split}-{i:05d}".encode() for i in range(len(labels))]
     with tf.io.TFRecordWriter(str(path / schema.split_file(split))) as writer:
         for key, image, label in zip(keys, images, labels, strict=True):
-            writer.write(schema.encode_example(key, image.reshape(schema.IMAGE_SHAPE), label))
+            writer.write(example.encode_example(key, image.reshape(schema.IMAGE_SHAPE), label))
     return keys
 
 
@@ -106,13 +106,25 @@ def processed_dir(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> Pa
     return path
 
 
+def tf_parse(serialized: tf.Tensor, dtype: np.dtype) -> dict[str, tf.Tensor]:
+    """TensorFlow's own parse of a batch of records: the oracle for the pipeline's decoder."""
+    spec = {
+        schema.KEY: tf.io.FixedLenFeature([], tf.string),
+        schema.IMAGE: tf.io.FixedLenFeature([], tf.string),
+        schema.LABEL: tf.io.FixedLenFeature([], tf.int64),
+    }
+    features = tf.io.parse_example(serialized, spec)
+    images = tf.io.decode_raw(features[schema.IMAGE], tf.as_dtype(dtype), little_endian=True)
+    features[schema.IMAGE] = tf.reshape(images, (-1, *schema.IMAGE_SHAPE))
+    return features
+
+
 def read_split(directory: Path, split: str, dtype: np.dtype) -> dict[str, np.ndarray]:
-    """All records of a split as numpy arrays."""
+    """All records of a split as numpy arrays, read by TensorFlow (not the pipeline's reader)."""
     from pipeline import io
 
     dataset = tf.data.TFRecordDataset(io.split_files(directory, split)).batch(100_000)
-    features = schema.parse_batch(next(iter(dataset)), dtype)
-    return {name: value.numpy() for name, value in features.items()}
+    return {name: value.numpy() for name, value in tf_parse(next(iter(dataset)), dtype).items()}
 
 
 @pytest.fixture(scope="session")

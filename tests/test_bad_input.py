@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from pipeline import schema
+from pipeline import example, schema
 from tests.conftest import ROOT
 from tests.pipeline.test_mirror import MIRROR_DAMAGE
 
@@ -79,7 +79,7 @@ def _write_records(path: Path, split: str, keys, images, labels) -> None:
     path.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path / schema.split_file(split))) as writer:
         for key, image, label in zip(keys, images, labels, strict=True):
-            writer.write(schema.encode_example(key, image, label))
+            writer.write(example.encode_example(key, image, label))
 
 
 # ---- params: every stage validates params.yaml before any work ----

@@ -11,7 +11,7 @@ from components import evaluate as ev
 from components import train as tr
 from pipeline import artifacts, io, schema
 from pipeline.params import load_params
-from tests.conftest import ROOT
+from tests.conftest import ROOT, tf_parse
 
 
 def test_score_on_a_hand_made_case():
@@ -31,7 +31,7 @@ def test_score_on_a_hand_made_case():
 
 
 def _images_and_labels(serialized):
-    features = schema.parse_batch(serialized, schema.PROCESSED_DTYPE)
+    features = tf_parse(serialized, schema.PROCESSED_DTYPE)
     return features[schema.IMAGE], features[schema.LABEL]
 
 

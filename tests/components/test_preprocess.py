@@ -8,14 +8,15 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from components import preprocess as pp
-from pipeline import artifacts, schema
+from pipeline import artifacts, example, schema
 from tests.conftest import LOOSE_LIMITS, ROOT, read_split
 
 
 def _records(split: str, n: int, offset: int = 0) -> list[bytes]:
     rng = np.random.default_rng(offset)
     images = rng.integers(0, 256, (n, *schema.IMAGE_SHAPE), dtype=np.uint8)
-    return [schema.encode_example(f"{split}-{i:05d}".encode(), images[i], i % 10) for i in range(n)]
+    keys = [f"{split}-{i:05d}".encode() for i in range(n)]
+    return [example.encode_example(keys[i], images[i], i % 10) for i in range(n)]
 
 
 def _local_pipeline() -> test_pipeline.TestPipeline:

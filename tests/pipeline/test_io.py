@@ -57,3 +57,31 @@ def test_write_tfrecords_matches_tensorflow_writer(tmp_path):
             writer.write(record)
     assert ours.read_bytes() == theirs.read_bytes()
     assert [r.numpy() for r in tf.data.TFRecordDataset(str(ours))] == records
+
+
+def test_read_tfrecords_reads_what_tensorflow_wrote(tmp_path):
+    import tensorflow as tf
+
+    records = [b"", b"x", bytes(range(256)) * 40]
+    path = tmp_path / "theirs.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for record in records:
+            writer.write(record)
+    assert list(io.read_tfrecords(path)) == records
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda data: data[:-1], "a truncated or corrupted record at byte 17"),
+        (lambda data: data[:20], "a bad record header at byte 17"),
+        (lambda data: data[:30] + bytes([data[30] ^ 1]) + data[31:], "corrupted record at byte 17"),
+        (lambda data: data[:19] + b"\x01" + data[20:], "a bad record header at byte 17"),
+    ],
+)
+def test_read_tfrecords_catches_damage(tmp_path, damage, message):
+    path = tmp_path / "r.tfrecord"
+    io.write_tfrecords(path, [b"x", b"second record"])  # the second starts at byte 17
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(io.CorruptRecordsError, match=message):
+        list(io.read_tfrecords(path))

@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.example import example_pb2, feature_pb2
+
+from pipeline import example, schema
+from tests.conftest import tf_parse
+
+
+def test_tensorflow_parses_what_we_encode():
+    rng = np.random.default_rng(0)
+    raw = rng.integers(0, 256, (3, *schema.IMAGE_SHAPE), dtype=np.uint8)
+    records = [example.encode_example(f"k{i}".encode(), raw[i], i + 7) for i in range(3)]
+    parsed = tf_parse(tf.constant(records), schema.RAW_DTYPE)
+    assert parsed[schema.KEY].numpy().tolist() == [b"k0", b"k1", b"k2"]
+    np.testing.assert_array_equal(parsed[schema.IMAGE].numpy(), raw)
+    assert parsed[schema.LABEL].numpy().tolist() == [7, 8, 9]
+
+    scaled = raw.astype(np.float32) / 255
+    records = [example.encode_example(b"k", scaled[0], 1)]
+    parsed = tf_parse(tf.constant(records), schema.PROCESSED_DTYPE)
+    np.testing.assert_array_equal(parsed[schema.IMAGE].numpy()[0], scaled[0])
+
+
+def test_decode_reads_what_tensorflow_encodes():
+    image = np.random.default_rng(2).random(schema.IMAGE_SHAPE).astype(np.float32)
+    theirs = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "extra": tf.train.Feature(float_list=tf.train.FloatList(value=[1.5])),
+                schema.LABEL: tf.train.Feature(int64_list=tf.train.Int64List(value=[-4])),
+                schema.KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"k"])),
+                schema.IMAGE: tf.train.Feature(
+                    bytes_list=tf.train.BytesList(value=[image.tobytes()])
+                ),
+            }
+        )
+    )
+    # Not deterministic: map entries in any order, plus a feature the schema does not know.
+    assert example.decode_example(theirs.SerializeToString()) == (b"k", image.tobytes(), -4)
+
+
+def _example(**features: tf.train.Feature) -> bytes:
+    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+
+
+_ONE_BYTES = tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"x"]))
+_ONE_INT = tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (b"this is not a serialised tf.train.Example", "not a protobuf message"),
+        (_example(key=_ONE_BYTES, image=_ONE_BYTES), "feature 'label' is missing"),
+        (_example(key=_ONE_BYTES, image=_ONE_INT, label=_ONE_INT), "'image' is not a bytes_list"),
+        (
+            _example(
+                key=tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"a", b"b"])),
+                image=_ONE_BYTES,
+                label=_ONE_INT,
+            ),
+            "'key' has 2 values, not 1",
+        ),
+    ],
+)
+def test_decode_names_what_is_wrong(record, message):
+    with pytest.raises(ValueError, match=message):
+        example.decode_example(record)
+    with pytest.raises(tf.errors.InvalidArgumentError):  # TensorFlow refuses them too
+        tf_parse(tf.constant([record]), schema.RAW_DTYPE)
+
+
+def test_encoding_is_deterministic():
+    image = np.arange(784, dtype=np.uint8).reshape(schema.IMAGE_SHAPE)
+    assert example.encode_example(b"a", image, 3) == example.encode_example(b"a", image.copy(), 3)
+
+
+def _protobuf_encoding(key: bytes, image: np.ndarray, label: int) -> bytes:
+    feature = feature_pb2.Feature
+    theirs = example_pb2.Example(
+        features=feature_pb2.Features(
+            feature={
+                schema.KEY: feature(bytes_list=feature_pb2.BytesList(value=[key])),
+                schema.IMAGE: feature(bytes_list=feature_pb2.BytesList(value=[image.tobytes()])),
+                schema.LABEL: feature(int64_list=feature_pb2.Int64List(value=[label])),
+            }
+        )
+    )
+    return theirs.SerializeToString(deterministic=True)
+
+
+@pytest.mark.parametrize(
+    ("key", "shape", "dtype", "label"),
+    [
+        (b"train-00042", schema.IMAGE_SHAPE, np.uint8, 7),
+        (b"test-00000", schema.IMAGE_SHAPE, np.float32, 0),  # 3,136-byte image: 2-byte lengths
+        (b"k" * 300, (5, 5), np.uint8, 2**40),  # long key, many-byte varint
+        (b"", (0,), np.uint8, -1),  # empty key and image; negative label: 10-byte varint
+    ],
+)
+def test_hand_encoding_matches_protobuf(key, shape, dtype, label):
+    image = np.random.default_rng(1).random(shape).astype(dtype)
+    assert example.encode_example(key, image, label) == _protobuf_encoding(key, image, label)
