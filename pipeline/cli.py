@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from pipeline.errors import PipelineError
 from pipeline.params import Params, load_params
@@ -41,6 +43,18 @@ def stage(name: str) -> Iterator[None]:
     logger.info("stage %s: done in %.1f s", name, time.perf_counter() - start)
 
 
+def _exit_now(status: int) -> NoReturn:
+    """Ends the process without Python's teardown of its modules.
+
+    With TensorFlow loaded that teardown takes ~0.8 s (measured on `import tensorflow`
+    alone), once per stage, for nothing: outputs are closed and renamed into place by now.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 def run(main: Callable[[], None]) -> None:
     """Runs a stage's main: a PipelineError becomes one line and exit status 1."""
     setup_logging()
@@ -48,7 +62,8 @@ def run(main: Callable[[], None]) -> None:
         main()
     except PipelineError as error:
         logger.error("%s", error)
-        sys.exit(1)
+        _exit_now(1)
     except KeyboardInterrupt:
         logger.error("interrupted; outputs were left as they were before this run")
         sys.exit(130)
+    _exit_now(0)
