@@ -25,6 +25,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # inherited by every measured command
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -237,6 +238,19 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_all(env: dict, repeats: int) -> dict:
+    started = time.perf_counter()
+    results = {"notebook": bench_notebook(env, repeats)}
+    print(f"bench: notebook done ({time.perf_counter() - started:.0f} s)", flush=True)
+    results["pipeline"], clone = bench_pipeline(env, repeats)
+    print(f"bench: pipeline done ({time.perf_counter() - started:.0f} s)", flush=True)
+    results["stages"] = bench_stages(clone, env, repeats)
+    results["floor"] = bench_floor(clone, env, repeats)
+    results["scaling"] = bench_scaling(clone, env)
+    results["seconds"] = time.perf_counter() - started
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -251,20 +265,20 @@ def main() -> None:
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "PYTHONPATH": str(ROOT),
     }
-    started = time.perf_counter()
-    results = {"notebook": bench_notebook(env, args.repeats)}
-    print(f"bench: notebook done ({time.perf_counter() - started:.0f} s)", flush=True)
-    results["pipeline"], clone = bench_pipeline(env, args.repeats)
-    print(f"bench: pipeline done ({time.perf_counter() - started:.0f} s)", flush=True)
-    results["stages"] = bench_stages(clone, env, args.repeats)
-    results["floor"] = bench_floor(clone, env, args.repeats)
-    results["scaling"] = bench_scaling(clone, env)
+    # Clones, data folders and the notebook's tfds data all go under one scratch folder,
+    # removed at the end: each repeat leaves ~1 GB otherwise.
+    scratch = tempfile.mkdtemp(prefix="bench-")
+    tempfile.tempdir, env["TMPDIR"] = scratch, scratch
+    try:
+        results = run_all(env, args.repeats)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     results["ratios"] = ratios(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "results.md").write_text(markdown(results))
     print(markdown(results))
-    print(f"bench: done in {time.perf_counter() - started:.0f} s; {args.out}/results.md")
+    print(f"bench: done in {results['seconds']:.0f} s; {args.out}/results.md")
 
 
 if __name__ == "__main__":
