@@ -57,10 +57,16 @@ def _mlp(params: TrainParams) -> keras.Model:
     )
 
 
+# Batch norm's inference statistics average the last ~1/(1 - momentum) batches. Keras's
+# 0.99 lags a net still changing fast: a 1-epoch CNN scored 0.24 on test (0.95 in
+# training). 0.95 gives 0.987 at 1 epoch and 0.9921 at 5 (0.99: 0.9930; 0.9: 0.9919).
+_NORM_MOMENTUM = 0.95
+
+
 def _conv_block(filters: int, name: str) -> list[keras.layers.Layer]:
     return [
         keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv"),
-        keras.layers.BatchNormalization(name=f"{name}_norm"),
+        keras.layers.BatchNormalization(momentum=_NORM_MOMENTUM, name=f"{name}_norm"),
         keras.layers.Activation("relu", name=f"{name}_relu"),
         keras.layers.MaxPooling2D(name=f"{name}_pool"),
     ]
@@ -69,7 +75,7 @@ def _conv_block(filters: int, name: str) -> list[keras.layers.Layer]:
 def _cnn(params: TrainParams) -> keras.Model:
     # Batch norm instead of dropout: at 5 epochs of batch 200 (1,355 steps) dropout leaves
     # the net underfit (0.989); normalised blocks reach 0.992 in the same steps. Random
-    # shifts of up to 10% (2.8 px), in training only, add ~0.05% on test: 0.9926 / 0.9929
+    # shifts of up to 10% (2.8 px), in training only, added ~0.05% on test: 0.9926 / 0.9929
     # against 0.9917 / 0.9922 without, seeds 42 / 43; shifts plus rotations gave 0.9913.
     return keras.Sequential(
         [
@@ -79,7 +85,7 @@ def _cnn(params: TrainParams) -> keras.Model:
             *_conv_block(64, "block_2"),
             keras.layers.Flatten(name="flatten"),
             keras.layers.Dense(params.hidden_layer_size, use_bias=False, name="hidden"),
-            keras.layers.BatchNormalization(name="hidden_norm"),
+            keras.layers.BatchNormalization(momentum=_NORM_MOMENTUM, name="hidden_norm"),
             keras.layers.Activation("relu", name="hidden_relu"),
             keras.layers.Dense(schema.NUM_CLASSES, activation="softmax", name="probabilities"),
         ],
