@@ -9,7 +9,7 @@ import shutil
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import google_crc32c
 
@@ -100,13 +100,19 @@ class CorruptRecordsError(ValueError):
     """A TFRecord file that is truncated or fails its checksums."""
 
 
-def read_tfrecords(path: str | Path) -> Iterator[bytes]:
+def read_tfrecords(source: str | Path | BinaryIO) -> Iterator[bytes]:
     """Yields the records of one uncompressed TFRecord file, checking both CRCs of each.
+
+    Args:
+        source: a path, or a binary file object (a Beam `ReadableFile.open()`, say).
 
     Raises:
         CorruptRecordsError: naming the byte offset where the file stops making sense.
     """
-    with open(path, "rb", buffering=1 << 20) as file:
+    with contextlib.ExitStack() as stack:
+        file = source
+        if isinstance(source, str | Path):
+            file = stack.enter_context(open(source, "rb", buffering=1 << 20))
         offset = 0
         while header := file.read(12):
             length_bytes, length_crc = header[:8], header[8:]

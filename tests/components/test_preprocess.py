@@ -3,12 +3,13 @@ import json
 import apache_beam as beam
 import numpy as np
 import pytest
+from apache_beam.io import fileio
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from components import preprocess as pp
-from pipeline import artifacts, example, schema
+from pipeline import artifacts, example, io, schema
 from tests.conftest import LOOSE_LIMITS, ROOT, read_split
 
 
@@ -58,7 +59,35 @@ def test_split_stats_fn_matches_numpy():
     assert stats["pixel_std"] == pytest.approx(scaled.std(), abs=1e-6)
 
 
-def test_scale_and_split_transform_in_test_pipeline():
+def test_read_batches_reads_files_in_order_and_in_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(pp, "_READ_BATCH", 4)
+    records = _records("train", 10)
+    io.write_tfrecords(tmp_path / schema.split_file("train"), records)
+    decoded = [example.decode_example(record) for record in records]  # (key, image, label)
+
+    with _local_pipeline() as p:
+        batches = (
+            p
+            | fileio.MatchFiles(str(tmp_path / schema.split_pattern("train")))
+            | fileio.ReadMatches()
+            | beam.FlatMap(pp.read_batches)
+        )
+        assert_that(
+            batches | beam.Map(lambda b: (b.keys.tolist(), b.labels.tolist(), b.images.shape)),
+            equal_to(
+                [
+                    (
+                        [key for key, _, _ in decoded[i : i + 4]],
+                        [label for _, _, label in decoded[i : i + 4]],
+                        (len(decoded[i : i + 4]), *schema.IMAGE_SHAPE),
+                    )
+                    for i in (0, 4, 8)
+                ]
+            ),
+        )
+
+
+def test_split_validation_transform_in_test_pipeline():
     train, test = _records("train", 500), _records("test", 50, offset=1)
     expected_validation = [
         f"train-{i:05d}".encode()
@@ -74,10 +103,12 @@ def test_scale_and_split_transform_in_test_pipeline():
 
     with _local_pipeline() as p:
         raw = {
-            schema.TRAIN: p | "T" >> beam.Create(train),
-            schema.TEST: p | "E" >> beam.Create(test),
+            # Batches of uneven sizes, as a runner may cut them.
+            schema.TRAIN: p
+            | "T" >> beam.Create([pp.decode_records(train[:123]), pp.decode_records(train[123:])]),
+            schema.TEST: p | "E" >> beam.Create([pp.decode_records(test)]),
         }
-        splits = raw | pp.ScaleAndSplit(validation_fraction=0.2, seed=3)
+        splits = raw | pp.SplitValidation(validation_fraction=0.2, seed=3)
         assert_that(keys(schema.TRAIN), equal_to(expected_train), label="train")
         assert_that(keys(schema.VALIDATION), equal_to(expected_validation), label="val")
         assert_that(
