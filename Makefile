@@ -33,7 +33,7 @@ format: $(VENV)/.installed-test
 	ruff check --fix .
 	ruff format .
 
-# The benchmark against the reference notebook (~10 min); results in bench/results/.
+# The benchmark against the reference notebook (~7 min); results in bench/results/.
 bench: $(VENV)/.installed
 	python -m bench.run
 
