@@ -35,6 +35,8 @@ from pathlib import Path
 
 import yaml
 
+from pipeline import io, schema
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("ingest", "preprocess", "train", "evaluate")
 EXAMPLES = 70_000  # MNIST train + test: what ingest and preprocess process
@@ -132,8 +134,6 @@ def bench_floor(clone: Path, env: dict, repeats: int) -> dict:
 
 def bench_scaling(clone: Path, env: dict) -> list[dict]:
     """Preprocess and train (wall) on growing shares of the train split."""
-    from pipeline import io, schema
-
     params = yaml.safe_load((clone / "params.yaml").read_text())
     # A 1,500-example validation split drifts from train by chance: switch the check off.
     params["validate"] = {"max_class_drift": 1.0, "max_pixel_mean_drift": 1.0}

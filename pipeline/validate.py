@@ -31,7 +31,7 @@ def _fix_hint(path: str) -> str:
 
 
 def _examples(file: str) -> Iterator[tuple[bytes, bytes, int]]:
-    """Decodes a file's records as they are read, so only one copy is ever held."""
+    """Decodes a file's records as they are read: the raw records are never all in memory."""
     try:
         for record in io.read_tfrecords(file):
             try:
@@ -50,7 +50,7 @@ def _examples(file: str) -> Iterator[tuple[bytes, bytes, int]]:
 def read_split(directory: str | Path, split: str, dtype: np.dtype) -> SplitRecords:
     """Reads every record of a split, raising a clear error for an unreadable file."""
     size = schema.NUM_PIXELS * np.dtype(dtype).itemsize
-    examples = [example for file in io.split_files(directory, split) for example in _examples(file)]
+    examples = [decoded for file in io.split_files(directory, split) for decoded in _examples(file)]
     keys = np.array([key for key, _, _ in examples], object)
     fits = [len(image) == size for _, image, _ in examples]
     images = b"".join(image for (_, image, _), fit in zip(examples, fits, strict=True) if fit)
