@@ -1,13 +1,15 @@
-"""Export: a TF Serving SavedModel of the trained model, behind a quality gate.
+"""Export and push: the trained model as a TF Serving SavedModel, in numbered versions.
 
-The evaluate stage runs it right after scoring (one process: a stage of its own cost ~3 s
-of TensorFlow start-up per run). Like TFX's Evaluator blessing plus Pusher: the model is
-exported only when its test accuracy is at least `evaluate.min_accuracy`. Either way
-`blessing.json` records the verdict (a DVC metric); a model below the gate is not exported,
-the stage says so, and the previous export stays in place, so an experiment with a weak
-model still completes. The SavedModel's
-signatures take raw pixels, so the scaling to [0, 1] lives in the graph and serving cannot
-drift from training:
+The evaluate stage calls `push` for a blessed model (TFX's Pusher). Pushed models live in
+TF Serving's layout: one base folder (`models/serving`) holding a folder per version,
+`1/`, `2/`, ..., each a complete SavedModel. A push writes the next number, atomically (a
+hidden temp folder renamed into place), and never touches an earlier version, so a model
+server watching the base folder picks up each push and can roll back to any earlier one.
+Each version carries `assets.extra/push.json`: the SHA-256 of the `.keras` file it was
+exported from and its test metrics when pushed.
+
+The SavedModel's signatures take raw pixels, so the scaling to [0, 1] lives in the graph
+and serving cannot drift from training:
 
 - `serving_default`: `images`, uint8 [N, 28, 28] or [N, 28, 28, 1];
 - `predict_png`: `png`, string [N] of encoded PNG digits (any size, resized to 28x28);
@@ -17,19 +19,23 @@ both return `classes` (int64 [N]) and `probabilities` (float32 [N, 10]).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from pipeline import io, schema
-from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
 
 SIGNATURES = ("serving_default", "predict_png")
+PUSH_RECORD = Path("assets.extra") / "push.json"  # TF Serving ignores assets.extra/
+_BATCH_SIZE = 1000
 
 
 def classify(model: keras.Model, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -45,8 +51,14 @@ def _decode_png(png: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.round(resized), tf.uint8)
 
 
-def export_saved_model(model: keras.Model, out_dir: str | Path) -> None:
-    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, atomically."""
+def export_saved_model(
+    model: keras.Model, out_dir: str | Path, record: dict[str, Any] | None = None
+) -> None:
+    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, atomically.
+
+    Args:
+        record: if given, stored in the SavedModel's `assets.extra/push.json`.
+    """
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
@@ -59,49 +71,51 @@ def export_saved_model(model: keras.Model, out_dir: str | Path) -> None:
         fn=lambda png: classify(model, tf.map_fn(_decode_png, png, fn_output_signature=tf.uint8)),
         input_signature=[tf.TensorSpec([None], tf.string, name="png")],
     )
+    tf_logger = tf.get_logger()
+    level = tf_logger.level
     with io.atomic_output(out_dir) as temp:
-        archive.write_out(str(temp), verbose=False)
+        tf_logger.setLevel(logging.WARNING)  # "Assets written to <temp>", twice: noise
+        try:
+            archive.write_out(str(temp), verbose=False)
+        finally:
+            tf_logger.setLevel(level)
+        if record is not None:
+            (temp / PUSH_RECORD).parent.mkdir()
+            (temp / PUSH_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
-def export(
-    *,
-    model_path: str | Path,
-    metrics_path: str | Path,
-    out_dir: str | Path,
-    blessing_path: str | Path,
-    min_accuracy: float,
-) -> dict[str, float | bool]:
-    """Exports the model if its test accuracy passes the gate; records the verdict.
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def push_record(version: Path) -> dict[str, Any]:
+    """What `push` recorded about a version; {} for a version pushed by other means."""
+    path = version / PUSH_RECORD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def serve_probabilities(version: Path, images: np.ndarray) -> np.ndarray:
+    """A pushed version's class probabilities for uint8 images, through `serving_default`."""
+    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
+    batches = [
+        serve(images=tf.constant(images[start : start + _BATCH_SIZE]))["probabilities"].numpy()
+        for start in range(0, len(images), _BATCH_SIZE)
+    ]
+    return np.concatenate(batches)
+
+
+def push(model_path: str | Path, base: str | Path, record: dict[str, Any]) -> Path:
+    """Exports the `.keras` model at `model_path` as the next version under `base`.
+
+    Callers hold `base`'s push lock (see components.blessing), so version numbers never
+    collide. `record` is stored in the version's `assets.extra/push.json`.
 
     Returns:
-        The blessing: {"blessed", "test_accuracy", "min_accuracy"}.
-
-    Raises:
-        PipelineError: if the model is below the gate and there is no previous export to keep.
+        The new version folder.
     """
-    accuracy = json.loads(io.require(metrics_path, "evaluate").read_text())["test"]["accuracy"]
-    blessing = {
-        "blessed": accuracy >= min_accuracy,
-        "test_accuracy": accuracy,
-        "min_accuracy": min_accuracy,
-    }
-    if blessing["blessed"]:
-        model = keras.models.load_model(io.require(model_path, "train"), safe_mode=True)
-        export_saved_model(model, out_dir)
-        logger.info("exported to %s (test accuracy %.4f >= %s)", out_dir, accuracy, min_accuracy)
-    elif Path(out_dir).is_dir():
-        logger.warning(
-            "NOT EXPORTED: test accuracy %.4f is below evaluate.min_accuracy %s; %s keeps the "
-            "previous export",
-            accuracy,
-            min_accuracy,
-            out_dir,
-        )
-    else:
-        raise PipelineError(
-            f"export: test accuracy {accuracy:.4f} is below evaluate.min_accuracy "
-            f"{min_accuracy} and no earlier model was exported to {out_dir}; improve the model "
-            "or lower evaluate.min_accuracy in params.yaml"
-        )
-    io.write_json(blessing_path, blessing)
-    return blessing
+    base = Path(base)
+    latest = io.latest_version(base)
+    version = base / str(int(latest.name) + 1 if latest else 1)
+    model = keras.models.load_model(io.require(model_path, "train"), safe_mode=True)
+    export_saved_model(model, version, record)
+    return version

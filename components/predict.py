@@ -7,6 +7,8 @@ colour or greyscale, dark-on-light or light-on-dark. A file that cannot be read 
 error line; the others are still classified; the exit status is 1 if any failed.
 
     mnist-predict digit.png scans/ [--json] [--model models/serving]
+
+`--model` takes a SavedModel or a serving folder, whose latest version is used.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pipeline import cli, schema
+from pipeline import cli, io, schema
 from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,15 @@ def find_images(paths: list[str]) -> list[Path]:
     return found
 
 
+def saved_model_dir(path: str | Path) -> Path | None:
+    """`path` if it is a SavedModel, else its latest numbered version (TF Serving's layout)."""
+    path = Path(path)
+    if (path / "saved_model.pb").is_file():
+        return path
+    latest = io.latest_version(path)
+    return latest if latest and (latest / "saved_model.pb").is_file() else None
+
+
 def predict(files: list[Path], model_dir: str | Path) -> list[dict]:
     """Classifies each file; a file that fails gets {"file", "error"} instead of a digit."""
     import tensorflow as tf  # after argument errors, so `--help` and typos answer at once
@@ -125,16 +136,23 @@ def predict(files: list[Path], model_dir: str | Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mnist-predict", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="image files or folders of them")
-    parser.add_argument("--model", default="models/serving", help="SavedModel folder")
+    parser.add_argument(
+        "--model",
+        default="models/serving",
+        help="a SavedModel, or a serving folder of numbered versions (the latest is used)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON, one object per file")
     args = parser.parse_args(argv)
     cli.setup_logging(logging.WARNING)
-    if not (Path(args.model) / "saved_model.pb").is_file():
+    model = saved_model_dir(args.model)
+    if model is None:
         logger.error(
-            "no SavedModel in %s; run `dvc repro` (export stage) or pass --model", args.model
+            "no SavedModel in %s; run `dvc repro` (evaluate pushes a blessed model there) "
+            "or pass --model",
+            args.model,
         )
         return 1
-    results = predict(find_images(args.paths), args.model)
+    results = predict(find_images(args.paths), model)
     for result in results:
         if args.json:
             print(json.dumps(result))

@@ -25,7 +25,6 @@ from typing import Any
 import keras
 import tensorflow as tf
 from dvclive import Live
-from dvclive.keras import DVCLiveCallback
 
 from pipeline import artifacts, cli, io, schema, validate
 from pipeline.dataset import make_dataset
@@ -199,16 +198,47 @@ class EpochLogger(keras.callbacks.Callback):
         return statistics.median(later) if later else float("nan")
 
 
+class _Live(Live):
+    """DVCLive whose metrics.json leaves out `step`: the last epoch's index, which is
+    `train.epochs` - 1, a param already, and a column `dvc metrics show` does without."""
+
+    def make_summary(self) -> None:
+        summary = {name: value for name, value in self.summary.items() if name != "step"}
+        Path(self.metrics_file).write_text(json.dumps(summary, indent=4, default=float) + "\n")
+
+
+class LiveMetrics(keras.callbacks.Callback):
+    """Logs each epoch's loss and accuracy with DVCLive as `train/*` and `val/*`.
+
+    DVCLive's own Keras callback names the validation split `eval`; `val` is Keras's name
+    and keeps `dvc metrics show` within 120 columns.
+    """
+
+    def __init__(self, live: Live) -> None:
+        super().__init__()
+        self.live = live
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for name, value in sorted((logs or {}).items()):
+            split, metric = ("val", name[4:]) if name.startswith("val_") else ("train", name)
+            if metric in ("loss", "accuracy"):
+                self.live.log_metric(f"{split}/{metric}", float(value))
+        self.live.next_step()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.live.end()
+
+
 @contextlib.contextmanager
 def _live_callbacks(live_dir: str | Path | None) -> Iterator[list[keras.callbacks.Callback]]:
-    """DVCLive's Keras callback writing into a temp folder that replaces `live_dir` at the end."""
+    """DVCLive logging into a temp folder that replaces `live_dir` at the end."""
     if live_dir is None:
         yield []
         return
     with io.atomic_output(live_dir) as temp:
         # The pipeline's dvc.yaml declares the metrics and plots; DVCLive must not edit it.
-        live = Live(dir=str(temp), save_dvc_exp=False, dvcyaml=None)
-        yield [DVCLiveCallback(live=live)]
+        live = _Live(dir=str(temp), save_dvc_exp=False, dvcyaml=None)
+        yield [LiveMetrics(live)]
 
 
 def train(

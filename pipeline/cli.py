@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import NoReturn
 
 from pipeline.errors import PipelineError
@@ -32,6 +33,17 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def load(args: argparse.Namespace) -> Params:
     return load_params(args.params)
+
+
+def project_path(path: str | Path) -> Path:
+    """`path` relative to the project root, also when DVC runs the stage elsewhere.
+
+    `dvc exp run --temp` and `dvc queue start` run stages in a copy of the project under
+    `.dvc/tmp/exps/`; DVC sets DVC_ROOT to the project the experiment came from, so state
+    shared by every run (the serving folder) resolves to the same place in all of them.
+    """
+    path = Path(path)
+    return path if path.is_absolute() else Path(os.environ.get("DVC_ROOT", ".")) / path
 
 
 @contextmanager

@@ -77,6 +77,13 @@ def require(path: str | Path, producer: str) -> Path:
     return path
 
 
+def latest_version(base: str | Path) -> Path | None:
+    """The highest-numbered version folder under a serving folder (TF Serving's pick)."""
+    base = Path(base)
+    numbered = [p for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
+    return max(numbered, key=lambda p: int(p.name), default=None)
+
+
 def split_files(directory: str | Path, split: str) -> list[str]:
     """Lists a split's TFRecord shards in `directory`, sorted.
 

@@ -90,6 +90,7 @@ class TrainParams:
 @dataclasses.dataclass(frozen=True)
 class EvaluateParams:
     min_accuracy: float = _knob("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
+    max_accuracy_drop: float = _knob("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
 
 
 @dataclasses.dataclass(frozen=True)

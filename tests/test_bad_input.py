@@ -108,7 +108,7 @@ def test_params_not_yaml(workdir):
     (workdir / "p.yaml").write_text("train: {epochs: 5\n")
     result = run_stage(
         "evaluate",
-        *("--data", "d", "--model", "m", "--out", "out", "--serving", "s", "--blessing", "b"),
+        *("--data", "d", "--model", "m", "--out", "out", "--serving", "s"),
         cwd=workdir,
     )
     assert_fails_cleanly(result, "p.yaml is not valid YAML at line")

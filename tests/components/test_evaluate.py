@@ -38,11 +38,15 @@ def _images_and_labels(serialized):
 def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed_dir):
     params = dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=1)
     tr.train(data_dir=small_processed_dir, model_path=tmp_path / "models.keras", params=params)
-    metrics = ev.evaluate(
+    blessing = ev.evaluate(
         data_dir=small_processed_dir,
         model_path=tmp_path / "models.keras",
         out_dir=tmp_path / "reports",
+        serving_dir=tmp_path / "serving",
+        min_accuracy=0.0,
+        max_accuracy_drop=0.0,
     )
+    metrics = blessing["candidate"]
 
     model = keras.models.load_model(tmp_path / "models.keras")
     # Keras reads the test records itself, through tf.data: an independent path.
@@ -55,7 +59,7 @@ def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed
     assert metrics["test"]["loss"] == pytest.approx(keras_loss, rel=1e-4)
 
     written = json.loads((tmp_path / "reports" / artifacts.METRICS_FILE).read_text())
-    assert written == metrics
+    assert written == {"test": metrics["test"], "blessed": True}
     with (tmp_path / "reports" / artifacts.PREDICTIONS_FILE).open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 500
@@ -64,3 +68,8 @@ def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed
     with (tmp_path / "reports" / artifacts.PER_CLASS_FILE).open() as f:
         per_class = list(csv.DictReader(f))
     assert [row["class"] for row in per_class] == [str(c) for c in range(10)]
+    # Recall of a class is its share of hits among its examples in predictions.csv.
+    for row in per_class:
+        of_class = [r for r in rows if r["actual"] == row["class"]]
+        hits = sum(r["predicted"] == row["class"] for r in of_class)
+        assert float(row["recall"]) == pytest.approx(hits / len(of_class), abs=1e-6)

@@ -1,15 +1,13 @@
-import json
 import subprocess
 import sys
 import textwrap
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from components import export as ex
-from pipeline.errors import PipelineError
+from pipeline import io
 
 
 def test_saved_model_cli_lists_both_signatures(serving_dir):
@@ -62,47 +60,19 @@ def test_png_signature_and_rank_4_input_agree(serving_dir, mnist):
     np.testing.assert_array_equal(raw["classes"].numpy(), from_png["classes"].numpy())
 
 
-def _metrics(tmp_path, accuracy):
-    path = tmp_path / "metrics.json"
-    path.write_text(json.dumps({"test": {"accuracy": accuracy}}))
-    return path
-
-
-def test_gate_keeps_previous_export_for_a_weak_model(tmp_path, trained_model):
-    out = tmp_path / "serving"
-    out.mkdir()
-    (out / "previous").write_text("the blessed export")
-    blessing = ex.export(
-        model_path=trained_model,
-        metrics_path=_metrics(tmp_path, 0.5),
-        out_dir=out,
-        blessing_path=tmp_path / "b.json",
-        min_accuracy=0.97,
-    )
-    assert blessing == {"blessed": False, "test_accuracy": 0.5, "min_accuracy": 0.97}
-    assert json.loads((tmp_path / "b.json").read_text()) == blessing
-    assert [p.name for p in out.iterdir()] == ["previous"]
-
-
-def test_gate_passes_a_good_model(tmp_path, trained_model):
-    blessing = ex.export(
-        model_path=trained_model,
-        metrics_path=_metrics(tmp_path, 0.98),
-        out_dir=tmp_path / "serving",
-        blessing_path=tmp_path / "b.json",
-        min_accuracy=0.97,
-    )
-    assert blessing["blessed"]
-    assert (tmp_path / "serving" / "saved_model.pb").is_file()
-
-
-def test_gate_without_previous_export_fails_clearly(tmp_path, trained_model):
-    with pytest.raises(PipelineError, match=r"below evaluate.min_accuracy 0.97 and no earlier"):
-        ex.export(
-            model_path=trained_model,
-            metrics_path=_metrics(tmp_path, 0.5),
-            out_dir=tmp_path / "serving",
-            blessing_path=tmp_path / "b.json",
-            min_accuracy=0.97,
-        )
-    assert not (tmp_path / "serving").exists()
+def test_push_adds_the_next_version_and_leaves_earlier_ones(tmp_path, trained_model, mnist):
+    base = tmp_path / "serving"
+    (base / "7").mkdir(parents=True)  # a version pushed by other means: numbers go on from it
+    (base / "7" / "marker").write_text("version 7")
+    record = {"model_sha256": ex.file_sha256(trained_model), "test": {"accuracy": 0.97}}
+    version = ex.push(trained_model, base, record)
+    assert version == base / "8"
+    assert (base / "7" / "marker").read_text() == "version 7"
+    assert ex.push_record(version) == record
+    assert ex.push_record(base / "7") == {}
+    assert io.latest_version(base) == version
+    images = mnist["test_images"][:1500]  # more than one serving batch
+    expected = keras.models.load_model(trained_model).predict(images[..., None] / 255, verbose=0)
+    np.testing.assert_allclose(ex.serve_probabilities(version, images), expected, atol=1e-5)
+    # Nothing else is left in the base folder: no temp folder a model server could trip on.
+    assert sorted(p.name for p in base.iterdir()) == ["7", "8"]

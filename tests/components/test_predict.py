@@ -110,3 +110,15 @@ def test_cli_without_a_model_says_how_to_get_one(tmp_path):
     )
     assert result.returncode == 1
     assert "no SavedModel in" in result.stderr and "dvc repro" in result.stderr
+
+
+def test_model_folder_is_a_saved_model_or_the_latest_of_its_versions(tmp_path, serving_dir):
+    assert pr.saved_model_dir(serving_dir) == serving_dir
+    base = tmp_path / "serving"
+    base.mkdir()
+    assert pr.saved_model_dir(base) is None
+    for version in ("2", "10"):
+        (base / version).symlink_to(serving_dir)
+    (base / ".11.tmp-123").mkdir()  # a push in progress is not a version
+    assert pr.saved_model_dir(base) == base / "10"
+    assert pr.saved_model_dir(tmp_path / "missing") is None

@@ -49,11 +49,18 @@ def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_
     for saved, trained in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, trained)
     live = json.loads((tmp_path / "live" / "metrics.json").read_text())
-    assert live["step"] == params.epochs - 1
-    assert set(live) >= {"train", "eval"} and set(live["eval"]) == {"accuracy", "loss"}
-    assert (tmp_path / "live" / "plots" / "metrics" / "eval" / "accuracy.tsv").is_file()
+    # The headline values only: `step` would be train.epochs - 1, a param already.
+    assert live.keys() == {"train", "val"}
+    assert live["train"].keys() == live["val"].keys() == {"accuracy", "loss"}
+    for split in ("train", "val"):
+        tsv = (tmp_path / "live" / "plots" / "metrics" / split / "accuracy.tsv").read_text()
+        rows = [line.split("\t") for line in tsv.splitlines()]
+        # One row per epoch, under the header: the x and y of the accuracy plot.
+        assert rows[0] == ["step", "accuracy"]
+        assert [int(row[0]) for row in rows[1:]] == list(range(params.epochs))
+        assert float(rows[-1][1]) == pytest.approx(live[split]["accuracy"])
     # 1800 real digits, 2 epochs: far above the 10% of guessing, so it learned.
-    assert live["eval"]["accuracy"] > 0.7
+    assert live["val"]["accuracy"] > 0.7
 
 
 def test_training_is_deterministic(tmp_path, small_processed_dir, params):
@@ -118,7 +125,7 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processe
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.splitlines()[-1]) == {"replicas": 2}
     live = json.loads((tmp_path / "live" / "metrics.json").read_text())
-    assert live["eval"]["accuracy"] > 0.7
+    assert live["val"]["accuracy"] > 0.7
 
 
 def test_cnn_shifts_digits_in_training_only(params):
