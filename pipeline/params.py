@@ -18,7 +18,7 @@ from pipeline.errors import PipelineError
 
 DATASETS = ("mnist", "fashion_mnist", "kmnist")
 MODELS = ("mlp", "cnn")
-STRATEGIES = ("none", "mirrored", "multi_worker")
+STRATEGIES = ("none", "mirrored")
 
 
 def _knob(allowed: str, check: Callable[[Any], bool]) -> Any:
