@@ -9,7 +9,9 @@ run kept in results.json):
 - no-op `dvc repro`;
 - each stage alone (`dvc repro --force --single-item`): wall time, peak RSS, throughput;
 - the floor: the same model fed from in-memory numpy arrays;
-- scaling: preprocess and train on 1/4, 1/2 and all of MNIST's train split.
+- scaling: preprocess and train on 1/4, 1/2 and all of MNIST's train split;
+- portable: preprocess on the portable runner (job service and worker pool as processes)
+  on 1/4 and all of MNIST: the launching process's peak RSS, which should stay flat.
 
 Writes bench/results/results.json and results.md.
 
@@ -132,22 +134,28 @@ def bench_floor(clone: Path, env: dict, repeats: int) -> dict:
     return {"steps_per_s": statistics.median(rates), "runs": rates}
 
 
-def bench_scaling(clone: Path, env: dict) -> list[dict]:
-    """Preprocess and train (wall) on growing shares of the train split."""
+def _share_of_mnist(clone: Path, share: float) -> tuple[Path, int]:
+    """A scratch project folder: params (drift check off) and raw data, `share` of train."""
     params = yaml.safe_load((clone / "params.yaml").read_text())
     # A 1,500-example validation split drifts from train by chance: switch the check off.
     params["validate"] = {"max_class_drift": 1.0, "max_pixel_mean_drift": 1.0}
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    (work / "raw").mkdir()
+    n = int(60_000 * share)
+    source = clone / "data/raw" / schema.split_file(schema.TRAIN)
+    records = itertools.islice(io.read_tfrecords(source), n)
+    io.write_tfrecords(work / "raw" / schema.split_file(schema.TRAIN), records)
+    test = schema.split_file(schema.TEST)
+    (work / "raw" / test).write_bytes((clone / "data/raw" / test).read_bytes())
+    return work, n
+
+
+def bench_scaling(clone: Path, env: dict) -> list[dict]:
+    """Preprocess and train (wall) on growing shares of the train split."""
     rows = []
     for share in (0.25, 0.5, 1.0):
-        work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-        (work / "params.yaml").write_text(yaml.safe_dump(params))
-        (work / "raw").mkdir()
-        n = int(60_000 * share)
-        source = clone / "data/raw" / schema.split_file(schema.TRAIN)
-        records = itertools.islice(io.read_tfrecords(source), n)
-        io.write_tfrecords(work / "raw" / schema.split_file(schema.TRAIN), records)
-        test = schema.split_file(schema.TEST)
-        (work / "raw" / test).write_bytes((clone / "data/raw" / test).read_bytes())
+        work, n = _share_of_mnist(clone, share)
         module = [sys.executable, "-m"]
         pre = measure(
             [*module, "components.preprocess", "--raw", "raw", "--out", "proc"], work, env
@@ -158,6 +166,33 @@ def bench_scaling(clone: Path, env: dict) -> list[dict]:
             env,
         )
         rows.append({"train_examples": n, "preprocess_s": pre["wall_s"], "train_s": fit["wall_s"]})
+    return rows
+
+
+def bench_portable(clone: Path, env: dict, repeats: int) -> list[dict]:
+    """Preprocess on the portable runner: the launching process's peak RSS by data size.
+
+    The data checks and statistics run on the workers, so the launcher's memory should
+    not grow with the data.
+    """
+    from tests.beam_services import portable_runner
+
+    rows = []
+    with portable_runner() as beam_args:
+        for share in (0.25, 1.0):
+            work, n = _share_of_mnist(clone, share)
+            params = yaml.safe_load((work / "params.yaml").read_text())
+            params["preprocess"].update(runner="PortableRunner", beam_args=beam_args)
+            (work / "params.yaml").write_text(yaml.safe_dump(params))
+            command = [sys.executable, "-m", "components.preprocess", "--raw", "raw", "--out", "p"]
+            runs = [measure(command, work, env) for _ in range(repeats)]
+            rows.append(
+                {
+                    "train_examples": n,
+                    "launcher_peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in runs),
+                    "wall_s": statistics.median(r["wall_s"] for r in runs),
+                }
+            )
     return rows
 
 
@@ -184,6 +219,12 @@ def ratios(results: dict) -> list[dict]:
         ),
         ("Beam preprocess examples/s", stages["preprocess"]["beam_examples_per_s"], ">= 25000"),
         ("no-op dvc repro s", pipeline["noop_s"]["median"], "<= 1"),
+        (
+            "portable runner: launcher peak RSS, all / a quarter of MNIST",
+            results["portable"][-1]["launcher_peak_rss_mib"]
+            / results["portable"][0]["launcher_peak_rss_mib"],
+            "<= 1.1",
+        ),
         (
             "largest stage peak RSS MiB (any run)",
             max(run["peak_rss_mib"] for s in stages.values() for run in s["runs"]),
@@ -224,6 +265,15 @@ def markdown(results: dict) -> str:
         f"| {r['train_examples']:,} | {r['preprocess_s']:.1f} | {r['train_s']:.1f} |"
         for r in results["scaling"]
     ]
+    lines += [
+        "",
+        "| portable runner: train examples | launcher peak RSS MiB | wall s |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {r['train_examples']:,} | {r['launcher_peak_rss_mib']:.0f} | {r['wall_s']:.1f} |"
+        for r in results["portable"]
+    ]
     nb, pl = results["notebook"], results["pipeline"]
     lines += [
         "",
@@ -247,6 +297,7 @@ def run_all(env: dict, repeats: int) -> dict:
     results["stages"] = bench_stages(clone, env, repeats)
     results["floor"] = bench_floor(clone, env, repeats)
     results["scaling"] = bench_scaling(clone, env)
+    results["portable"] = bench_portable(clone, env, repeats)
     results["seconds"] = time.perf_counter() - started
     return results
 

@@ -4,10 +4,13 @@ Reads ingest's TFRecords, scales pixels to float32 in [0, 1], sends each train e
 validation when a seeded hash of its key falls below `validation_fraction` (so the split is
 deterministic and disjoint, and no validation example ever reaches training), and writes
 train, validation and test TFRecords plus `stats.json` (examples per split and class, pixel
-mean and std) computed with Beam combiners. Files are found and opened with Beam's fileio
-(any Beam filesystem: local, gs://, s3://, hdfs://) and read as batches of examples,
-processed with numpy: per-element DoFns were measured ~1.7x slower on MNIST (issue #2), and
-one element per record instead of per batch cost ~12% of Beam's time (issue #6).
+mean and std). The data checks run inside the pipeline too (components.beam_checks), so on
+a cluster they run on the workers: the launching process reads no record, only the
+pipeline's small report, and fails the stage if it lists any anomaly.
+
+All file I/O goes through Beam's FileSystems (local, gs://, s3://, hdfs://). Elements are
+batches of examples processed with numpy: per-element DoFns were measured ~1.7x slower on
+MNIST, and one element per record instead of per batch cost ~12% of Beam's time.
 
     python -m components.preprocess --raw data/raw --out data/processed
 """
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 import time
 import zlib
@@ -27,14 +29,15 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 import numpy as np
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import artifacts, cli, example, io, schema, validate
+from components import beam_checks, beam_runner
+from pipeline import cli, example, io, schema, validate
+from pipeline.errors import PipelineError
 from pipeline.params import ValidateParams
 
 logger = logging.getLogger(__name__)
-# Beam's type-hint conversion logs a line per string annotation at INFO: a wall per run.
-logging.getLogger("apache_beam.typehints").setLevel(logging.WARNING)
 
 _READ_BATCH = 4096  # examples per element
 _SCALE_CHUNK = 256  # examples scaled to float32 at a time while writing
@@ -46,26 +49,54 @@ class ExampleBatch(NamedTuple):
     labels: np.ndarray  # [N] int64
 
 
-def decode_records(records: list[bytes]) -> ExampleBatch:
-    """Parses a list of raw (ingest) records into one batch of numpy arrays."""
+def decode_records(records: list[bytes]) -> tuple[ExampleBatch, list[bytes]]:
+    """Parses raw (ingest) records into one batch, leaving out images of another size.
+
+    Returns:
+        The batch, and the keys of the records left out.
+
+    Raises:
+        ValueError: for a record that is not an Example of the schema.
+    """
     keys, images, labels = zip(*map(example.decode_example, records), strict=True)
-    return ExampleBatch(
+    fits = np.array([len(image) == schema.NUM_PIXELS for image in images], bool)
+    pixels = b"".join(image for image, fit in zip(images, fits, strict=True) if fit)
+    batch = ExampleBatch(
         np.array(keys, object),
-        np.frombuffer(b"".join(images), schema.RAW_DTYPE).reshape(-1, *schema.IMAGE_SHAPE),
+        np.frombuffer(pixels, schema.RAW_DTYPE).reshape(-1, *schema.IMAGE_SHAPE),
         np.array(labels, np.int64),
     )
+    wrong_size = batch.keys[~fits].tolist()
+    return batch._replace(keys=batch.keys[fits], labels=batch.labels[fits]), wrong_size
 
 
-def read_batches(file: fileio.ReadableFile) -> Iterator[ExampleBatch]:
+def read_batches(file: fileio.ReadableFile, split: str, out_dir: str) -> Iterator[Any]:
     """Reads one raw TFRecord file as decoded batches of up to _READ_BATCH examples.
 
+    A file that cannot be read to its end, or holds a record that is not an Example, is an
+    anomaly (tagged output), not a crash: the report lists it with every other anomaly.
     A TFRecord file has no split points (Beam's own TFRecord source does not split it
     either), so one file is one unit of parallel work: ingest writes one per split.
     """
-    with file.open() as stream:
-        records = io.read_tfrecords(stream)
-        while batch := list(itertools.islice(records, _READ_BATCH)):
-            yield decode_records(batch)
+    beam_checks.mark_started(out_dir)
+    path = file.metadata.path
+    try:
+        with file.open() as stream:
+            records = io.read_tfrecords(stream)
+            while chunk := list(itertools.islice(records, _READ_BATCH)):
+                batch, wrong_size = decode_records(chunk)
+                if wrong_size:
+                    yield beam.pvalue.TaggedOutput(beam_checks.WRONG_SIZE, (split, wrong_size))
+                yield batch
+    except io.CorruptRecordsError as error:
+        yield beam.pvalue.TaggedOutput(
+            beam_checks.UNREADABLE, f"{path} is truncated or corrupted ({error})"
+        )
+    except ValueError as error:
+        yield beam.pvalue.TaggedOutput(
+            beam_checks.UNREADABLE,
+            f"{path} holds a record that is not a {schema.__name__} example ({error})",
+        )
 
 
 def _take(batch: ExampleBatch, mask: np.ndarray) -> ExampleBatch:
@@ -106,64 +137,31 @@ def shard_batch(batch: ExampleBatch, num_shards: int) -> Iterator[tuple[int, Exa
 
 def write_shard(
     item: tuple[int, Iterable[ExampleBatch]], *, out_dir: str, split: str, num_shards: int
-) -> str:
+) -> tuple[str, validate.SplitSummary]:
     """Scales, encodes and writes one shard's examples sorted by key, so output bytes
-    never depend on the runner or on how it batched."""
+    never depend on the runner or on how it batched.
+
+    Returns:
+        The split and a summary of the scaled examples written, for the output checks.
+    """
     shard, parts = item
     parts = list(parts)
     batch = ExampleBatch(*(np.concatenate(column) for column in zip(*parts, strict=True)))
     batch = _take(batch, np.argsort(batch.keys, kind="stable"))
-    path = str(Path(out_dir) / schema.split_file(split, shard, num_shards))
-    io.write_tfrecords(path, _encoded(batch))
-    return path
+    path = FileSystems.join(out_dir, schema.split_file(split, shard, num_shards))
+    written = [validate.SplitSummary.empty()]
+    with FileSystems.create(path) as out:
+        io.write_tfrecords(out, _encoded(batch, written))
+    return split, written[0]
 
 
-def _encoded(batch: ExampleBatch) -> Iterator[bytes]:
+def _encoded(batch: ExampleBatch, written: list[validate.SplitSummary]) -> Iterator[bytes]:
     # A chunk at a time: float32 pixels for a whole shard would be 4x its uint8 size, and
     # fresh memory that large costs more to fault in than the scaling itself.
     for start in range(0, len(batch.keys), _SCALE_CHUNK):
-        chunk = ExampleBatch(*(column[start : start + _SCALE_CHUNK] for column in batch))
-        yield from map(example.encode_example, *scale_pixels(chunk))
-
-
-class SplitStatsFn(beam.CombineFn):
-    """Examples per class and pixel mean/std of a split, in exact integer arithmetic.
-
-    Sums of raw uint8 values are integers, so the result does not depend on the order
-    the runner combines batches in: stats.json is byte-stable.
-    """
-
-    def create_accumulator(self) -> tuple[int, np.ndarray, int, int]:
-        return 0, np.zeros(schema.NUM_CLASSES, np.int64), 0, 0
-
-    def add_input(self, acc: tuple, batch: ExampleBatch) -> tuple:
-        counts = np.bincount(batch.labels, minlength=schema.NUM_CLASSES)[: schema.NUM_CLASSES]
-        squares = batch.images.astype(np.uint16) ** 2  # 255**2 still fits 16 bits
-        return (
-            acc[0] + len(batch.labels),
-            acc[1] + counts,
-            acc[2] + int(batch.images.sum(dtype=np.uint64)),
-            acc[3] + int(squares.sum(dtype=np.uint64)),
-        )
-
-    def merge_accumulators(self, accumulators: Iterable[tuple]) -> tuple:
-        count, classes, total, squares = self.create_accumulator()
-        for acc in accumulators:
-            count, classes, total = count + acc[0], classes + acc[1], total + acc[2]
-            squares += acc[3]
-        return count, classes, total, squares
-
-    def extract_output(self, acc: tuple) -> dict[str, Any]:
-        count, classes, total, squares = acc
-        values = max(count * schema.NUM_PIXELS, 1)
-        mean = total / values / 255
-        variance = max(squares / values / 255**2 - mean * mean, 0.0)
-        return {
-            "examples": count,
-            "examples_per_class": {str(c): int(n) for c, n in enumerate(classes)},
-            "pixel_mean": round(mean, 6),
-            "pixel_std": round(float(np.sqrt(variance)), 6),
-        }
+        chunk = scale_pixels(ExampleBatch(*(c[start : start + _SCALE_CHUNK] for c in batch)))
+        written[0] = written[0].merge(validate.SplitSummary.of(chunk.images, chunk.labels))
+        yield from map(example.encode_example, *chunk)
 
 
 class SplitValidation(beam.PTransform):
@@ -186,7 +184,11 @@ class SplitValidation(beam.PTransform):
 
 
 class WriteSplit(beam.PTransform):
-    """Writes a split's uint8 batches as scaled, key-sorted TFRecord shards."""
+    """Writes a split's uint8 batches as scaled, key-sorted TFRecord shards.
+
+    Returns:
+        (split, summary) of what each shard holds, as written.
+    """
 
     def __init__(self, *, out_dir: str, split: str, num_shards: int):
         super().__init__()
@@ -204,6 +206,32 @@ class WriteSplit(beam.PTransform):
         )
 
 
+class ReadRaw(beam.PTransform):
+    """Finds and reads each raw split's files: {split: batches}, plus the read anomalies."""
+
+    def __init__(self, raw_dir: str, out_dir: str):
+        super().__init__()
+        self.raw_dir, self.out_dir = raw_dir, out_dir
+
+    def expand(self, p: beam.Pipeline) -> tuple[dict[str, beam.PCollection], dict[str, list]]:
+        batches, findings = {}, {beam_checks.WRONG_SIZE: [], beam_checks.UNREADABLE: []}
+        for split in schema.RAW_SPLITS:
+            pattern = FileSystems.join(self.raw_dir, schema.split_pattern(split))
+            read = (
+                p
+                | f"Find{split}" >> fileio.MatchFiles(pattern)
+                | f"Open{split}" >> fileio.ReadMatches()
+                | f"Read{split}"
+                >> beam.FlatMap(read_batches, split, self.out_dir).with_outputs(
+                    beam_checks.WRONG_SIZE, beam_checks.UNREADABLE, main="batches"
+                )
+            )
+            batches[split] = read.batches
+            for tag, found in findings.items():
+                found.append(read[tag])
+        return batches, findings
+
+
 def build(
     p: beam.Pipeline,
     *,
@@ -212,33 +240,20 @@ def build(
     validation_fraction: float,
     seed: int,
     num_shards: int,
+    limits: ValidateParams,
 ) -> None:
-    """Adds the preprocess steps, from raw TFRecords to processed ones and stats, to `p`."""
-    raw = {
-        split: p
-        | f"Find{split}" >> fileio.MatchFiles(f"{raw_dir}/{schema.split_pattern(split)}")
-        | f"Open{split}" >> fileio.ReadMatches()
-        | f"Read{split}" >> beam.FlatMap(read_batches)
-        for split in schema.RAW_SPLITS
-    }
+    """Adds the preprocess steps to `p`: raw TFRecords to processed ones, stats and checks."""
+    raw, read_findings = p | "ReadRaw" >> ReadRaw(raw_dir, out_dir)
     splits = raw | SplitValidation(validation_fraction=validation_fraction, seed=seed)
-    stats = []
-    for split, batches in splits.items():
+    written = [
         batches | f"Write{split}" >> WriteSplit(out_dir=out_dir, split=split, num_shards=num_shards)
-        stats.append(
-            batches
-            | f"Stats{split}" >> beam.CombineGlobally(SplitStatsFn())
-            | f"Name{split}" >> beam.Map(lambda s, name=split: (name, s))
-        )
-    (
-        stats
-        | "FlattenStats" >> beam.Flatten()
-        | "StatsDict" >> beam.combiners.ToDict()
-        | "StatsJson" >> beam.Map(json.dumps, indent=2, sort_keys=True)
-        | "WriteStats"
-        >> beam.io.WriteToText(
-            f"{out_dir}/{artifacts.STATS_FILE}", shard_name_template="", num_shards=1
-        )
+        for split, batches in splits.items()
+    ]
+    splits | "Check" >> beam_checks.CheckSplits(
+        out_dir=out_dir,
+        read_findings=read_findings,
+        written=written,
+        limits=limits,
     )
 
 
@@ -251,44 +266,53 @@ def preprocess(
     limits: ValidateParams,
     num_shards: int = 1,
     beam_options: PipelineOptions | None = None,
+    worker_start_timeout: float = 60,
 ) -> dict[str, Any]:
-    """Runs the Beam pipeline; replaces `out_dir` atomically when its output validates.
+    """Runs the Beam pipeline; replaces `out_dir` atomically when its report is clean.
 
     Args:
+        raw_dir, out_dir: folders on any Beam filesystem.
         limits: the drift thresholds between splits.
+        worker_start_timeout: seconds to wait for a Beam worker to start work.
 
     Returns:
         The statistics written to `out_dir/stats.json`.
 
     Raises:
-        PipelineError: for unreadable or anomalous input or output records (see
-            pipeline.validate), naming the file or the anomaly report.
+        PipelineError: for missing input, a runner that fails, or any anomaly in the
+            input or output records, naming the anomaly report.
     """
-    validate.check_split_dir("preprocess", raw_dir, schema.RAW_SPLITS, schema.RAW_DTYPE)
-    options = beam_options or PipelineOptions(["--runner=FnApiRunner"])
-    with io.atomic_output(out_dir) as temp:
-        temp.mkdir()
-        started = time.perf_counter()
-        with beam.Pipeline(options=options) as p:
-            build(
-                p,
-                raw_dir=str(raw_dir),
-                out_dir=str(temp),
-                validation_fraction=validation_fraction,
-                seed=seed,
-                num_shards=num_shards,
+    raw_dir, out_dir = str(raw_dir), str(out_dir)
+    for split in schema.RAW_SPLITS:
+        pattern = FileSystems.join(raw_dir, schema.split_pattern(split))
+        if not FileSystems.match([pattern])[0].metadata_list:
+            raise PipelineError(
+                f"no '{split}' records in {raw_dir}; run the upstream stage first (dvc repro)"
             )
-        stats = json.loads((temp / artifacts.STATS_FILE).read_text())
+    options = beam_options or PipelineOptions(["--runner=FnApiRunner"])
+    with beam_checks.atomic_output_dir(out_dir) as temp:
+        started = time.perf_counter()
+        p = beam.Pipeline(options=options)
+        build(
+            p,
+            raw_dir=raw_dir,
+            out_dir=temp,
+            validation_fraction=validation_fraction,
+            seed=seed,
+            num_shards=num_shards,
+            limits=limits,
+        )
+        beam_runner.run(
+            p,
+            started=lambda: beam_checks.worker_started(temp),
+            start_timeout=worker_start_timeout,
+        )
+        report = beam_checks.read_report(temp)
+        stats = report["stats"]
         examples = sum(split["examples"] for split in stats.values())
         seconds = time.perf_counter() - started
         logger.info("beam: %d examples in %.1f s (%.0f/s)", examples, seconds, examples / seconds)
-        records = {s: validate.read_split(temp, s, schema.PROCESSED_DTYPE) for s in stats}
-        found = validate.anomalies(records) + validate.drift_anomalies(
-            stats,
-            max_class_drift=limits.max_class_drift,
-            max_pixel_mean_drift=limits.max_pixel_mean_drift,
-        )
-        validate.report("preprocess", out_dir, found)
+        validate.report("preprocess", raw_dir, report["anomalies"])
     for split, split_stats in stats.items():
         logger.info("%s: %d examples", split, split_stats["examples"])
     return stats
@@ -299,20 +323,28 @@ def main() -> None:
     parser.add_argument("--raw", required=True, help="ingest's output folder")
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args()
+    # Beam's type-hint conversion logs a line per string annotation at INFO: a wall per run.
+    logging.getLogger("apache_beam.typehints").setLevel(logging.WARNING)
     all_params = cli.load(args)
     params = all_params.preprocess
-    options = PipelineOptions([f"--runner={params.runner}", *params.beam_args])
+    options = beam_runner.checked(params.runner, params.beam_args)
     with cli.stage("preprocess"):
         preprocess(
-            raw_dir=args.raw,
-            out_dir=args.out,
+            # Workers may run in another working folder: they get absolute paths.
+            raw_dir=beam_runner.absolute(args.raw),
+            out_dir=beam_runner.absolute(args.out),
             validation_fraction=params.validation_fraction,
             seed=params.seed,
             limits=all_params.validate,
             num_shards=params.num_shards,
             beam_options=options,
+            worker_start_timeout=params.worker_start_timeout,
         )
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    # Beam pickles functions and classes by module name for its workers, which have no
+    # `__main__` of ours: run the copy of this module imported as components.preprocess.
+    from components import preprocess
+
+    cli.run(preprocess.main)

@@ -133,14 +133,20 @@ def read_tfrecords(source: str | Path | BinaryIO) -> Iterator[bytes]:
             yield record
 
 
-def write_tfrecords(path: str | Path, records: Iterable[bytes]) -> int:
+def write_tfrecords(target: str | Path | BinaryIO, records: Iterable[bytes]) -> int:
     """Writes records as one uncompressed TFRecord file; returns how many.
 
     The same bytes `tf.io.TFRecordWriter` writes (length, masked CRC-32C of it, data,
     masked CRC-32C of the data), without importing TensorFlow or a call per record into it.
+
+    Args:
+        target: a path, or a binary file object (a Beam `FileSystems.create()`, say).
     """
     count = 0
-    with open(path, "wb") as out:
+    with contextlib.ExitStack() as stack:
+        out = target
+        if isinstance(target, str | Path):
+            out = stack.enter_context(open(target, "wb"))
         for record in records:
             length = struct.pack("<Q", len(record))
             out.write(length + _masked_crc(length) + record + _masked_crc(record))

@@ -65,6 +65,7 @@ class PreprocessParams:
         "a list of --flag strings",
         lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
     )
+    worker_start_timeout: int = _positive_int()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,57 +62,133 @@ def read_split(directory: str | Path, split: str, dtype: np.dtype) -> SplitRecor
     )
 
 
-def _few(items: Any, limit: int = 3) -> str:
+def _few(items: Any, limit: int = 3, total: int | None = None) -> str:
     items = list(items)
+    total = len(items) if total is None else total
     shown = ", ".join(str(item) for item in items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    return shown + (f" and {total - limit} more" if total > limit else "")
+
+
+class SplitSummary(NamedTuple):
+    """What the schema checks need to know of a split, in a form that merges.
+
+    Beam's preprocess combines summaries of batches on its workers; train and evaluate
+    summarise the splits they read. Either way the anomalies read the same.
+    """
+
+    examples: int
+    class_counts: np.ndarray  # [NUM_CLASSES] int64: examples per in-range label
+    outside_labels: int
+    outside_values: frozenset[int]
+    wrong_size: int  # records whose image has another size
+    wrong_size_keys: tuple[bytes, ...]  # the first few, sorted
+    nan_pixels: int
+    out_of_range_pixels: int
+
+    @classmethod
+    def empty(cls) -> SplitSummary:
+        return cls(0, np.zeros(schema.NUM_CLASSES, np.int64), 0, frozenset(), 0, (), 0, 0)
+
+    @classmethod
+    def of(cls, images: np.ndarray, labels: np.ndarray, wrong_size_keys: Any = ()) -> SplitSummary:
+        """Summarises examples: images of the schema's size, all labels, other-size keys."""
+        outside = (labels < 0) | (labels >= schema.NUM_CLASSES)
+        nan = out_of_range = 0
+        if images.dtype.kind == "f":
+            nan = int(np.isnan(images).sum())
+            out_of_range = int(((images < 0) | (images > 1)).sum())
+        wrong_size_keys = sorted(wrong_size_keys)
+        return cls(
+            examples=len(labels),
+            class_counts=np.bincount(labels[~outside], minlength=schema.NUM_CLASSES),
+            outside_labels=int(outside.sum()),
+            outside_values=frozenset(labels[outside].tolist()),
+            wrong_size=len(wrong_size_keys),
+            wrong_size_keys=tuple(wrong_size_keys[:3]),
+            nan_pixels=nan,
+            out_of_range_pixels=out_of_range,
+        )
+
+    def merge(self, other: SplitSummary) -> SplitSummary:
+        return SplitSummary(
+            self.examples + other.examples,
+            self.class_counts + other.class_counts,
+            self.outside_labels + other.outside_labels,
+            self.outside_values | other.outside_values,
+            self.wrong_size + other.wrong_size,
+            tuple(sorted(self.wrong_size_keys + other.wrong_size_keys)[:3]),
+            self.nan_pixels + other.nan_pixels,
+            self.out_of_range_pixels + other.out_of_range_pixels,
+        )
+
+
+def summary_anomalies(split: str, summary: SplitSummary) -> list[str]:
+    """Schema anomalies within one split, from its summary."""
+    if summary.examples + summary.wrong_size == 0:
+        return [f"{split}: the split is empty"]
+    found = []
+    if summary.wrong_size:
+        keys = _few(summary.wrong_size_keys, total=summary.wrong_size)
+        found.append(
+            f"{split}: {summary.wrong_size} images are not {schema.IMAGE_SHAPE} (keys {keys})"
+        )
+    if summary.outside_labels:
+        found.append(
+            f"{split}: {summary.outside_labels} labels outside 0-{schema.NUM_CLASSES - 1} "
+            f"(values {_few(sorted(summary.outside_values))})"
+        )
+    if summary.nan_pixels:
+        found.append(f"{split}: {summary.nan_pixels} pixels are NaN")
+    if summary.out_of_range_pixels:
+        found.append(f"{split}: {summary.out_of_range_pixels} pixels outside [0, 1]")
+    missing = np.flatnonzero(summary.class_counts == 0).tolist()
+    if missing:
+        found.append(f"{split}: no examples of class {_few(missing, 10)}")
+    return found
+
+
+def duplicate_keys(keys: np.ndarray) -> list[bytes]:
+    """Keys that occur more than once, sorted."""
+    unique, counts = np.unique(keys, return_counts=True)
+    return unique[counts > 1].tolist()
+
+
+def shared_keys(keys: dict[str, np.ndarray]) -> dict[tuple[str, str], list[bytes]]:
+    """For each pair of splits that share keys, the shared keys, sorted."""
+    names = list(keys)
+    pairs = ((a, b) for i, a in enumerate(names) for b in names[i + 1 :])
+    shared = {pair: np.intersect1d(keys[pair[0]], keys[pair[1]]).tolist() for pair in pairs}
+    return {pair: found for pair, found in shared.items() if found}
+
+
+def key_anomalies(
+    duplicates: dict[str, list[bytes]], shared: dict[tuple[str, str], list[bytes]]
+) -> list[str]:
+    """A key twice in a split, or in two splits: an example seen twice, or a leak."""
+    found = [
+        f"{split}: duplicate keys {_few(k.decode() for k in sorted(keys))}"
+        for split, keys in sorted(duplicates.items())
+        if keys
+    ]
+    return found + [
+        f"{len(keys)} keys are in both {first} and {second} "
+        f"({_few(sorted(k.decode() for k in keys))})"
+        for (first, second), keys in shared.items()
+        if keys
+    ]
 
 
 def split_anomalies(split: str, records: SplitRecords) -> list[str]:
     """Schema anomalies within one split."""
-    found = []
-    if len(records.keys) == 0:
-        return [f"{split}: the split is empty"]
-    if records.wrong_size:
-        found.append(
-            f"{split}: {len(records.wrong_size)} images are not {schema.IMAGE_SHAPE} "
-            f"(keys {_few(records.wrong_size)})"
-        )
-    outside = (records.labels < 0) | (records.labels >= schema.NUM_CLASSES)
-    if outside.any():
-        found.append(
-            f"{split}: {int(outside.sum())} labels outside 0-{schema.NUM_CLASSES - 1} "
-            f"(values {_few(sorted(set(records.labels[outside].tolist())))})"
-        )
-    if records.images.dtype.kind == "f":
-        if np.isnan(records.images).any():
-            found.append(f"{split}: {int(np.isnan(records.images).sum())} pixels are NaN")
-        out_of_range = (records.images < 0) | (records.images > 1)
-        if out_of_range.any():
-            found.append(f"{split}: {int(out_of_range.sum())} pixels outside [0, 1]")
-    present = set(records.labels[~outside].tolist())
-    missing = sorted(set(range(schema.NUM_CLASSES)) - present)
-    if missing:
-        found.append(f"{split}: no examples of class {_few(missing, 10)}")
-    unique, counts = np.unique(records.keys, return_counts=True)
-    if (counts > 1).any():
-        found.append(f"{split}: duplicate keys {_few(k.decode() for k in unique[counts > 1])}")
-    return found
+    summary = SplitSummary.of(records.images, records.labels, records.wrong_size)
+    duplicates = {split: duplicate_keys(records.keys)}
+    return summary_anomalies(split, summary) + key_anomalies(duplicates, {})
 
 
 def cross_split_anomalies(key_sets: dict[str, set[bytes]]) -> list[str]:
     """A key in two splits means an example was seen in both: a leak."""
-    names = list(key_sets)
-    found = []
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            shared = key_sets[first] & key_sets[second]
-            if shared:
-                found.append(
-                    f"{len(shared)} keys are in both {first} and {second} "
-                    f"({_few(sorted(k.decode() for k in shared))})"
-                )
-    return found
+    keys = {split: np.array(sorted(keys), object) for split, keys in key_sets.items()}
+    return key_anomalies({}, shared_keys(keys))
 
 
 def drift_anomalies(

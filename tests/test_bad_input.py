@@ -20,6 +20,7 @@ import tensorflow as tf
 import yaml
 
 from pipeline import example, schema
+from tests.beam_services import free_port
 from tests.conftest import ROOT
 from tests.pipeline.test_mirror import MIRROR_DAMAGE
 
@@ -113,6 +114,46 @@ def test_params_not_yaml(workdir):
     )
     assert_fails_cleanly(result, "p.yaml is not valid YAML at line")
     assert (workdir / "out" / "previous.txt").exists()
+
+
+# ---- Beam runner settings: checked before the pipeline starts ----
+
+RUNNER_CASES = {
+    "unknown_runner": ({"runner": "NoSuchRunner"}, "'NoSuchRunner' is not a Beam runner"),
+    "unknown_flag": (
+        {"beam_args": ["--direct_num_worker=2"]},
+        "unknown flag '--direct_num_worker=2'; did you mean --direct_num_workers?",
+    ),
+    "malformed_flag": (
+        {"beam_args": ["--direct_num_workers=two"]},
+        "--direct_num_workers: invalid int value: 'two'",
+    ),
+    "no_job_service": (
+        {"runner": "PortableRunner", "beam_args": [f"--job_endpoint=localhost:{free_port()}"]},
+        "no Beam job service answers at --job_endpoint=localhost:",
+    ),
+    "no_worker_pool": (
+        {
+            "runner": "PortableRunner",
+            "beam_args": [
+                "--environment_type=EXTERNAL",
+                f"--environment_config=localhost:{free_port()}",
+            ],
+        },
+        "no Beam worker pool answers at --environment_config=localhost:",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", RUNNER_CASES)
+def test_bad_runner_settings(workdir, small_raw_dir, case):
+    settings, message = RUNNER_CASES[case]
+    for key, value in settings.items():
+        _set_params(workdir, "preprocess", key, value)
+    before = snapshot(workdir / "out")
+    result = run_stage("preprocess", "--raw", str(small_raw_dir), "--out", "out", cwd=workdir)
+    assert_fails_cleanly(result, message)
+    assert snapshot(workdir / "out") == before
 
 
 # ---- the offline mirror ----

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.beam_services import portable_runner
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -212,6 +213,55 @@ def test_forced_runs_are_byte_identical(project: Project):
     # Byte-stable ingest output: forcing it again leaves everything downstream current.
     project.run("dvc", "repro", "--force", "--single-item", "ingest")
     assert _stages_run(project.run("dvc", "repro")) == []
+
+
+def _processed(project: Project) -> dict[str, bytes]:
+    folder = project.path / "data/processed"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_preprocess_on_the_portable_runner_gives_the_same_bytes(project: Project):
+    for shards in (1, 3):
+        project.set_param("preprocess.num_shards", shards)
+        project.run("dvc", "repro", "-s", "preprocess")
+        expected = _processed(project)
+        assert len(expected) == 1 + 3 * shards  # stats.json and each split's shards
+        # A job service and an external worker pool, as on Flink or Spark with a sidecar.
+        with portable_runner() as beam_args:
+            project.set_param("preprocess.runner", "PortableRunner")
+            project.set_param("preprocess.beam_args", beam_args)
+            output = project.run("dvc", "repro", "-s", "preprocess")
+        assert _stages_run(output) == ["preprocess"]
+        assert "Job state changed to DONE" in output
+        assert _processed(project) == expected
+        project.set_param("preprocess.runner", "FnApiRunner")
+        project.set_param("preprocess.beam_args", [])
+    project.reset()
+
+
+def test_workers_that_never_start_fail_in_one_line(project: Project):
+    before = _processed(project)
+    with portable_runner(container_executable="/bin/false") as beam_args:
+        project.set_param("preprocess.runner", "PortableRunner")
+        project.set_param("preprocess.beam_args", beam_args)
+        result = subprocess.run(
+            ["dvc", "repro", "-s", "preprocess"],
+            cwd=project.path,
+            env=project.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR pipeline: " in line]
+    assert len(errors) == 1 and "no Beam worker started within 45 s" in errors[0], errors
+    # DVC removes a stage's outputs before running it; nothing half-written took their
+    # place, and the cache restores them.
+    assert not (project.path / "data/processed").exists()
+    assert not list((project.path / "data").glob(".*.tmp-*"))
+    project.reset()
+    assert _processed(project) == before
 
 
 def test_plots_show_each_intended_plot_once(project: Project):

@@ -8,6 +8,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from components import beam_checks
 from components import preprocess as pp
 from pipeline import artifacts, example, io, schema
 from tests.conftest import LOOSE_LIMITS, ROOT, read_split
@@ -45,13 +46,15 @@ def test_scale_pixels_is_exactly_x_over_255():
 
 def test_split_stats_fn_matches_numpy():
     records = _records("train", 300)
-    batch = pp.decode_records(records)
-    fn = pp.SplitStatsFn()
+    batch, wrong_size = pp.decode_records(records)
+    assert wrong_size == []
+    fn = beam_checks.SplitStatsFn()
     halves = [
         fn.add_input(fn.create_accumulator(), pp._take(batch, mask))
         for mask in (np.arange(300) < 120, np.arange(300) >= 120)
     ]
-    stats = fn.extract_output(fn.merge_accumulators(halves))
+    summary, stats = fn.extract_output(fn.merge_accumulators(halves))
+    assert summary.examples == 300 and summary.outside_labels == 0
     scaled = batch.images / 255
     assert stats["examples"] == 300
     assert list(stats["examples_per_class"].values()) == np.bincount(batch.labels).tolist()
@@ -70,8 +73,10 @@ def test_read_batches_reads_files_in_order_and_in_batches(tmp_path, monkeypatch)
             p
             | fileio.MatchFiles(str(tmp_path / schema.split_pattern("train")))
             | fileio.ReadMatches()
-            | beam.FlatMap(pp.read_batches)
-        )
+            | beam.FlatMap(pp.read_batches, "train", str(tmp_path)).with_outputs(
+                beam_checks.WRONG_SIZE, beam_checks.UNREADABLE, main="batches"
+            )
+        ).batches
         assert_that(
             batches | beam.Map(lambda b: (b.keys.tolist(), b.labels.tolist(), b.images.shape)),
             equal_to(
@@ -85,6 +90,56 @@ def test_read_batches_reads_files_in_order_and_in_batches(tmp_path, monkeypatch)
                 ]
             ),
         )
+
+
+def test_read_batches_reports_bad_records_instead_of_failing(tmp_path):
+    good = _records("train", 6)
+    short = example.encode_example(b"train-00099", np.zeros(700, np.uint8), 3)
+    io.write_tfrecords(tmp_path / "a.tfrecord", [*good[:3], short, *good[3:]])
+    (tmp_path / "b.tfrecord").write_bytes((tmp_path / "a.tfrecord").read_bytes()[:-100])
+    io.write_tfrecords(tmp_path / "c.tfrecord", [b"not an Example"])
+    with _local_pipeline() as p:
+        read = (
+            p
+            | fileio.MatchFiles(str(tmp_path / "*.tfrecord"))
+            | fileio.ReadMatches()
+            | beam.FlatMap(pp.read_batches, "train", str(tmp_path)).with_outputs(
+                beam_checks.WRONG_SIZE, beam_checks.UNREADABLE, main="batches"
+            )
+        )
+        # a.tfrecord: its 6 good examples, the short one apart; b.tfrecord, cut short inside
+        # its first batch, and c.tfrecord: nothing but the finding.
+        assert_that(read.batches | beam.Map(lambda b: len(b.keys)), equal_to([6]), label="batches")
+        assert_that(
+            read[beam_checks.WRONG_SIZE],
+            equal_to([("train", [b"train-00099"])]),
+            label="wrong_size",
+        )
+        assert_that(
+            read[beam_checks.UNREADABLE] | beam.Map(lambda m: (m.split()[0][-10:], m.split()[2])),
+            equal_to([("b.tfrecord", "truncated"), ("c.tfrecord", "a")]),
+            label="unreadable",
+        )
+    assert beam_checks.worker_started(str(tmp_path))
+
+
+def test_key_checks_find_duplicates_and_leaks_across_batches_and_buckets():
+    def batch(keys):
+        return pp.ExampleBatch(np.array(keys, object), None, None)
+
+    parts = [
+        *beam_checks.bucket_keys(batch([b"k1", b"k2", b"k3"]), "train"),
+        *beam_checks.bucket_keys(batch([b"k3", b"k4"]), "train"),  # k3 twice in train
+        *beam_checks.bucket_keys(batch([b"k4", b"k9"]), "test"),  # k4 leaks into test
+    ]
+    buckets: dict[int, list] = {}
+    for bucket, part in parts:
+        buckets.setdefault(bucket, []).append(part)
+    findings = [f for item in buckets.items() for f in beam_checks.check_bucket(item)]
+    assert beam_checks.key_report(findings) == [
+        "train: duplicate keys k3",
+        "1 keys are in both train and test (k4)",
+    ]
 
 
 def test_split_validation_transform_in_test_pipeline():
@@ -105,8 +160,9 @@ def test_split_validation_transform_in_test_pipeline():
         raw = {
             # Batches of uneven sizes, as a runner may cut them.
             schema.TRAIN: p
-            | "T" >> beam.Create([pp.decode_records(train[:123]), pp.decode_records(train[123:])]),
-            schema.TEST: p | "E" >> beam.Create([pp.decode_records(test)]),
+            | "T"
+            >> beam.Create([pp.decode_records(train[:123])[0], pp.decode_records(train[123:])[0]]),
+            schema.TEST: p | "E" >> beam.Create([pp.decode_records(test)[0]]),
         }
         splits = raw | pp.SplitValidation(validation_fraction=0.2, seed=3)
         assert_that(keys(schema.TRAIN), equal_to(expected_train), label="train")

@@ -1,0 +1,260 @@
+"""Preprocess's data checks and statistics, computed inside its Beam pipeline.
+
+On a cluster they run on the workers, beside the work itself: per-split summaries and
+statistics by a combiner, duplicate and cross-split keys by a grouping over key hash
+buckets, unreadable files and wrong-size images as side outputs of the read, and the
+written shards summarised by their writers. One last step turns these small results into
+`stats.json` and a report of anomalies (the wording of pipeline.validate), which is all
+the launching process reads. Its files go through Beam's FileSystems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.localfilesystem import LocalFileSystem
+
+from pipeline import artifacts, io, schema, validate
+from pipeline.params import ValidateParams
+
+WRONG_SIZE = "wrong_size"  # tag: (split, keys of records whose image has another size)
+UNREADABLE = "unreadable"  # tag: a message naming a file that could not be read
+REPORT_FILE = ".report.json"  # the pipeline's report to the launcher, removed once read
+STARTED_FILE = ".started"  # left by the first worker to read: the launcher's sign of life
+_KEY_BUCKETS = 16  # units of parallel work for the key checks
+
+
+class SplitStatsFn(beam.CombineFn):
+    """A split's schema summary and statistics, in exact integer arithmetic.
+
+    Sums of raw uint8 values are integers, so the result does not depend on the order
+    the runner combines batches in: stats.json is byte-stable.
+    """
+
+    def create_accumulator(self) -> tuple[validate.SplitSummary, int, int]:
+        return validate.SplitSummary.empty(), 0, 0
+
+    def add_input(self, acc: tuple, batch: Any) -> tuple:
+        summary, total, squares = acc
+        squared = batch.images.astype(np.uint16) ** 2  # 255**2 still fits 16 bits
+        return (
+            summary.merge(validate.SplitSummary.of(batch.images, batch.labels)),
+            total + int(batch.images.sum(dtype=np.uint64)),
+            squares + int(squared.sum(dtype=np.uint64)),
+        )
+
+    def merge_accumulators(self, accumulators: Iterable[tuple]) -> tuple:
+        summary, total, squares = self.create_accumulator()
+        for acc in accumulators:
+            summary, total, squares = summary.merge(acc[0]), total + acc[1], squares + acc[2]
+        return summary, total, squares
+
+    def extract_output(self, acc: tuple) -> tuple[validate.SplitSummary, dict[str, Any]]:
+        summary, total, squares = acc
+        values = max(summary.examples * schema.NUM_PIXELS, 1)
+        mean = total / values / 255
+        variance = max(squares / values / 255**2 - mean * mean, 0.0)
+        return summary, {
+            "examples": summary.examples,
+            "examples_per_class": {str(c): int(n) for c, n in enumerate(summary.class_counts)},
+            "pixel_mean": round(mean, 6),
+            "pixel_std": round(float(np.sqrt(variance)), 6),
+        }
+
+
+def bucket_keys(batch: Any, split: str) -> Iterator[tuple[int, tuple[str, np.ndarray]]]:
+    """A batch's keys by hash bucket: equal keys always meet in the same bucket."""
+    buckets = np.array([zlib.crc32(key) for key in batch.keys], np.uint32) % _KEY_BUCKETS
+    for bucket in np.unique(buckets):
+        yield int(bucket), (split, batch.keys[buckets == bucket])
+
+
+def check_bucket(item: tuple[int, Iterable[tuple[str, np.ndarray]]]) -> Iterator[tuple]:
+    """Duplicate keys within a split and keys shared by two splits, in one bucket."""
+    _, parts = item
+    by_split: dict[str, list[np.ndarray]] = {}
+    for split, keys in parts:
+        by_split.setdefault(split, []).append(keys)
+    keys = {
+        split: np.concatenate(by_split[split])
+        for split in schema.PROCESSED_SPLITS
+        if split in by_split
+    }
+    for split, split_keys in keys.items():
+        if duplicates := validate.duplicate_keys(split_keys):
+            yield "duplicates", split, duplicates
+    for pair, shared in validate.shared_keys(keys).items():
+        yield "shared", pair, shared
+
+
+def key_report(findings: list[tuple]) -> list[str]:
+    duplicates: dict[str, list[bytes]] = {}
+    shared: dict[tuple[str, str], list[bytes]] = {}
+    for kind, where, keys in findings:
+        (duplicates if kind == "duplicates" else shared).setdefault(where, []).extend(keys)
+    order = {split: n for n, split in enumerate(schema.PROCESSED_SPLITS)}
+    shared = dict(sorted(shared.items(), key=lambda item: [order[s] for s in item[0]]))
+    return validate.key_anomalies(duplicates, shared)
+
+
+def make_report(
+    summaries: dict[str, tuple[validate.SplitSummary, dict]],
+    *,
+    wrong_size: list[tuple[str, list[bytes]]],
+    unreadable: list[str],
+    key_findings: list[tuple],
+    written: list[tuple[str, validate.SplitSummary]],
+    limits: ValidateParams,
+) -> dict[str, Any]:
+    """The statistics and every anomaly, from the pipeline's small results."""
+    anomalies = sorted(unreadable)
+    stats = {split: split_stats for split, (_, split_stats) in summaries.items()}
+    for split in (s for s in schema.PROCESSED_SPLITS if s in summaries):
+        other_size = [key for s, keys in wrong_size if s == split for key in keys]
+        summary = summaries[split][0].merge(
+            validate.SplitSummary.of(np.zeros(0, np.uint8), np.zeros(0, np.int64), other_size)
+        )
+        anomalies += validate.summary_anomalies(split, summary)
+        out = validate.SplitSummary.empty()
+        for s, shard in written:
+            out = out.merge(shard) if s == split else out
+        if out.examples != summary.examples:
+            anomalies.append(f"{split}: {out.examples} of {summary.examples} examples written")
+        anomalies += [a for a in validate.summary_anomalies(split, out) if "pixels" in a]
+    anomalies += key_report(key_findings)
+    anomalies += validate.drift_anomalies(
+        stats,
+        max_class_drift=limits.max_class_drift,
+        max_pixel_mean_drift=limits.max_pixel_mean_drift,
+    )
+    return {"stats": stats, "anomalies": anomalies}
+
+
+class CheckSplits(beam.PTransform):
+    """{split: batches} -> `stats.json` and the report, written into `out_dir`."""
+
+    def __init__(
+        self,
+        *,
+        out_dir: str,
+        read_findings: dict[str, list[beam.PCollection]],
+        written: list[beam.PCollection],
+        limits: ValidateParams,
+    ):
+        super().__init__()
+        self.out_dir, self.limits = out_dir, limits
+        self.read_findings, self.written = read_findings, written
+
+    def expand(self, splits: dict[str, beam.PCollection]) -> beam.PCollection:
+        summaries = [
+            batches
+            | f"Stats{split}" >> beam.CombineGlobally(SplitStatsFn())
+            | f"Name{split}" >> beam.Map(lambda s, name=split: (name, s))
+            for split, batches in splits.items()
+        ]
+        keys = [
+            batches | f"Keys{split}" >> beam.FlatMap(bucket_keys, split)
+            for split, batches in splits.items()
+        ]
+        wrong_size, unreadable = self.read_findings[WRONG_SIZE], self.read_findings[UNREADABLE]
+        as_list = beam.pvalue.AsSingleton
+        report = (
+            summaries
+            | "FlattenStats" >> beam.Flatten()
+            | "StatsDict" >> beam.combiners.ToDict()
+            | "Report"
+            >> beam.Map(
+                make_report,
+                wrong_size=as_list(_to_list(wrong_size, "WrongSize")),
+                unreadable=as_list(_to_list(unreadable, "Unreadable")),
+                key_findings=as_list(
+                    keys
+                    | "FlattenKeys" >> beam.Flatten()
+                    | "GroupByBucket" >> beam.GroupByKey()
+                    | "CheckBuckets" >> beam.FlatMap(check_bucket)
+                    | "KeyFindings" >> beam.combiners.ToList()
+                ),
+                written=as_list(_to_list(self.written, "Written")),
+                limits=self.limits,
+            )
+        )
+        for name, part in (("Stats", "stats"), ("Report", None)):
+            file = artifacts.STATS_FILE if part else REPORT_FILE
+            (
+                report
+                | f"{name}Json"
+                >> beam.Map(
+                    lambda r, part=part: json.dumps(
+                        r[part] if part else r, indent=2, sort_keys=True
+                    )
+                )
+                | f"Write{name}"
+                >> beam.io.WriteToText(
+                    FileSystems.join(self.out_dir, file), shard_name_template="", num_shards=1
+                )
+            )
+        return report
+
+
+def _to_list(collections: list[beam.PCollection], name: str) -> beam.PCollection:
+    return (
+        collections | f"Flatten{name}" >> beam.Flatten() | f"{name}List" >> beam.combiners.ToList()
+    )
+
+
+def mark_started(out_dir: str) -> None:
+    """Leaves the sign that a worker has started work (see worker_started)."""
+    with FileSystems.create(FileSystems.join(out_dir, STARTED_FILE)):
+        pass
+
+
+def worker_started(out_dir: str) -> bool:
+    return FileSystems.exists(FileSystems.join(out_dir, STARTED_FILE))
+
+
+def read_report(out_dir: str) -> dict[str, Any]:
+    """The pipeline's report; it and the started mark are removed from `out_dir`."""
+    path = FileSystems.join(out_dir, REPORT_FILE)
+    with FileSystems.open(path) as file:
+        report = json.loads(file.read())
+    started = FileSystems.join(out_dir, STARTED_FILE)
+    FileSystems.delete([path, started] if FileSystems.exists(started) else [path])
+    return report
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path: str) -> Iterator[str]:
+    """pipeline.io.atomic_output for a folder on any Beam filesystem.
+
+    Yields a temp folder beside `path`; on success it replaces `path`, else it is deleted.
+    On a local disk that is pipeline.io's rename of the whole folder, so readers see the
+    old folder or the new one. An object store (gs://, s3://) has no folders to rename:
+    there the old files are deleted and the new ones renamed into place one by one.
+    """
+    if isinstance(FileSystems.get_filesystem(path), LocalFileSystem):
+        with io.atomic_output(path) as temp:
+            temp.mkdir()
+            yield str(temp)
+        return
+    temp = f"{path.rstrip('/')}.tmp-{os.getpid()}"
+    try:
+        yield temp
+    except BaseException:
+        FileSystems.delete(_files(temp))
+        raise
+    FileSystems.delete(_files(path))
+    new = _files(temp)
+    FileSystems.rename(new, [path.rstrip("/") + name[len(temp) :] for name in new])
+
+
+def _files(folder: str) -> list[str]:
+    pattern = FileSystems.join(folder, "**")
+    return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
