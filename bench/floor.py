@@ -26,8 +26,8 @@ def main(data_dir: str, params_path: str) -> None:
     params = load_params(params_path).train
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
-    train = validate.read_split(data_dir, schema.TRAIN, schema.PROCESSED_DTYPE)
-    held_out = validate.read_split(data_dir, schema.VALIDATION, schema.PROCESSED_DTYPE)
+    train = validate.read_split(data_dir, schema.TRAIN, schema.PROCESSED_DTYPE).examples
+    held_out = validate.read_split(data_dir, schema.VALIDATION, schema.PROCESSED_DTYPE).examples
     steps = -(-len(train.labels) // params.batch_size)
     model = build_model(params, steps_per_epoch=steps)
     timer = EpochLogger()

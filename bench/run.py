@@ -37,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline import io, schema
+from pipeline import cli, io, schema
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("ingest", "preprocess", "train", "evaluate")
@@ -61,10 +61,6 @@ def measure(command: list[str], cwd: Path, env: dict | None = None) -> dict:
 
 def summary(values: list[float]) -> dict:
     return {"min": min(values), "median": statistics.median(values), "runs": values}
-
-
-def _rates(output: str, pattern: str) -> list[float]:
-    return [float(x) for x in re.findall(pattern, output)]
 
 
 def fresh_clone(env: dict) -> Path:
@@ -105,16 +101,15 @@ def bench_stages(clone: Path, env: dict, repeats: int) -> dict:
     runs = {stage: [] for stage in STAGES}
     for _ in range(repeats):
         for stage in STAGES:
-            run = measure(["dvc", "repro", "--force", "--single-item", stage], clone, env)
+            record = Path(tempfile.mkdtemp(prefix="bench-record-")) / "record.jsonl"
+            command = ["dvc", "repro", "--force", "--single-item", stage]
+            run = measure(command, clone, {**env, cli.RECORD_ENV: str(record)})
             one = {"wall_s": run["wall_s"], "peak_rss_mib": run["peak_rss_mib"]}
             if stage in ("ingest", "preprocess"):
                 one["examples_per_s"] = EXAMPLES / run["wall_s"]
-            if stage == "preprocess":
-                one["beam_examples_per_s"] = _rates(run["output"], r"beam: .* \(([\d.]+)/s\)")[0]
-            if stage == "train":
-                one["steps_per_s"] = statistics.median(
-                    _rates(run["output"], r"([\d.]+) steps/s")[1:]
-                )
+            # The stage's own measurements, from pipeline.cli's run record, not its logs.
+            stage_record = json.loads(record.read_text())
+            one |= {k: v for k, v in stage_record.items() if k.endswith("_per_s")}
             runs[stage].append(one)
     return {
         stage: {
@@ -158,10 +153,20 @@ def bench_scaling(clone: Path, env: dict) -> list[dict]:
         work, n = _share_of_mnist(clone, share)
         module = [sys.executable, "-m"]
         pre = measure(
-            [*module, "components.preprocess", "--raw", "raw", "--out", "proc"], work, env
+            [*module, "components", "preprocess", "--raw", "raw", "--out", "proc"], work, env
         )
         fit = measure(
-            [*module, "components.train", "--data", "proc", "--model", "m.keras", "--live", "live"],
+            [
+                *module,
+                "components",
+                "train",
+                "--data",
+                "proc",
+                "--model",
+                "m.keras",
+                "--live",
+                "live",
+            ],
             work,
             env,
         )
@@ -184,7 +189,16 @@ def bench_portable(clone: Path, env: dict, repeats: int) -> list[dict]:
             params = yaml.safe_load((work / "params.yaml").read_text())
             params["preprocess"].update(runner="PortableRunner", beam_args=beam_args)
             (work / "params.yaml").write_text(yaml.safe_dump(params))
-            command = [sys.executable, "-m", "components.preprocess", "--raw", "raw", "--out", "p"]
+            command = [
+                sys.executable,
+                "-m",
+                "components",
+                "preprocess",
+                "--raw",
+                "raw",
+                "--out",
+                "p",
+            ]
             runs = [measure(command, work, env) for _ in range(repeats)]
             rows.append(
                 {

@@ -10,7 +10,7 @@ the confusion matrix), `per_class.csv` (precision, recall, F1 per class) and
 `misclassified.png` (misclassified test digits captioned with their true and predicted
 labels).
 
-    python -m components.evaluate --data data/processed --model models/model.keras \\
+    python -m components evaluate --data data/processed --model models/model.keras \\
         --out reports --serving models/serving
 """
 
@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw
 
 from components import export
 from components.blessing import bless_and_push
-from pipeline import artifacts, cli, io, schema, validate
+from pipeline import artifacts, cli, io, schema, transform, validate
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def misclassified_grid(
     draw = ImageDraw.Draw(grid)
     for n, index in enumerate(wrong):
         x, y = n % columns * cell_w, n // columns * cell_h
-        pixels = (np.squeeze(images[index]) * 255).round().astype(np.uint8)
+        pixels = transform.unscale_pixels(np.squeeze(images[index]))
         digit = Image.fromarray(255 - pixels).resize((_DIGIT_PX, _DIGIT_PX), Image.NEAREST)
         grid.paste(digit, (x, y))
         draw.text((x + 4, y + _DIGIT_PX + 2), f"true {labels[index]} / pred {predicted[index]}")
@@ -128,7 +128,7 @@ def evaluate(
     logger.info(
         "test accuracy %.4f, loss %.4f", metrics["test"]["accuracy"], metrics["test"]["loss"]
     )
-    pixels = np.round(images * 255).astype(np.uint8)  # what serving takes: raw pixels
+    pixels = transform.unscale_pixels(images)  # what serving takes: raw pixels
     blessing = bless_and_push(
         model_path=model_path,
         candidate=metrics["test"],
@@ -193,7 +193,3 @@ def main() -> None:
             min_accuracy=params.min_accuracy,
             max_accuracy_drop=params.max_accuracy_drop,
         )
-
-
-if __name__ == "__main__":
-    cli.run(main)

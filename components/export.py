@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipeline import io, schema
+from pipeline import io, schema, transform
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ _BATCH_SIZE = 1000
 
 def classify(model: keras.Model, images: tf.Tensor) -> dict[str, tf.Tensor]:
     """Raw uint8 pixels -> predicted classes and probabilities, scaled as preprocess does."""
-    scaled = tf.cast(tf.reshape(images, (-1, *schema.IMAGE_SHAPE)), tf.float32) / 255.0
+    scaled = transform.scale_pixels_tf(tf.reshape(images, (-1, *schema.IMAGE_SHAPE)))
     probabilities = model(scaled, training=False)
     return {"classes": tf.argmax(probabilities, axis=1), "probabilities": probabilities}
 

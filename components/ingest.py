@@ -11,7 +11,7 @@ example's index in the source files) becomes ours: `train-00042`. What ingest sk
 tfds's own prepare step, which would PNG-encode and hash-shuffle all 70,000 examples into
 tfds's TFRecords only for this stage to decode them again: ~12 of its ~15 s here.
 
-    python -m components.ingest --out data/raw
+    python -m components ingest --out data/raw
 """
 
 from __future__ import annotations
@@ -140,7 +140,3 @@ def main() -> None:
             out_dir=args.out,
             mirror_dir=resolve_mirror(params.data.mirror),
         )
-
-
-if __name__ == "__main__":
-    cli.run(main)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +47,13 @@ def load_image(path: Path) -> np.ndarray:
         raise PipelineError("the file is empty")
     if size > MAX_FILE_BYTES:
         raise PipelineError(f"the file is {size / 2**20:.0f} MiB; the limit is 50 MiB")
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with Image.open(path) as image:
+        # Pillow warns of, then refuses, huge images by a limit of its own; ours is lower and
+        # says so, and Pillow's process-wide limit is left as it is.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
             if image.width * image.height > MAX_PIXELS:
                 raise PipelineError(f"the image is {image.width}x{image.height}; too large")
             if image.mode in ("RGBA", "LA", "P"):
@@ -55,7 +61,9 @@ def load_image(path: Path) -> np.ndarray:
                 rgba = image.convert("RGBA")
                 image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
             return np.asarray(image.convert("L"), dtype=np.float64)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as error:
+    except Image.DecompressionBombError:
+        raise PipelineError("the image is too large (over Pillow's pixel limit)") from None
+    except (UnidentifiedImageError, OSError) as error:
         raise PipelineError(f"not a readable PNG, JPEG or BMP image ({error})") from None
 
 
@@ -105,7 +113,8 @@ def saved_model_dir(path: str | Path) -> Path | None:
 
 def predict(files: list[Path], model_dir: str | Path) -> list[dict]:
     """Classifies each file; a file that fails gets {"file", "error"} instead of a digit."""
-    import tensorflow as tf  # after argument errors, so `--help` and typos answer at once
+    with cli.quiet_native_startup():  # after argument errors: `--help` answers at once
+        import tensorflow as tf
 
     results, batch, batch_files = [], [], []
     for path in files:
@@ -164,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console() -> None:
+    """The `mnist-predict` script: the process entry point, where process-wide settings go."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up notes
     sys.exit(main())
 
 

@@ -12,7 +12,7 @@ All file I/O goes through Beam's FileSystems (local, gs://, s3://, hdfs://). Ele
 batches of examples processed with numpy: per-element DoFns were measured ~1.7x slower on
 MNIST, and one element per record instead of per batch cost ~12% of Beam's time.
 
-    python -m components.preprocess --raw data/raw --out data/processed
+    python -m components preprocess --raw data/raw --out data/processed
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
@@ -33,7 +33,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from components import beam_checks, beam_runner
-from pipeline import cli, example, io, schema, validate
+from pipeline import cli, example, io, schema, transform, validate
 from pipeline.errors import PipelineError
 from pipeline.params import ValidateParams
 
@@ -41,33 +41,6 @@ logger = logging.getLogger(__name__)
 
 _READ_BATCH = 4096  # examples per element
 _SCALE_CHUNK = 256  # examples scaled to float32 at a time while writing
-
-
-class ExampleBatch(NamedTuple):
-    keys: np.ndarray  # [N] bytes objects
-    images: np.ndarray  # [N, 28, 28, 1]
-    labels: np.ndarray  # [N] int64
-
-
-def decode_records(records: list[bytes]) -> tuple[ExampleBatch, list[bytes]]:
-    """Parses raw (ingest) records into one batch, leaving out images of another size.
-
-    Returns:
-        The batch, and the keys of the records left out.
-
-    Raises:
-        ValueError: for a record that is not an Example of the schema.
-    """
-    keys, images, labels = zip(*map(example.decode_example, records), strict=True)
-    fits = np.array([len(image) == schema.NUM_PIXELS for image in images], bool)
-    pixels = b"".join(image for image, fit in zip(images, fits, strict=True) if fit)
-    batch = ExampleBatch(
-        np.array(keys, object),
-        np.frombuffer(pixels, schema.RAW_DTYPE).reshape(-1, *schema.IMAGE_SHAPE),
-        np.array(labels, np.int64),
-    )
-    wrong_size = batch.keys[~fits].tolist()
-    return batch._replace(keys=batch.keys[fits], labels=batch.labels[fits]), wrong_size
 
 
 def read_batches(file: fileio.ReadableFile, split: str, out_dir: str) -> Iterator[Any]:
@@ -84,7 +57,7 @@ def read_batches(file: fileio.ReadableFile, split: str, out_dir: str) -> Iterato
         with file.open() as stream:
             records = io.read_tfrecords(stream)
             while chunk := list(itertools.islice(records, _READ_BATCH)):
-                batch, wrong_size = decode_records(chunk)
+                batch, wrong_size = example.decode_records(chunk, schema.RAW_DTYPE)
                 if wrong_size:
                     yield beam.pvalue.TaggedOutput(beam_checks.WRONG_SIZE, (split, wrong_size))
                 yield batch
@@ -99,10 +72,6 @@ def read_batches(file: fileio.ReadableFile, split: str, out_dir: str) -> Iterato
         )
 
 
-def _take(batch: ExampleBatch, mask: np.ndarray) -> ExampleBatch:
-    return ExampleBatch(batch.keys[mask], batch.images[mask], batch.labels[mask])
-
-
 def is_validation(key: bytes, *, fraction: float, seed: int) -> bool:
     """Whether a train example belongs to validation: a seeded hash of its key < fraction."""
     digest = hashlib.sha256(seed.to_bytes(8, "little") + key).digest()
@@ -110,33 +79,31 @@ def is_validation(key: bytes, *, fraction: float, seed: int) -> bool:
 
 
 def split_batch(
-    batch: ExampleBatch, *, fraction: float, seed: int
+    batch: example.Examples, *, fraction: float, seed: int
 ) -> Iterator[beam.pvalue.TaggedOutput]:
     """Splits a train batch into its train and validation parts (tagged outputs)."""
     mask = np.array([is_validation(k, fraction=fraction, seed=seed) for k in batch.keys], bool)
-    yield beam.pvalue.TaggedOutput(schema.VALIDATION, _take(batch, mask))
-    yield beam.pvalue.TaggedOutput(schema.TRAIN, _take(batch, ~mask))
+    yield beam.pvalue.TaggedOutput(schema.VALIDATION, batch.take(mask))
+    yield beam.pvalue.TaggedOutput(schema.TRAIN, batch.take(~mask))
 
 
-def scale_pixels(batch: ExampleBatch) -> ExampleBatch:
-    """uint8 [0, 255] -> float32 [0, 1], exactly x / 255 rounded once."""
-    images = batch.images.astype(np.float32)
-    images /= np.float32(255)
-    return batch._replace(images=images)
+def scale_pixels(batch: example.Examples) -> example.Examples:
+    """A batch's pixels through pipeline.transform: uint8 [0, 255] -> float32 [0, 1]."""
+    return batch._replace(images=transform.scale_pixels(batch.images))
 
 
-def shard_batch(batch: ExampleBatch, num_shards: int) -> Iterator[tuple[int, ExampleBatch]]:
+def shard_batch(batch: example.Examples, num_shards: int) -> Iterator[tuple[int, example.Examples]]:
     """Splits a batch by output shard (a crc32 of the key), still uint8 and unencoded.
 
     The shuffle to the writers then moves a quarter of the bytes float32 records would.
     """
     shards = np.array([zlib.crc32(key) for key in batch.keys], np.uint32) % num_shards
     for shard in np.unique(shards):
-        yield int(shard), _take(batch, shards == shard)
+        yield int(shard), batch.take(shards == shard)
 
 
 def write_shard(
-    item: tuple[int, Iterable[ExampleBatch]], *, out_dir: str, split: str, num_shards: int
+    item: tuple[int, Iterable[example.Examples]], *, out_dir: str, split: str, num_shards: int
 ) -> tuple[str, validate.SplitSummary]:
     """Scales, encodes and writes one shard's examples sorted by key, so output bytes
     never depend on the runner or on how it batched.
@@ -146,8 +113,8 @@ def write_shard(
     """
     shard, parts = item
     parts = list(parts)
-    batch = ExampleBatch(*(np.concatenate(column) for column in zip(*parts, strict=True)))
-    batch = _take(batch, np.argsort(batch.keys, kind="stable"))
+    batch = example.Examples.concatenate(parts, schema.RAW_DTYPE)
+    batch = batch.take(np.argsort(batch.keys, kind="stable"))
     path = FileSystems.join(out_dir, schema.split_file(split, shard, num_shards))
     written = [validate.SplitSummary.empty()]
     with FileSystems.create(path) as out:
@@ -155,11 +122,11 @@ def write_shard(
     return split, written[0]
 
 
-def _encoded(batch: ExampleBatch, written: list[validate.SplitSummary]) -> Iterator[bytes]:
+def _encoded(batch: example.Examples, written: list[validate.SplitSummary]) -> Iterator[bytes]:
     # A chunk at a time: float32 pixels for a whole shard would be 4x its uint8 size, and
     # fresh memory that large costs more to fault in than the scaling itself.
     for start in range(0, len(batch.keys), _SCALE_CHUNK):
-        chunk = scale_pixels(ExampleBatch(*(c[start : start + _SCALE_CHUNK] for c in batch)))
+        chunk = scale_pixels(example.Examples(*(c[start : start + _SCALE_CHUNK] for c in batch)))
         written[0] = written[0].merge(validate.SplitSummary.of(chunk.images, chunk.labels))
         yield from map(example.encode_example, *chunk)
 
@@ -267,6 +234,7 @@ def preprocess(
     num_shards: int = 1,
     beam_options: PipelineOptions | None = None,
     worker_start_timeout: float = 60,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Runs the Beam pipeline; replaces `out_dir` atomically when its report is clean.
 
@@ -274,6 +242,7 @@ def preprocess(
         raw_dir, out_dir: folders on any Beam filesystem.
         limits: the drift thresholds between splits.
         worker_start_timeout: seconds to wait for a Beam worker to start work.
+        record: if given, gets `beam_examples_per_s` (pipeline.cli's run record).
 
     Returns:
         The statistics written to `out_dir/stats.json`.
@@ -312,6 +281,8 @@ def preprocess(
         examples = sum(split["examples"] for split in stats.values())
         seconds = time.perf_counter() - started
         logger.info("beam: %d examples in %.1f s (%.0f/s)", examples, seconds, examples / seconds)
+        if record is not None:
+            record["beam_examples_per_s"] = examples / seconds
         validate.report("preprocess", raw_dir, report["anomalies"])
     for split, split_stats in stats.items():
         logger.info("%s: %d examples", split, split_stats["examples"])
@@ -328,7 +299,7 @@ def main() -> None:
     all_params = cli.load(args)
     params = all_params.preprocess
     options = beam_runner.checked(params.runner, params.beam_args)
-    with cli.stage("preprocess"):
+    with cli.stage("preprocess") as record:
         preprocess(
             # Workers may run in another working folder: they get absolute paths.
             raw_dir=beam_runner.absolute(args.raw),
@@ -339,12 +310,5 @@ def main() -> None:
             num_shards=params.num_shards,
             beam_options=options,
             worker_start_timeout=params.worker_start_timeout,
+            record=record,
         )
-
-
-if __name__ == "__main__":
-    # Beam pickles functions and classes by module name for its workers, which have no
-    # `__main__` of ours: run the copy of this module imported as components.preprocess.
-    from components import preprocess
-
-    cli.run(preprocess.main)

@@ -6,7 +6,7 @@ indices, one gather per batch, prefetch), validates on the validation split each
 logs per-epoch metrics with DVCLive, and saves the model in Keras's native format. Seeded
 and deterministic: the same params and data give the same weights.
 
-    python -m components.train --data data/processed --model models/model.keras --live dvclive
+    python -m components train --data data/processed --model models/model.keras --live dvclive
 """
 
 from __future__ import annotations
@@ -33,11 +33,10 @@ from pipeline.params import TrainParams
 logger = logging.getLogger(__name__)
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
-# Batches per call into the compiled train step. Fewer Python round trips: ~25% more
-# steps/s for the MLP on 2 CPU cores; the updates, and so the weights, are the same as
-# one step per call (tested), so this is not a param. Under a tf.distribute strategy
-# Keras 3.15's multi-step loop fails ("You must feed a value for placeholder tensor"):
-# there it stays 1.
+# Batches per call into the compiled train step: fewer Python round trips (README
+# "Performance"). The updates, and so the weights, are the same as one step per call
+# (tested), so this is not a param. Under a tf.distribute strategy Keras 3.15's multi-step
+# loop fails ("You must feed a value for placeholder tensor"): there it stays 1.
 STEPS_PER_EXECUTION = 50
 
 
@@ -57,8 +56,8 @@ def _mlp(params: TrainParams) -> keras.Model:
 
 
 # Batch norm's inference statistics average the last ~1/(1 - momentum) batches. Keras's
-# 0.99 lags a net still changing fast: a 1-epoch CNN scored 0.24 on test (0.95 in
-# training). 0.95 gives 0.987 at 1 epoch and 0.9921 at 5 (0.99: 0.9930; 0.9: 0.9919).
+# 0.99 lags a net still changing fast: a 1-epoch CNN scored near chance on test while
+# training well. 0.95 keeps short runs usable at no cost at 5 epochs (README).
 _NORM_MOMENTUM = 0.95
 
 
@@ -72,10 +71,9 @@ def _conv_block(filters: int, name: str) -> list[keras.layers.Layer]:
 
 
 def _cnn(params: TrainParams) -> keras.Model:
-    # Batch norm instead of dropout: at 5 epochs of batch 200 (1,355 steps) dropout leaves
-    # the net underfit (0.989); normalised blocks reach 0.992 in the same steps. Random
-    # shifts of up to 10% (2.8 px), in training only, added ~0.05% on test: 0.9926 / 0.9929
-    # against 0.9917 / 0.9922 without, seeds 42 / 43; shifts plus rotations gave 0.9913.
+    # Batch norm instead of dropout: in the 5 default epochs dropout leaves the net underfit.
+    # Random shifts of up to 10% (2.8 px), in training only, help a little; rotations on
+    # top did not (README "Experiments and plots").
     return keras.Sequential(
         [
             keras.Input(shape=schema.IMAGE_SHAPE, name="image"),
@@ -113,7 +111,7 @@ def strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def build_model(params: TrainParams, steps_per_epoch: int = 1) -> keras.Model:
+def build_model(params: TrainParams, *, steps_per_epoch: int) -> keras.Model:
     """Builds and compiles the `params.model` architecture (Adam, sparse cross-entropy).
 
     Args:
@@ -168,7 +166,7 @@ def save_model(model: keras.Model, path: Path) -> None:
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Logs each epoch's wall time and steps per second; keeps the rates for benchmarks."""
+    """Logs each epoch's wall time and steps per second; keeps the rates."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -245,6 +243,7 @@ def train(
     model_path: str | Path,
     params: TrainParams,
     live_dir: str | Path | None = None,
+    record: dict[str, Any] | None = None,
 ) -> keras.Model:
     """Trains a model on `data_dir`'s train split, validating on its validation split.
 
@@ -253,6 +252,7 @@ def train(
         model_path: where the `.keras` model file goes; replaced atomically.
         params: the `train` section of params.yaml.
         live_dir: where DVCLive writes per-epoch metrics and plots; None to skip.
+        record: if given, gets `steps_per_s`, the steady rate (pipeline.cli's run record).
 
     Returns:
         The trained model.
@@ -276,17 +276,20 @@ def train(
     del splits, train_split, validation_split  # the datasets hold their own copies
     with strategy(params.distribute).scope():
         model = build_model(params, steps_per_epoch=len(train_data))
+    epochs = EpochLogger()
     with _live_callbacks(live_dir) as callbacks:
         model.fit(
             train_data,
             validation_data=validation_data,
             epochs=params.epochs,
-            callbacks=[*callbacks, EpochLogger()],
+            callbacks=[*callbacks, epochs],
             verbose=2,
             shuffle=False,  # tf.data shuffles, seeded
         )
     with io.atomic_output(model_path) as temp:
         save_model(model, temp)
+    if record is not None:
+        record["steps_per_s"] = epochs.steady_rate()
     return model
 
 
@@ -297,9 +300,11 @@ def main() -> None:
     parser.add_argument("--live", required=True, help="output folder for DVCLive metrics")
     args = parser.parse_args()
     params = cli.load(args).train
-    with cli.stage("train"):
-        train(data_dir=args.data, model_path=args.model, params=params, live_dir=args.live)
-
-
-if __name__ == "__main__":
-    cli.run(main)
+    with cli.stage("train") as record:
+        train(
+            data_dir=args.data,
+            model_path=args.model,
+            params=params,
+            live_dir=args.live,
+            record=record,
+        )

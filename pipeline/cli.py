@@ -3,19 +3,59 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pipeline.errors import PipelineError
 from pipeline.params import Params, load_params
 
 logger = logging.getLogger("pipeline")
+
+
+# Lines printed while TensorFlow and Beam load, none of them actionable: absl's notice that
+# logging is not set up yet, oneDNN's and the CPU-feature notes, the CUDA probe on a machine
+# without a GPU, and Beam's warning about optional BigQuery clients it does not use.
+_STARTUP_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called|oneDNN custom operations"
+    r"|Could not find cuda drivers|cpu_feature_guard|To enable the following instructions"
+    r"|rebuild TensorFlow with the appropriate compiler flags|apitools not found"
+)
+
+
+@contextmanager
+def quiet_native_startup() -> Iterator[None]:
+    """Holds back what is written to stderr (fd 2, C++ included) while the block runs,
+    then writes it out without the known start-up noise, or all of it if the block fails:
+    a real import error is never hidden.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    failed = False
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            kept = lines if failed else [line for line in lines if not _STARTUP_NOISE.search(line)]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -46,13 +86,27 @@ def project_path(path: str | Path) -> Path:
     return path if path.is_absolute() else Path(os.environ.get("DVC_ROOT", ".")) / path
 
 
+RECORD_ENV = "PIPELINE_RUN_RECORD"
+
+
 @contextmanager
-def stage(name: str) -> Iterator[None]:
-    """Logs a stage's start and end with its wall time."""
+def stage(name: str) -> Iterator[dict[str, Any]]:
+    """Logs a stage's start and end with its wall time.
+
+    Yields:
+        The stage's run record, for the stage to add measurements to (rates, say). When
+        the environment names a file in PIPELINE_RUN_RECORD, the record is appended to it
+        as a JSON line: what `make bench` reads, so log messages can be reworded freely.
+    """
     logger.info("stage %s: start", name)
     start = time.perf_counter()
-    yield
-    logger.info("stage %s: done in %.1f s", name, time.perf_counter() - start)
+    record: dict[str, Any] = {"stage": name}
+    yield record
+    record["seconds"] = time.perf_counter() - start
+    logger.info("stage %s: done in %.1f s", name, record["seconds"])
+    if path := os.environ.get(RECORD_ENV):
+        with open(path, "a") as file:
+            file.write(json.dumps(record) + "\n")
 
 
 def _exit_now(status: int) -> NoReturn:

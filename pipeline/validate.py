@@ -9,6 +9,7 @@ become an anomaly. Any anomaly fails the stage, naming a JSON report that lists 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,22 +21,24 @@ from pipeline.errors import PipelineError
 
 
 class SplitRecords(NamedTuple):
-    keys: np.ndarray  # [N] bytes
-    images: np.ndarray  # [M, 28, 28, 1], the records whose image has the schema's size
-    labels: np.ndarray  # [N] int64
-    wrong_size: list[bytes]  # keys of records whose image has another size
+    examples: example.Examples  # the records whose image has the schema's size
+    wrong_size: list[bytes]  # keys of the records whose image has another size
+
+
+_READ_CHUNK = 4096  # records decoded at a time: the raw records are never all in memory
 
 
 def _fix_hint(path: str) -> str:
     return f"re-run the stage that wrote it (dvc repro --force the stage writing {path})"
 
 
-def _examples(file: str) -> Iterator[tuple[bytes, bytes, int]]:
-    """Decodes a file's records as they are read: the raw records are never all in memory."""
+def _read_file(file: str, dtype: np.dtype) -> Iterator[tuple[example.Examples, list[bytes]]]:
+    """Decodes a file's records a chunk at a time, naming the file if it cannot."""
     try:
-        for record in io.read_tfrecords(file):
+        records = io.read_tfrecords(file)
+        while chunk := list(itertools.islice(records, _READ_CHUNK)):
             try:
-                yield example.decode_example(record)
+                yield example.decode_records(chunk, dtype)
             except ValueError as error:
                 raise PipelineError(
                     f"{file} holds a record that is not a {schema.__name__} example ({error}); "
@@ -49,16 +52,12 @@ def _examples(file: str) -> Iterator[tuple[bytes, bytes, int]]:
 
 def read_split(directory: str | Path, split: str, dtype: np.dtype) -> SplitRecords:
     """Reads every record of a split, raising a clear error for an unreadable file."""
-    size = schema.NUM_PIXELS * np.dtype(dtype).itemsize
-    examples = [decoded for file in io.split_files(directory, split) for decoded in _examples(file)]
-    keys = np.array([key for key, _, _ in examples], object)
-    fits = [len(image) == size for _, image, _ in examples]
-    images = b"".join(image for (_, image, _), fit in zip(examples, fits, strict=True) if fit)
+    chunks = [
+        chunk for file in io.split_files(directory, split) for chunk in _read_file(file, dtype)
+    ]
     return SplitRecords(
-        keys,
-        np.frombuffer(images, dtype).reshape(-1, *schema.IMAGE_SHAPE),
-        np.array([label for _, _, label in examples], np.int64),
-        [key for (key, _, _), fit in zip(examples, fits, strict=True) if not fit],
+        example.Examples.concatenate((examples for examples, _ in chunks), dtype),
+        [key for _, wrong_size in chunks for key in wrong_size],
     )
 
 
@@ -180,8 +179,10 @@ def key_anomalies(
 
 def split_anomalies(split: str, records: SplitRecords) -> list[str]:
     """Schema anomalies within one split."""
-    summary = SplitSummary.of(records.images, records.labels, records.wrong_size)
-    duplicates = {split: duplicate_keys(records.keys)}
+    examples = records.examples
+    summary = SplitSummary.of(examples.images, examples.labels, records.wrong_size)
+    keys = np.concatenate([examples.keys, np.array(records.wrong_size, object)])
+    duplicates = {split: duplicate_keys(keys)}
     return summary_anomalies(split, summary) + key_anomalies(duplicates, {})
 
 
@@ -233,20 +234,21 @@ def report(stage: str, directory: str | Path, anomalies: list[str]) -> None:
 def anomalies(records: dict[str, SplitRecords]) -> list[str]:
     """Anomalies within each split and across splits."""
     found = [a for split, r in records.items() for a in split_anomalies(split, r)]
-    return found + cross_split_anomalies({s: set(r.keys.tolist()) for s, r in records.items()})
+    keys = {s: {*r.examples.keys.tolist(), *r.wrong_size} for s, r in records.items()}
+    return found + cross_split_anomalies(keys)
 
 
 def check_split_dir(
     stage: str, directory: str | Path, splits: tuple[str, ...], dtype: np.dtype
-) -> dict[str, SplitRecords]:
+) -> dict[str, example.Examples]:
     """Reads and checks the given splits of a record folder; fails on any anomaly.
 
     Returns:
-        The records per split, for the caller to use.
+        The examples per split, for the caller to use (all of the schema's size).
 
     Raises:
         PipelineError: naming an unreadable file, or the report listing the anomalies.
     """
     records = {split: read_split(directory, split, dtype) for split in splits}
     report(stage, directory, anomalies(records))
-    return records
+    return {split: split_records.examples for split, split_records in records.items()}

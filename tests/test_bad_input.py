@@ -29,7 +29,8 @@ def run_stage(stage: str, *args: str, cwd: Path, params: Path | None = None, env
     command = [
         sys.executable,
         "-m",
-        f"components.{stage}",
+        "components",
+        stage,
         "--params",
         str(params or cwd / "p.yaml"),
     ]

@@ -21,6 +21,7 @@ import yaml
 
 from tests.beam_services import portable_runner
 from tests.conftest import ROOT
+from tests.test_dvc_yaml import stage_code
 
 pytestmark = pytest.mark.e2e
 
@@ -200,6 +201,10 @@ def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Projec
     assert five_epochs["blessed"] is True
     assert five_epochs["test"] == json.loads(project.read("reports/metrics.json"))["test"]
     assert project.serving() == serving
+    # Promoting the best: its results into the workspace, the pushed versions untouched.
+    best = max(experiments, key=lambda name: experiments[name]["test"]["accuracy"])
+    project.run("dvc", "exp", "apply", best)
+    assert project.serving() == serving
     project.run("git", "add", "-A")
     project.run("git", "commit", "-q", "-m", "baseline results")
 
@@ -213,6 +218,19 @@ def test_forced_runs_are_byte_identical(project: Project):
     # Byte-stable ingest output: forcing it again leaves everything downstream current.
     project.run("dvc", "repro", "--force", "--single-item", "ingest")
     assert _stages_run(project.run("dvc", "repro")) == []
+
+
+def test_editing_shared_code_changes_exactly_the_stages_that_import_it(project: Project):
+    code = {stage: imported for stage, (_, imported) in stage_code().items()}
+    shared = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pipeline").glob("*.py"))
+    for module in [*shared, "components/__init__.py", "components/export.py"]:
+        path = project.path / module
+        original = path.read_text()
+        path.write_text(original + "# an edit\n")
+        changed = set(json.loads(project.run("dvc", "status", "--json")))
+        path.write_text(original)
+        assert changed == {stage for stage in code if module in code[stage]}, module
+    assert "up to date" in project.run("dvc", "status")
 
 
 def _processed(project: Project) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from components import export as ex
-from pipeline import io
+from pipeline import io, transform
 
 
 def test_saved_model_cli_lists_both_signatures(serving_dir):
@@ -45,7 +45,7 @@ def test_fresh_process_serves_what_keras_predicts(tmp_path, serving_dir, trained
     subprocess.run([sys.executable, "-c", script], check=True, timeout=300)
     served = np.load(tmp_path / "served.npy")
     model = keras.models.load_model(trained_model)
-    expected = model.predict(images[..., None].astype(np.float32) / 255, verbose=0)
+    expected = model.predict(transform.scale_pixels(images[..., None]), verbose=0)
     assert served.shape == (10_000, 10)
     np.testing.assert_array_equal(served.argmax(1), expected.argmax(1))
     np.testing.assert_allclose(served, expected, atol=1e-5)
@@ -72,7 +72,8 @@ def test_push_adds_the_next_version_and_leaves_earlier_ones(tmp_path, trained_mo
     assert ex.push_record(base / "7") == {}
     assert io.latest_version(base) == version
     images = mnist["test_images"][:1500]  # more than one serving batch
-    expected = keras.models.load_model(trained_model).predict(images[..., None] / 255, verbose=0)
+    scaled = transform.scale_pixels(images[..., None])
+    expected = keras.models.load_model(trained_model).predict(scaled, verbose=0)
     np.testing.assert_allclose(ex.serve_probabilities(version, images), expected, atol=1e-5)
     # Nothing else is left in the base folder: no temp folder a model server could trip on.
     assert sorted(p.name for p in base.iterdir()) == ["7", "8"]

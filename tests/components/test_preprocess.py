@@ -10,7 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from components import beam_checks
 from components import preprocess as pp
-from pipeline import artifacts, example, io, schema
+from pipeline import artifacts, example, io, schema, transform
 from tests.conftest import LOOSE_LIMITS, ROOT, read_split
 
 
@@ -37,20 +37,20 @@ def test_is_validation_is_deterministic_seeded_and_close_to_fraction():
 
 def test_scale_pixels_is_exactly_x_over_255():
     images = np.resize(np.arange(256, dtype=np.uint8), (1, *schema.IMAGE_SHAPE))
-    batch = pp.ExampleBatch(np.array([b"k"], object), images, np.array([3]))
+    batch = example.Examples(np.array([b"k"], object), images, np.array([3]))
     scaled = pp.scale_pixels(batch).images
     assert scaled.dtype == np.float32
-    np.testing.assert_array_equal(scaled, images.astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(scaled, transform.scale_pixels(images))
     assert scaled.min() == 0.0 and scaled.max() == 1.0
 
 
 def test_split_stats_fn_matches_numpy():
     records = _records("train", 300)
-    batch, wrong_size = pp.decode_records(records)
+    batch, wrong_size = example.decode_records(records, schema.RAW_DTYPE)
     assert wrong_size == []
     fn = beam_checks.SplitStatsFn()
     halves = [
-        fn.add_input(fn.create_accumulator(), pp._take(batch, mask))
+        fn.add_input(fn.create_accumulator(), batch.take(mask))
         for mask in (np.arange(300) < 120, np.arange(300) >= 120)
     ]
     summary, stats = fn.extract_output(fn.merge_accumulators(halves))
@@ -125,7 +125,7 @@ def test_read_batches_reports_bad_records_instead_of_failing(tmp_path):
 
 def test_key_checks_find_duplicates_and_leaks_across_batches_and_buckets():
     def batch(keys):
-        return pp.ExampleBatch(np.array(keys, object), None, None)
+        return example.Examples(np.array(keys, object), None, None)
 
     parts = [
         *beam_checks.bucket_keys(batch([b"k1", b"k2", b"k3"]), "train"),
@@ -161,8 +161,14 @@ def test_split_validation_transform_in_test_pipeline():
             # Batches of uneven sizes, as a runner may cut them.
             schema.TRAIN: p
             | "T"
-            >> beam.Create([pp.decode_records(train[:123])[0], pp.decode_records(train[123:])[0]]),
-            schema.TEST: p | "E" >> beam.Create([pp.decode_records(test)[0]]),
+            >> beam.Create(
+                [
+                    example.decode_records(train[:123], schema.RAW_DTYPE)[0],
+                    example.decode_records(train[123:], schema.RAW_DTYPE)[0],
+                ]
+            ),
+            schema.TEST: p
+            | "E" >> beam.Create([example.decode_records(test, schema.RAW_DTYPE)[0]]),
         }
         splits = raw | pp.SplitValidation(validation_fraction=0.2, seed=3)
         assert_that(keys(schema.TRAIN), equal_to(expected_train), label="train")
@@ -186,7 +192,7 @@ def test_preprocess_outputs_scaled_disjoint_complete_splits(small_raw_dir, small
     assert not set(train_keys) & set(validation_keys)
     assert sorted(train_keys + validation_keys) == sorted(by_key)
     for key, image in zip(validation_keys, parts[schema.VALIDATION][schema.IMAGE], strict=True):
-        np.testing.assert_array_equal(image, by_key[key].astype(np.float32) / np.float32(255))
+        np.testing.assert_array_equal(image, transform.scale_pixels(by_key[key]))
     stats = json.loads((small_processed_dir / artifacts.STATS_FILE).read_text())
     assert stats[schema.VALIDATION]["examples"] == len(validation_keys)
     assert stats[schema.TEST]["examples"] == 500

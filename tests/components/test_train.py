@@ -20,7 +20,7 @@ def params():
 
 
 def test_default_model_is_the_reference_mlp():
-    model = tr.build_model(load_params(ROOT / "params.yaml").train)
+    model = tr.build_model(load_params(ROOT / "params.yaml").train, steps_per_epoch=271)
     layers = model.layers
     assert model.input_shape == (None, 28, 28, 1)
     assert isinstance(layers[0], keras.layers.Flatten)
@@ -33,7 +33,8 @@ def test_default_model_is_the_reference_mlp():
 
 
 def test_hidden_layer_size_and_learning_rate_come_from_params(params):
-    model = tr.build_model(dataclasses.replace(params, hidden_layer_size=32, learning_rate=0.01))
+    small = dataclasses.replace(params, hidden_layer_size=32, learning_rate=0.01)
+    model = tr.build_model(small, steps_per_epoch=271)
     assert [layer.units for layer in model.layers[1:]] == [32, 32, 32, 10]
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
 
@@ -44,7 +45,9 @@ def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_
         model_path=tmp_path / "models.keras",
         params=params,
         live_dir=tmp_path / "live",
+        record=(record := {}),
     )
+    assert record["steps_per_s"] > 0
     loaded = keras.models.load_model(tmp_path / "models.keras", safe_mode=True)
     for saved, trained in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, trained)
@@ -129,7 +132,7 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processe
 
 
 def test_cnn_shifts_digits_in_training_only(params):
-    model = tr.build_model(dataclasses.replace(params, model="cnn"))
+    model = tr.build_model(dataclasses.replace(params, model="cnn"), steps_per_epoch=271)
     shift = model.layers[0]
     assert isinstance(shift, keras.layers.RandomTranslation)
     digits = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)

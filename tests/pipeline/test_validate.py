@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline import schema, validate
+from pipeline import example, schema, validate
 from pipeline.errors import PipelineError
 
 
@@ -10,7 +10,7 @@ def _records(labels, keys=None, images=None, wrong_size=()):
     keys = np.array(keys or [f"k{i}".encode() for i in range(len(labels))], object)
     if images is None:
         images = np.zeros((len(labels), *schema.IMAGE_SHAPE), np.float32)
-    return validate.SplitRecords(keys, images, labels, list(wrong_size))
+    return validate.SplitRecords(example.Examples(keys, images, labels), list(wrong_size))
 
 
 ALL = list(range(10))

@@ -1,0 +1,36 @@
+"""The stages' process entry point: `python -m components <stage> [flags]`, as dvc.yaml runs them.
+
+Process-wide settings are made here and nowhere else (importing a project module changes
+no global state): TensorFlow's C++ log level, and holding back the start-up lines that
+TensorFlow's and Beam's native code and imports print while they load (pipeline.cli).
+Then the stage's module is imported by its name, never run as `__main__`, so everything
+Beam pickles for its workers refers to a module they can import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from pipeline import cli
+
+STAGES = ("ingest", "preprocess", "train", "evaluate")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in STAGES:
+        sys.exit(f"usage: python -m components {{{','.join(STAGES)}}} [flags]")
+    # Without an NVIDIA driver TensorFlow's failed CUDA probe logs an error line: keep only
+    # fatal C++ messages there.
+    has_gpu_driver = os.path.exists("/proc/driver/nvidia")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if has_gpu_driver else "3")
+    with cli.quiet_native_startup():
+        stage = importlib.import_module(f"components.{argv[0]}")
+    sys.argv = [f"python -m components {argv[0]}", *argv[1:]]
+    cli.run(stage.main)
+
+
+if __name__ == "__main__":
+    main()
