@@ -174,7 +174,7 @@ def _write_reports(
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="preprocess's output folder")
     parser.add_argument("--model", required=True, help="train's .keras model file")
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument(
         "--serving", required=True, help="serving base folder, relative to the project root"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = cli.load(args).evaluate
     with cli.stage("evaluate"):
         evaluate(

@@ -129,10 +129,10 @@ def ingest(*, dataset: str, out_dir: str | Path, mirror_dir: Path | None) -> dic
             return counts
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder for the TFRecords")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = cli.load(args)
     with cli.stage("ingest"):
         ingest(

@@ -289,11 +289,11 @@ def preprocess(
     return stats
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--raw", required=True, help="ingest's output folder")
     parser.add_argument("--out", required=True, help="output folder")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # Beam's type-hint conversion logs a line per string annotation at INFO: a wall per run.
     logging.getLogger("apache_beam.typehints").setLevel(logging.WARNING)
     all_params = cli.load(args)

@@ -293,12 +293,12 @@ def train(
     return model
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = cli.parser(__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="preprocess's output folder")
     parser.add_argument("--model", required=True, help="output .keras model file")
     parser.add_argument("--live", required=True, help="output folder for DVCLive metrics")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     params = cli.load(args).train
     with cli.stage("train") as record:
         train(

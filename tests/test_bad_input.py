@@ -6,6 +6,7 @@ traceback, and that the stage's previous output is byte-for-byte untouched.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -20,28 +22,46 @@ import tensorflow as tf
 import yaml
 
 from pipeline import example, schema
+from pipeline.errors import PipelineError
 from tests.beam_services import free_port
 from tests.conftest import ROOT
 from tests.pipeline.test_mirror import MIRROR_DAMAGE
 
 
-def run_stage(stage: str, *args: str, cwd: Path, params: Path | None = None, env=None):
-    command = [
-        sys.executable,
-        "-m",
-        "components",
-        stage,
-        "--params",
-        str(params or cwd / "p.yaml"),
-    ]
-    return subprocess.run(
-        [*command, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
+class Result(NamedTuple):
+    returncode: int
+    stderr: str
+
+
+def run_stage(
+    stage: str, *args: str, cwd: Path, env: dict | None = None, process: bool = False
+) -> Result:
+    """Runs a stage as `python -m components <stage>` does, with the params in `cwd`/p.yaml.
+
+    In this process by default: the stage's main raises a PipelineError, which the entry
+    point turns into its one log line and exit status 1; that is the line made here. With
+    `process`, the real command in a subprocess: one such test per stage checks the wiring.
+    """
+    argv = ["--params", str(cwd / "p.yaml"), *args]
+    if process:
+        done = subprocess.run(
+            [sys.executable, "-m", "components", stage, *argv],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        )
+        return Result(done.returncode, done.stderr)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        try:
+            importlib.import_module(f"components.{stage}").main(argv)
+        except PipelineError as error:
+            return Result(1, f"2026-01-01 00:00:00,000 ERROR pipeline: {error}\n")
+    return Result(0, "")
 
 
 def snapshot(path: Path) -> dict[str, bytes]:
@@ -53,7 +73,7 @@ def snapshot(path: Path) -> dict[str, bytes]:
 _OUR_ERROR = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ ERROR ")  # pipeline.cli's log format
 
 
-def assert_fails_cleanly(result: subprocess.CompletedProcess, *fragments: str) -> None:
+def assert_fails_cleanly(result: Result, *fragments: str) -> None:
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if _OUR_ERROR.match(line)]
@@ -100,7 +120,10 @@ def test_bad_params(workdir, case):
     _set_params(workdir, section, key, value)
     before = snapshot(workdir / "out")
     result = run_stage(
-        "train", "--data", "d", "--model", "out/model.keras", "--live", "l", cwd=workdir
+        "train",
+        *("--data", "d", "--model", "out/model.keras", "--live", "l"),
+        cwd=workdir,
+        process=case == "typo",  # the train stage's wiring, once
     )
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
@@ -112,6 +135,7 @@ def test_params_not_yaml(workdir):
         "evaluate",
         *("--data", "d", "--model", "m", "--out", "out", "--serving", "s"),
         cwd=workdir,
+        process=True,  # the evaluate stage's wiring
     )
     assert_fails_cleanly(result, "p.yaml is not valid YAML at line")
     assert (workdir / "out" / "previous.txt").exists()
@@ -173,7 +197,8 @@ def test_bad_mirror(workdir, broken_mirror, damage):
 
 
 def test_mirror_not_a_folder(workdir):
-    result = run_stage("ingest", "--out", "out", cwd=workdir, env={"DATA_MIRROR": "nowhere"})
+    env = {"DATA_MIRROR": "nowhere"}
+    result = run_stage("ingest", "--out", "out", cwd=workdir, env=env, process=True)
     assert_fails_cleanly(result, "nowhere is not a folder; point DATA_MIRROR")
     assert (workdir / "out" / "previous.txt").exists()
 
@@ -275,7 +300,8 @@ def test_schema_anomaly_fails_with_a_report(workdir, mnist, case):
     _write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
     _write_records(workdir / "raw", schema.TEST, *change(*_raw(mnist, schema.TEST, 200)))
     before = snapshot(workdir / "out")
-    result = run_stage("preprocess", "--raw", "raw", "--out", "out", cwd=workdir)
+    wiring = case == "label_out_of_range"  # the preprocess stage's, once
+    result = run_stage("preprocess", "--raw", "raw", "--out", "out", cwd=workdir, process=wiring)
     assert_fails_cleanly(result, message, "anomalies/preprocess.json")
     assert message in (workdir / "anomalies" / "preprocess.json").read_text()
     assert snapshot(workdir / "out") == before
