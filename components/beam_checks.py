@@ -25,8 +25,14 @@ from apache_beam.io.localfilesystem import LocalFileSystem
 from pipeline import artifacts, io, schema, validate
 from pipeline.params import ValidateParams
 
-WRONG_SIZE = "wrong_size"  # tag: (split, keys of records whose image has another size)
-UNREADABLE = "unreadable"  # tag: a message naming a file that could not be read
+# Kinds of the (kind, payload) findings the checks emit:
+SUMMARY = "summary"  # (split, (validate.SplitSummary, statistics))
+WRONG_SIZE = "wrong_size"  # (split, keys of records whose image has another size)
+UNREADABLE = "unreadable"  # a message naming a file that could not be read
+WRITTEN = "written"  # (split, summary of what one shard holds, as written)
+KEYS = "keys"  # (DUPLICATES, split, keys) or (SHARED, (split, split), keys)
+DUPLICATES, SHARED = "duplicates", "shared"
+FINDINGS = "findings"  # the tag of the read step's side output
 REPORT_FILE = ".report.json"  # the pipeline's report to the launcher, removed once read
 STARTED_FILE = ".started"  # left by the first worker to read: the launcher's sign of life
 _KEY_BUCKETS = 16  # units of parallel work for the key checks
@@ -90,33 +96,31 @@ def check_bucket(item: tuple[int, Iterable[tuple[str, np.ndarray]]]) -> Iterator
     }
     for split, split_keys in keys.items():
         if duplicates := validate.duplicate_keys(split_keys):
-            yield "duplicates", split, duplicates
+            yield KEYS, (DUPLICATES, split, duplicates)
     for pair, shared in validate.shared_keys(keys).items():
-        yield "shared", pair, shared
+        yield KEYS, (SHARED, pair, shared)
 
 
-def key_report(findings: list[tuple]) -> list[str]:
+def key_report(findings: list[tuple[str, Any, list[bytes]]]) -> list[str]:
+    """(kind, split or pair of splits, keys) findings -> the key anomalies, in one order."""
     duplicates: dict[str, list[bytes]] = {}
     shared: dict[tuple[str, str], list[bytes]] = {}
     for kind, where, keys in findings:
-        (duplicates if kind == "duplicates" else shared).setdefault(where, []).extend(keys)
+        (duplicates if kind == DUPLICATES else shared).setdefault(where, []).extend(keys)
     order = {split: n for n, split in enumerate(schema.PROCESSED_SPLITS)}
     shared = dict(sorted(shared.items(), key=lambda item: [order[s] for s in item[0]]))
     return validate.key_anomalies(duplicates, shared)
 
 
-def make_report(
-    summaries: dict[str, tuple[validate.SplitSummary, dict]],
-    *,
-    wrong_size: list[tuple[str, list[bytes]]],
-    unreadable: list[str],
-    key_findings: list[tuple],
-    written: list[tuple[str, validate.SplitSummary]],
-    limits: ValidateParams,
-) -> dict[str, Any]:
-    """The statistics and every anomaly, from the pipeline's small results."""
-    anomalies = sorted(unreadable)
-    stats = {split: split_stats for split, (_, split_stats) in summaries.items()}
+def make_report(findings: list[tuple[str, Any]], *, limits: ValidateParams) -> dict[str, Any]:
+    """The statistics and every anomaly, from all the pipeline's (kind, payload) findings."""
+    by_kind: dict[str, list] = {}
+    for kind, payload in findings:
+        by_kind.setdefault(kind, []).append(payload)
+    summaries = dict(by_kind.get(SUMMARY, []))
+    anomalies = sorted(by_kind.get(UNREADABLE, []))
+    stats = {split: split_stats for split, (_, split_stats) in sorted(summaries.items())}
+    wrong_size, written = by_kind.get(WRONG_SIZE, []), by_kind.get(WRITTEN, [])
     for split in (s for s in schema.PROCESSED_SPLITS if s in summaries):
         other_size = [key for s, keys in wrong_size if s == split for key in keys]
         summary = summaries[split][0].merge(
@@ -129,7 +133,7 @@ def make_report(
         if out.examples != summary.examples:
             anomalies.append(f"{split}: {out.examples} of {summary.examples} examples written")
         anomalies += [a for a in validate.summary_anomalies(split, out) if "pixels" in a]
-    anomalies += key_report(key_findings)
+    anomalies += key_report(by_kind.get(KEYS, []))
     anomalies += validate.drift_anomalies(
         stats,
         max_class_drift=limits.max_class_drift,
@@ -138,76 +142,47 @@ def make_report(
     return {"stats": stats, "anomalies": anomalies}
 
 
-class CheckSplits(beam.PTransform):
-    """{split: batches} -> `stats.json` and the report, written into `out_dir`."""
+def write_report(report: dict[str, Any], out_dir: str) -> None:
+    """Writes `stats.json` (an artifact) and the report the launcher reads."""
+    for name, content in ((artifacts.STATS_FILE, report["stats"]), (REPORT_FILE, report)):
+        with FileSystems.create(FileSystems.join(out_dir, name)) as file:
+            file.write((json.dumps(content, indent=2, sort_keys=True) + "\n").encode())
 
-    def __init__(
-        self,
-        *,
-        out_dir: str,
-        read_findings: dict[str, list[beam.PCollection]],
-        written: list[beam.PCollection],
-        limits: ValidateParams,
-    ):
+
+class CheckSplits(beam.PTransform):
+    """{split: batches} -> `stats.json` and the report, written into `out_dir`.
+
+    Every check's result is a small (kind, payload) finding; one list of them all makes
+    the report, in few transforms: building a Beam graph costs time too.
+    """
+
+    def __init__(self, *, out_dir: str, findings: list[beam.PCollection], limits: ValidateParams):
         super().__init__()
-        self.out_dir, self.limits = out_dir, limits
-        self.read_findings, self.written = read_findings, written
+        self.out_dir, self.findings, self.limits = out_dir, findings, limits
 
     def expand(self, splits: dict[str, beam.PCollection]) -> beam.PCollection:
         summaries = [
             batches
             | f"Stats{split}" >> beam.CombineGlobally(SplitStatsFn())
-            | f"Name{split}" >> beam.Map(lambda s, name=split: (name, s))
+            | f"Name{split}" >> beam.Map(lambda s, name=split: (SUMMARY, (name, s)))
             for split, batches in splits.items()
         ]
-        keys = [
-            batches | f"Keys{split}" >> beam.FlatMap(bucket_keys, split)
-            for split, batches in splits.items()
-        ]
-        wrong_size, unreadable = self.read_findings[WRONG_SIZE], self.read_findings[UNREADABLE]
-        as_list = beam.pvalue.AsSingleton
-        report = (
-            summaries
-            | "FlattenStats" >> beam.Flatten()
-            | "StatsDict" >> beam.combiners.ToDict()
-            | "Report"
-            >> beam.Map(
-                make_report,
-                wrong_size=as_list(_to_list(wrong_size, "WrongSize")),
-                unreadable=as_list(_to_list(unreadable, "Unreadable")),
-                key_findings=as_list(
-                    keys
-                    | "FlattenKeys" >> beam.Flatten()
-                    | "GroupByBucket" >> beam.GroupByKey()
-                    | "CheckBuckets" >> beam.FlatMap(check_bucket)
-                    | "KeyFindings" >> beam.combiners.ToList()
-                ),
-                written=as_list(_to_list(self.written, "Written")),
-                limits=self.limits,
-            )
+        keys = (
+            [
+                batches | f"Keys{split}" >> beam.FlatMap(bucket_keys, split)
+                for split, batches in splits.items()
+            ]
+            | "FlattenKeys" >> beam.Flatten()
+            | "GroupByBucket" >> beam.GroupByKey()
+            | "CheckBuckets" >> beam.FlatMap(check_bucket)
         )
-        for name, part in (("Stats", "stats"), ("Report", None)):
-            file = artifacts.STATS_FILE if part else REPORT_FILE
-            (
-                report
-                | f"{name}Json"
-                >> beam.Map(
-                    lambda r, part=part: json.dumps(
-                        r[part] if part else r, indent=2, sort_keys=True
-                    )
-                )
-                | f"Write{name}"
-                >> beam.io.WriteToText(
-                    FileSystems.join(self.out_dir, file), shard_name_template="", num_shards=1
-                )
-            )
-        return report
-
-
-def _to_list(collections: list[beam.PCollection], name: str) -> beam.PCollection:
-    return (
-        collections | f"Flatten{name}" >> beam.Flatten() | f"{name}List" >> beam.combiners.ToList()
-    )
+        return (
+            [*summaries, keys, *self.findings]
+            | "FlattenFindings" >> beam.Flatten()
+            | "AllFindings" >> beam.combiners.ToList()
+            | "Report" >> beam.Map(make_report, limits=self.limits)
+            | "WriteReport" >> beam.Map(write_report, self.out_dir)
+        )
 
 
 def mark_started(out_dir: str) -> None:

@@ -59,17 +59,15 @@ def read_batches(file: fileio.ReadableFile, split: str, out_dir: str) -> Iterato
             while chunk := list(itertools.islice(records, _READ_BATCH)):
                 batch, wrong_size = example.decode_records(chunk, schema.RAW_DTYPE)
                 if wrong_size:
-                    yield beam.pvalue.TaggedOutput(beam_checks.WRONG_SIZE, (split, wrong_size))
+                    finding = (beam_checks.WRONG_SIZE, (split, wrong_size))
+                    yield beam.pvalue.TaggedOutput(beam_checks.FINDINGS, finding)
                 yield batch
     except io.CorruptRecordsError as error:
-        yield beam.pvalue.TaggedOutput(
-            beam_checks.UNREADABLE, f"{path} is truncated or corrupted ({error})"
-        )
+        message = f"{path} is truncated or corrupted ({error})"
+        yield beam.pvalue.TaggedOutput(beam_checks.FINDINGS, (beam_checks.UNREADABLE, message))
     except ValueError as error:
-        yield beam.pvalue.TaggedOutput(
-            beam_checks.UNREADABLE,
-            f"{path} holds a record that is not a {schema.__name__} example ({error})",
-        )
+        message = f"{path} holds a record that is not a {schema.__name__} example ({error})"
+        yield beam.pvalue.TaggedOutput(beam_checks.FINDINGS, (beam_checks.UNREADABLE, message))
 
 
 def is_validation(key: bytes, *, fraction: float, seed: int) -> bool:
@@ -104,12 +102,12 @@ def shard_batch(batch: example.Examples, num_shards: int) -> Iterator[tuple[int,
 
 def write_shard(
     item: tuple[int, Iterable[example.Examples]], *, out_dir: str, split: str, num_shards: int
-) -> tuple[str, validate.SplitSummary]:
+) -> tuple[str, tuple[str, validate.SplitSummary]]:
     """Scales, encodes and writes one shard's examples sorted by key, so output bytes
     never depend on the runner or on how it batched.
 
     Returns:
-        The split and a summary of the scaled examples written, for the output checks.
+        A finding for the output checks: the split and a summary of what was written.
     """
     shard, parts = item
     parts = list(parts)
@@ -119,7 +117,7 @@ def write_shard(
     written = [validate.SplitSummary.empty()]
     with FileSystems.create(path) as out:
         io.write_tfrecords(out, _encoded(batch, written))
-    return split, written[0]
+    return beam_checks.WRITTEN, (split, written[0])
 
 
 def _encoded(batch: example.Examples, written: list[validate.SplitSummary]) -> Iterator[bytes]:
@@ -154,7 +152,7 @@ class WriteSplit(beam.PTransform):
     """Writes a split's uint8 batches as scaled, key-sorted TFRecord shards.
 
     Returns:
-        (split, summary) of what each shard holds, as written.
+        A finding per shard: the split and a summary of what it holds, as written.
     """
 
     def __init__(self, *, out_dir: str, split: str, num_shards: int):
@@ -174,14 +172,14 @@ class WriteSplit(beam.PTransform):
 
 
 class ReadRaw(beam.PTransform):
-    """Finds and reads each raw split's files: {split: batches}, plus the read anomalies."""
+    """Finds and reads each raw split's files: {split: batches}, plus their findings."""
 
     def __init__(self, raw_dir: str, out_dir: str):
         super().__init__()
         self.raw_dir, self.out_dir = raw_dir, out_dir
 
-    def expand(self, p: beam.Pipeline) -> tuple[dict[str, beam.PCollection], dict[str, list]]:
-        batches, findings = {}, {beam_checks.WRONG_SIZE: [], beam_checks.UNREADABLE: []}
+    def expand(self, p: beam.Pipeline) -> tuple[dict[str, beam.PCollection], list]:
+        batches, findings = {}, []
         for split in schema.RAW_SPLITS:
             pattern = FileSystems.join(self.raw_dir, schema.split_pattern(split))
             read = (
@@ -190,12 +188,11 @@ class ReadRaw(beam.PTransform):
                 | f"Open{split}" >> fileio.ReadMatches()
                 | f"Read{split}"
                 >> beam.FlatMap(read_batches, split, self.out_dir).with_outputs(
-                    beam_checks.WRONG_SIZE, beam_checks.UNREADABLE, main="batches"
+                    beam_checks.FINDINGS, main="batches"
                 )
             )
             batches[split] = read.batches
-            for tag, found in findings.items():
-                found.append(read[tag])
+            findings.append(read[beam_checks.FINDINGS])
         return batches, findings
 
 
@@ -217,10 +214,7 @@ def build(
         for split, batches in splits.items()
     ]
     splits | "Check" >> beam_checks.CheckSplits(
-        out_dir=out_dir,
-        read_findings=read_findings,
-        written=written,
-        limits=limits,
+        out_dir=out_dir, findings=[*read_findings, *written], limits=limits
     )
 
 

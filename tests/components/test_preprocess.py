@@ -104,19 +104,22 @@ def test_read_batches_reports_bad_records_instead_of_failing(tmp_path):
             | fileio.MatchFiles(str(tmp_path / "*.tfrecord"))
             | fileio.ReadMatches()
             | beam.FlatMap(pp.read_batches, "train", str(tmp_path)).with_outputs(
-                beam_checks.WRONG_SIZE, beam_checks.UNREADABLE, main="batches"
+                beam_checks.FINDINGS, main="batches"
             )
         )
+        findings = read[beam_checks.FINDINGS]
         # a.tfrecord: its 6 good examples, the short one apart; b.tfrecord, cut short inside
         # its first batch, and c.tfrecord: nothing but the finding.
         assert_that(read.batches | beam.Map(lambda b: len(b.keys)), equal_to([6]), label="batches")
         assert_that(
-            read[beam_checks.WRONG_SIZE],
-            equal_to([("train", [b"train-00099"])]),
+            findings | beam.Filter(lambda f: f[0] == beam_checks.WRONG_SIZE),
+            equal_to([(beam_checks.WRONG_SIZE, ("train", [b"train-00099"]))]),
             label="wrong_size",
         )
         assert_that(
-            read[beam_checks.UNREADABLE] | beam.Map(lambda m: (m.split()[0][-10:], m.split()[2])),
+            findings
+            | beam.Filter(lambda f: f[0] == beam_checks.UNREADABLE)
+            | beam.Map(lambda f: (f[1].split()[0][-10:], f[1].split()[2])),
             equal_to([("b.tfrecord", "truncated"), ("c.tfrecord", "a")]),
             label="unreadable",
         )
@@ -136,7 +139,8 @@ def test_key_checks_find_duplicates_and_leaks_across_batches_and_buckets():
     for bucket, part in parts:
         buckets.setdefault(bucket, []).append(part)
     findings = [f for item in buckets.items() for f in beam_checks.check_bucket(item)]
-    assert beam_checks.key_report(findings) == [
+    assert {kind for kind, _ in findings} == {beam_checks.KEYS}
+    assert beam_checks.key_report([payload for _, payload in findings]) == [
         "train: duplicate keys k3",
         "1 keys are in both train and test (k4)",
     ]
