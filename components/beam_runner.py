@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -67,14 +68,26 @@ def _check_runner(name: str) -> None:
 def _check_reachable(address: str, what: str, flag: str) -> None:
     import grpc  # a Beam dependency
 
+    def unreachable(why: str) -> PipelineError:
+        return PipelineError(
+            f"params: {_ARGS}: no {what} answers at {flag}={address} ({why}); start it, "
+            "or fix the address"
+        )
+
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise unreachable("not a host:port address")
+    try:  # nothing listening is the common case: say so at once, not after a timeout
+        socket.create_connection(
+            (host or "localhost", int(port)), timeout=CONNECT_TIMEOUT_S
+        ).close()
+    except OSError as error:
+        raise unreachable(error.strerror or type(error).__name__) from None
     channel = grpc.insecure_channel(address)
     try:
         grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT_S)
     except grpc.FutureTimeoutError:
-        raise PipelineError(
-            f"params: {_ARGS}: no {what} answers at {flag}={address} within "
-            f"{CONNECT_TIMEOUT_S} s; start it, or fix the address"
-        ) from None
+        raise unreachable(f"no gRPC answer within {CONNECT_TIMEOUT_S} s") from None
     finally:
         channel.close()
 
