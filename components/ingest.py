@@ -134,6 +134,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, help="output folder for the TFRecords")
     args = parser.parse_args(argv)
     params = cli.load(args)
+    # tfds loads TensorFlow lazily, mid-run: load it here, where its start-up lines are held
+    # back like every stage's (components.__main__).
+    with cli.quiet_native_startup():
+        import tensorflow  # noqa: F401
+    # tfds logs a 200-character line per file it "downloads" from the mirror; the stage's
+    # own line names the mirror.
+    logging.getLogger("absl").setLevel(logging.WARNING)
     with cli.stage("ingest"):
         ingest(
             dataset=params.data.dataset,

@@ -166,7 +166,10 @@ def save_model(model: keras.Model, path: Path) -> None:
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """Logs each epoch's wall time and steps per second; keeps the rates."""
+    """Logs each epoch in one line: its metrics, wall time and steps per second.
+
+    Keras's own progress output is off, so an epoch is not reported twice.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -180,10 +183,15 @@ class EpochLogger(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._start
         steps = self.params["steps"]  # batch callbacks come once per execution, not per step
         self.rates.append(steps / seconds)
+        logs = logs or {}
         logger.info(
-            "epoch %d: %d steps in %.2f s, %.1f steps/s (validation included)",
+            "epoch %d/%d: train loss %.4f acc %.4f, val loss %.4f acc %.4f, %.1f s (%.0f steps/s)",
             epoch + 1,
-            steps,
+            self.params["epochs"],
+            *(
+                logs.get(name, float("nan"))
+                for name in ("loss", "accuracy", "val_loss", "val_accuracy")
+            ),
             seconds,
             self.rates[-1],
         )
@@ -283,7 +291,7 @@ def train(
             validation_data=validation_data,
             epochs=params.epochs,
             callbacks=[*callbacks, epochs],
-            verbose=2,
+            verbose=0,  # EpochLogger reports each epoch
             shuffle=False,  # tf.data shuffles, seeded
         )
     with io.atomic_output(model_path) as temp:
