@@ -10,7 +10,6 @@ Beam pickles for its workers refers to a module they can import.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 from pipeline import cli
@@ -22,10 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in STAGES:
         sys.exit(f"usage: python -m components {{{','.join(STAGES)}}} [flags]")
-    # Without an NVIDIA driver TensorFlow's failed CUDA probe logs an error line: keep only
-    # fatal C++ messages there.
-    has_gpu_driver = os.path.exists("/proc/driver/nvidia")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if has_gpu_driver else "3")
+    cli.set_tensorflow_log_level()
     with cli.quiet_native_startup():
         stage = importlib.import_module(f"components.{argv[0]}")
     sys.argv = [f"python -m components {argv[0]}", *argv[1:]]

@@ -132,7 +132,7 @@ def make_report(findings: list[tuple[str, Any]], *, limits: ValidateParams) -> d
             out = out.merge(shard) if s == split else out
         if out.examples != summary.examples:
             anomalies.append(f"{split}: {out.examples} of {summary.examples} examples written")
-        anomalies += [a for a in validate.summary_anomalies(split, out) if "pixels" in a]
+        anomalies += validate.pixel_anomalies(split, out)
     anomalies += key_report(by_kind.get(KEYS, []))
     anomalies += validate.drift_anomalies(
         stats,

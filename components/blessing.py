@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import keras
+
 from components import export
 from pipeline import io
 
@@ -84,6 +86,7 @@ def decide(
 
 def bless_and_push(
     *,
+    model: keras.Model,
     model_path: str | Path,
     candidate: Metrics,
     score_version: Callable[[Path], Metrics],
@@ -94,7 +97,7 @@ def bless_and_push(
     """Blesses the candidate against the serving baseline; pushes it if blessed.
 
     Args:
-        model_path: the candidate `.keras` model.
+        model, model_path: the candidate, loaded, and its `.keras` file (its identity).
         candidate: its test metrics.
         score_version: scores a pushed version folder on the same test split.
         serving_dir: the serving base folder (TF Serving's layout).
@@ -128,7 +131,7 @@ def bless_and_push(
             )
         elif blessed:
             record = {"model_sha256": sha256, "test": candidate}
-            pushed = int(export.push(model_path, serving_dir, record).name)
+            pushed = int(export.push(model, serving_dir, record).name)
             logger.info("blessed (%s); pushed as version %d to %s", reason, pushed, serving_dir)
         else:
             kept = f"version {baseline['version']} keeps serving" if baseline else "nothing pushed"

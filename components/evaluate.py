@@ -130,6 +130,7 @@ def evaluate(
     )
     pixels = transform.unscale_pixels(images)  # what serving takes: raw pixels
     blessing = bless_and_push(
+        model=model,
         model_path=model_path,
         candidate=metrics["test"],
         score_version=lambda version: score(labels, export.serve_probabilities(version, pixels))[

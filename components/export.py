@@ -81,7 +81,7 @@ def export_saved_model(
             tf_logger.setLevel(level)
         if record is not None:
             (temp / PUSH_RECORD).parent.mkdir()
-            (temp / PUSH_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+            io.write_json(temp / PUSH_RECORD, record)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -104,8 +104,8 @@ def serve_probabilities(version: Path, images: np.ndarray) -> np.ndarray:
     return np.concatenate(batches)
 
 
-def push(model_path: str | Path, base: str | Path, record: dict[str, Any]) -> Path:
-    """Exports the `.keras` model at `model_path` as the next version under `base`.
+def push(model: keras.Model, base: str | Path, record: dict[str, Any]) -> Path:
+    """Exports `model` as the next version under `base`.
 
     Callers hold `base`'s push lock (see components.blessing), so version numbers never
     collide. `record` is stored in the version's `assets.extra/push.json`.
@@ -116,6 +116,5 @@ def push(model_path: str | Path, base: str | Path, record: dict[str, Any]) -> Pa
     base = Path(base)
     latest = io.latest_version(base)
     version = base / str(int(latest.name) + 1 if latest else 1)
-    model = keras.models.load_model(io.require(model_path, "train"), safe_mode=True)
     export_saved_model(model, version, record)
     return version

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -174,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def console() -> None:
     """The `mnist-predict` script: the process entry point, where process-wide settings go."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up notes
+    cli.set_tensorflow_log_level()
     sys.exit(main())
 
 

@@ -31,6 +31,13 @@ _STARTUP_NOISE = re.compile(
 )
 
 
+def set_tensorflow_log_level() -> None:
+    """Keeps TensorFlow's C++ logging to errors, or to fatal ones without an NVIDIA driver,
+    where its failed CUDA probe logs an error line. For process entry points only."""
+    has_gpu_driver = os.path.exists("/proc/driver/nvidia")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if has_gpu_driver else "3")
+
+
 @contextmanager
 def quiet_native_startup() -> Iterator[None]:
     """Holds back what is written to stderr (fd 2, C++ included) while the block runs,

@@ -136,13 +136,20 @@ def summary_anomalies(split: str, summary: SplitSummary) -> list[str]:
             f"{split}: {summary.outside_labels} labels outside 0-{schema.NUM_CLASSES - 1} "
             f"(values {_few(sorted(summary.outside_values))})"
         )
+    found += pixel_anomalies(split, summary)
+    missing = np.flatnonzero(summary.class_counts == 0).tolist()
+    if missing:
+        found.append(f"{split}: no examples of class {_few(missing, 10)}")
+    return found
+
+
+def pixel_anomalies(split: str, summary: SplitSummary) -> list[str]:
+    """NaN or out-of-range pixels: only scaled (float) images can have them."""
+    found = []
     if summary.nan_pixels:
         found.append(f"{split}: {summary.nan_pixels} pixels are NaN")
     if summary.out_of_range_pixels:
         found.append(f"{split}: {summary.out_of_range_pixels} pixels outside [0, 1]")
-    missing = np.flatnonzero(summary.class_counts == 0).tolist()
-    if missing:
-        found.append(f"{split}: no examples of class {_few(missing, 10)}")
     return found
 
 

@@ -5,6 +5,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import keras
 import pytest
 
 from components import blessing as bl
@@ -69,7 +70,7 @@ def _evaluate(model: Path, data: Path, tmp_path: Path, serving: Path, **threshol
 
 
 def _push(model: Path, serving: Path) -> None:
-    ex.push(model, serving, {"model_sha256": ex.file_sha256(model)})
+    ex.push(keras.models.load_model(model), serving, {"model_sha256": ex.file_sha256(model)})
 
 
 def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(

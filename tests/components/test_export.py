@@ -65,7 +65,7 @@ def test_push_adds_the_next_version_and_leaves_earlier_ones(tmp_path, trained_mo
     (base / "7").mkdir(parents=True)  # a version pushed by other means: numbers go on from it
     (base / "7" / "marker").write_text("version 7")
     record = {"model_sha256": ex.file_sha256(trained_model), "test": {"accuracy": 0.97}}
-    version = ex.push(trained_model, base, record)
+    version = ex.push(keras.models.load_model(trained_model), base, record)
     assert version == base / "8"
     assert (base / "7" / "marker").read_text() == "version 7"
     assert ex.push_record(version) == record
