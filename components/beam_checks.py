@@ -22,7 +22,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from pipeline import artifacts, io, schema, validate
+from pipeline import artifacts, io, schema, transform, validate
 from pipeline.params import ValidateParams
 
 # Kinds of the (kind, payload) findings the checks emit:
@@ -66,8 +66,8 @@ class SplitStatsFn(beam.CombineFn):
     def extract_output(self, acc: tuple) -> tuple[validate.SplitSummary, dict[str, Any]]:
         summary, total, squares = acc
         values = max(summary.examples * schema.NUM_PIXELS, 1)
-        mean = total / values / 255
-        variance = max(squares / values / 255**2 - mean * mean, 0.0)
+        mean = total / values / transform.MAX_PIXEL  # the mean of the scaled pixels
+        variance = max(squares / values / transform.MAX_PIXEL**2 - mean * mean, 0.0)
         return summary, {
             "examples": summary.examples,
             "examples_per_class": {str(c): int(n) for c, n in enumerate(summary.class_counts)},
