@@ -41,7 +41,8 @@ def test_decode_reads_what_tensorflow_encodes():
 
 
 def _example(**features: tf.train.Feature) -> bytes:
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+    example_proto = tf.train.Example(features=tf.train.Features(feature=features))
+    return example_proto.SerializeToString(deterministic=True)  # stable test ids
 
 
 _ONE_BYTES = tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"x"]))
