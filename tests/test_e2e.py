@@ -12,129 +12,37 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.beam_services import portable_runner
 from tests.conftest import ROOT
+from tests.dvc_project import (
+    AFTER_TRAINING,
+    ALL_STAGES,
+    Project,
+    experiments,
+    new_project,
+    stages_run,
+)
 from tests.test_dvc_yaml import stage_code
 
 pytestmark = pytest.mark.e2e
 
-_GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "e2e",
-    "GIT_AUTHOR_EMAIL": "e2e@example.com",
-    "GIT_COMMITTER_NAME": "e2e",
-    "GIT_COMMITTER_EMAIL": "e2e@example.com",
-}
 DATA_OUTPUTS = ("data/raw", "data/processed", "models/model.keras")
-SERVING = "models/serving"
-BLESSING = "reports/blessing.json"
 # What `dvc metrics show` lists: each headline value once.
 HEADLINE_METRICS = {
     "dvclive/metrics.json": {"train.accuracy", "train.loss", "val.accuracy", "val.loss"},
     "reports/metrics.json": {"test.accuracy", "test.loss", "blessed"},
 }
 PLOTS = {"loss", "accuracy", "confusion", "precision", "recall", "reports/misclassified.png"}
-ALL_STAGES = ["ingest", "preprocess", "train", "evaluate"]
-AFTER_TRAINING = ["train", "evaluate"]
-
-
-def _copy_work_tree(dest: Path) -> None:
-    """Copies the project as a fresh clone would see it, uncommitted changes included."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split("\0")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-
-
-class Project:
-    def __init__(self, path: Path, mirror: Path):
-        self.path = path
-        bin_dir = str(Path(sys.executable).parent)
-        self.env = {
-            **os.environ,
-            **_GIT_IDENTITY,
-            "DATA_MIRROR": str(mirror),
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        }
-
-    def run(self, *args: str, cwd: Path | None = None) -> str:
-        result = subprocess.run(
-            args,
-            cwd=cwd or self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout + result.stderr
-
-    def read(self, name: str) -> str:
-        return (self.path / name).read_text()
-
-    def lock_hashes(self) -> dict[str, str]:
-        """Every output's hash as dvc.lock records it, but the blessing's.
-
-        The blessing records the baseline it was decided against, the model serving at the
-        time, which is state from earlier runs by design (README "Serving").
-        """
-        lock = yaml.safe_load(self.read("dvc.lock"))
-        return {
-            out["path"]: out["md5"]
-            for stage in lock["stages"].values()
-            for out in stage.get("outs", [])
-            if out["path"] != BLESSING
-        }
-
-    def serving(self) -> dict[str, bytes]:
-        """Every file of the serving folder, by path: to check it is left byte for byte."""
-        base = self.path / SERVING
-        return {str(p.relative_to(base)): p.read_bytes() for p in base.rglob("*") if p.is_file()}
-
-    def versions(self) -> list[str]:
-        return sorted(p.name for p in (self.path / SERVING).iterdir())
-
-    def blessing(self) -> dict:
-        return json.loads(self.read(BLESSING))
-
-    def set_param(self, dotted: str, value) -> None:
-        params = yaml.safe_load(self.read("params.yaml"))
-        section, key = dotted.split(".")
-        params[section][key] = value
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params))
-
-    def reset(self) -> None:
-        self.run("git", "checkout", "--", ".")
-        self.run("dvc", "checkout", "--force")
-
-
-def _stages_run(output: str) -> list[str]:
-    return re.findall(r"Running stage '(\w+)'", output)
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
-    path = tmp_path_factory.mktemp("clone")
-    _copy_work_tree(path)
-    project = Project(path, mirror_dir)
-    project.run("git", "init", "-q", "-b", "main")
-    project.run("git", "add", "-A")
-    project.run("git", "commit", "-q", "-m", "clone")
-    return project
+    return new_project(tmp_path_factory, mirror_dir)
 
 
 def _flatten(tree: dict, prefix: str = "") -> set[str]:
@@ -146,20 +54,9 @@ def _flatten(tree: dict, prefix: str = "") -> set[str]:
     )
 
 
-def _experiments(project: Project) -> dict[str, dict]:
-    """Each experiment's evaluate metrics, by name, from `dvc exp show --json`."""
-    shown = json.loads(project.run("dvc", "exp", "show", "--json"))
-    return {
-        exp["name"]: rev["data"]["metrics"]["reports/metrics.json"]["data"]
-        for baseline in shown
-        for exp in baseline.get("experiments") or []
-        for rev in exp["revs"]
-    }
-
-
 def test_repro_builds_everything_then_nothing(project: Project):
     output = project.run("dvc", "repro")
-    assert _stages_run(output) == ALL_STAGES
+    assert stages_run(output) == ALL_STAGES
     metrics = json.loads(project.read("reports/metrics.json"))
     # The issue's bar for the reference MLP on a leak-free split (measured 0.9714-0.9767).
     assert metrics["test"]["accuracy"] >= 0.970
@@ -173,7 +70,7 @@ def test_repro_builds_everything_then_nothing(project: Project):
     table = project.run("dvc", "metrics", "show").splitlines()
     assert max(map(len, table)) <= 120, "\n".join(table)
 
-    assert _stages_run(project.run("dvc", "repro")) == []
+    assert stages_run(project.run("dvc", "repro")) == []
     assert "up to date" in project.run("dvc", "status")
 
 
@@ -189,12 +86,12 @@ def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Projec
         time.sleep(3)
     status = project.run("dvc", "queue", "status")
     assert status.count("Success") == 2, status
-    experiments = _experiments(project)
+    runs = experiments(project)
     # dvc plots diff overlays the two runs' curves in one plot each.
-    diff = json.loads(project.run("dvc", "plots", "diff", "--json", *experiments))["data"]
+    diff = json.loads(project.run("dvc", "plots", "diff", "--json", *runs))["data"]
     for plot in ("loss", "accuracy"):
-        assert [sorted(p["revisions"]) for p in diff[plot]] == [sorted(experiments)]
-    results = sorted(experiments.values(), key=lambda m: m["test"]["accuracy"])
+        assert [sorted(p["revisions"]) for p in diff[plot]] == [sorted(runs)]
+    results = sorted(runs.values(), key=lambda m: m["test"]["accuracy"])
     one_epoch, five_epochs = results
     # One epoch misses evaluate.min_accuracy; five is the model serving already.
     assert one_epoch["blessed"] is False and one_epoch["test"]["accuracy"] < 0.97
@@ -202,7 +99,7 @@ def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Projec
     assert five_epochs["test"] == json.loads(project.read("reports/metrics.json"))["test"]
     assert project.serving() == serving
     # Promoting the best: its results into the workspace, the pushed versions untouched.
-    best = max(experiments, key=lambda name: experiments[name]["test"]["accuracy"])
+    best = max(runs, key=lambda name: runs[name]["test"]["accuracy"])
     project.run("dvc", "exp", "apply", best)
     assert project.serving() == serving
     project.run("git", "add", "-A")
@@ -212,12 +109,12 @@ def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Projec
 def test_forced_runs_are_byte_identical(project: Project):
     before = project.lock_hashes()
     metrics = project.read("reports/metrics.json")
-    assert _stages_run(project.run("dvc", "repro", "--force")) == ALL_STAGES
+    assert stages_run(project.run("dvc", "repro", "--force")) == ALL_STAGES
     assert project.lock_hashes() == before
     assert project.read("reports/metrics.json") == metrics
     # Byte-stable ingest output: forcing it again leaves everything downstream current.
     project.run("dvc", "repro", "--force", "--single-item", "ingest")
-    assert _stages_run(project.run("dvc", "repro")) == []
+    assert stages_run(project.run("dvc", "repro")) == []
 
 
 def test_editing_shared_code_changes_exactly_the_stages_that_import_it(project: Project):
@@ -249,7 +146,7 @@ def test_preprocess_on_the_portable_runner_gives_the_same_bytes(project: Project
             project.set_param("preprocess.runner", "PortableRunner")
             project.set_param("preprocess.beam_args", beam_args)
             output = project.run("dvc", "repro", "-s", "preprocess")
-        assert _stages_run(output) == ["preprocess"]
+        assert stages_run(output) == ["preprocess"]
         assert "Job state changed to DONE" in output
         assert _processed(project) == expected
         project.set_param("preprocess.runner", "FnApiRunner")
@@ -351,7 +248,7 @@ def test_killed_stage_leaves_nothing_dvc_trusts(project: Project):
     status = project.run("dvc", "status")
     assert "train" in status and "up to date" not in status
     output = project.run("dvc", "repro")
-    assert _stages_run(output) == AFTER_TRAINING
+    assert stages_run(output) == AFTER_TRAINING
     assert "up to date" in project.run("dvc", "status")
     assert not list(project.path.glob(".*.tmp-*"))
     project.reset()
@@ -363,34 +260,13 @@ def test_unblessed_experiment_completes_and_serving_is_untouched(project: Projec
     # The sweep trained this model already: train comes from DVC's run-cache. Evaluate
     # never does, as its blessing depends on the serving folder: it runs again.
     assert "Stage 'train' is cached" in output
-    assert _stages_run(output) == ["evaluate"]
+    assert stages_run(output) == ["evaluate"]
     # One epoch misses the 0.97 threshold: the experiment completes, version 1 keeps serving.
     assert "NOT BLESSED" in output
     assert project.blessing()["check"] == "value"
     assert project.serving() == serving
-    experiments = json.loads(project.run("dvc", "exp", "show", "--json"))
-    flat = json.dumps(experiments)
+    shown = json.loads(project.run("dvc", "exp", "show", "--json"))
+    flat = json.dumps(shown)
     for metric in ('"test"', '"val"', '"train"', '"epochs": 1', '"accuracy"', '"blessed": false'):
         assert metric in flat
     project.reset()
-
-
-def test_cnn_experiment_reaches_0_992_and_is_pushed(project: Project):
-    output = project.run("dvc", "exp", "run", "-S", "train.model=cnn")
-    assert _stages_run(output) == AFTER_TRAINING
-    # The issue's bar for the CNN; the Keras example convnet reports 0.9922 after 15 epochs.
-    assert json.loads(project.read("reports/metrics.json"))["test"]["accuracy"] >= 0.992
-    # Better than the MLP serving as version 1: blessed by the change threshold, version 2.
-    blessing = project.blessing()
-    assert (blessing["check"], blessing["baseline"]["version"]) == ("change", 1)
-    assert blessing["pushed_version"] == 2 and project.versions() == ["1", "2"]
-    project.reset()
-
-
-def test_temp_experiment_worse_than_serving_is_not_blessed(project: Project):
-    # The MLP passes evaluate.min_accuracy but is worse than the CNN serving as version 2.
-    serving = project.serving()
-    project.run("dvc", "exp", "run", "--temp", "-n", "mlp-again", "-S", "train.seed=7")
-    metrics = _experiments(project)["mlp-again"]
-    assert metrics["blessed"] is False and metrics["test"]["accuracy"] >= 0.97
-    assert project.serving() == serving
