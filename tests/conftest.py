@@ -150,3 +150,12 @@ def serving_dir(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -
     path = tmp_path_factory.mktemp("export") / "serving"
     export_saved_model(keras.models.load_model(trained_model), path)
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The e2e files first: they take longest, and the other files fill the workers beside them.
+
+    pytest-xdist hands each worker a whole file at a time, in this order (--dist loadfile
+    --no-loadscope-reorder). The sort is stable: a file's tests keep their order.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
