@@ -9,10 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from pipeline import example, mirror, schema
+from pipeline import cli, example, mirror, schema
 from pipeline.params import ValidateParams, load_params
+
+# TensorFlow's C++ start-up lines, held back as the stages' entry point does: each
+# pytest-xdist worker imports it here, before pytest captures its output.
+with cli.quiet_native_startup():
+    import tensorflow as tf
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = ROOT.parent / "shared" / "data" / "mnist"
