@@ -103,6 +103,16 @@ def _masked_crc(data: bytes) -> bytes:
     return struct.pack("<I", ((crc >> 15 | crc << 17) + 0xA282EAD8) & 0xFFFFFFFF)
 
 
+@contextlib.contextmanager
+def _opened(file: str | Path | BinaryIO, mode: str, **kwargs: Any) -> Iterator[BinaryIO]:
+    """A path opened (and closed after); a file object as it is, left to its owner to close."""
+    if isinstance(file, str | Path):
+        with open(file, mode, **kwargs) as opened:
+            yield opened
+    else:
+        yield file
+
+
 class CorruptRecordsError(ValueError):
     """A TFRecord file that is truncated or fails its checksums."""
 
@@ -116,10 +126,7 @@ def read_tfrecords(source: str | Path | BinaryIO) -> Iterator[bytes]:
     Raises:
         CorruptRecordsError: naming the byte offset where the file stops making sense.
     """
-    with contextlib.ExitStack() as stack:
-        file = source
-        if isinstance(source, str | Path):
-            file = stack.enter_context(open(source, "rb", buffering=1 << 20))
+    with _opened(source, "rb", buffering=1 << 20) as file:
         offset = 0
         while header := file.read(12):
             length_bytes, length_crc = header[:8], header[8:]
@@ -143,10 +150,7 @@ def write_tfrecords(target: str | Path | BinaryIO, records: Iterable[bytes]) -> 
         target: a path, or a binary file object (a Beam `FileSystems.create()`, say).
     """
     count = 0
-    with contextlib.ExitStack() as stack:
-        out = target
-        if isinstance(target, str | Path):
-            out = stack.enter_context(open(target, "wb"))
+    with _opened(target, "wb") as out:
         for record in records:
             length = struct.pack("<Q", len(record))
             out.write(length + _masked_crc(length) + record + _masked_crc(record))
