@@ -24,6 +24,10 @@ class SplitRecords(NamedTuple):
     examples: example.Examples  # the records whose image has the schema's size
     wrong_size: list[bytes]  # keys of the records whose image has another size
 
+    def all_keys(self) -> np.ndarray:
+        """Every record's key, the other-size records' too."""
+        return np.concatenate([self.examples.keys, np.array(self.wrong_size, object)])
+
 
 _READ_CHUNK = 4096  # records decoded at a time: the raw records are never all in memory
 
@@ -191,14 +195,12 @@ def split_anomalies(split: str, records: SplitRecords) -> list[str]:
     """Schema anomalies within one split."""
     examples = records.examples
     summary = SplitSummary.of(examples.images, examples.labels, records.wrong_size)
-    keys = np.concatenate([examples.keys, np.array(records.wrong_size, object)])
-    duplicates = {split: duplicate_keys(keys)}
+    duplicates = {split: duplicate_keys(records.all_keys())}
     return summary_anomalies(split, summary) + key_anomalies(duplicates, {})
 
 
-def cross_split_anomalies(key_sets: dict[str, set[bytes]]) -> list[str]:
+def cross_split_anomalies(keys: dict[str, np.ndarray]) -> list[str]:
     """A key in two splits means an example was seen in both: a leak."""
-    keys = {split: np.array(sorted(keys), object) for split, keys in key_sets.items()}
     return key_anomalies({}, shared_keys(keys))
 
 
@@ -244,8 +246,7 @@ def report(stage: str, directory: str | Path, anomalies: list[str]) -> None:
 def anomalies(records: dict[str, SplitRecords]) -> list[str]:
     """Anomalies within each split and across splits."""
     found = [a for split, r in records.items() for a in split_anomalies(split, r)]
-    keys = {s: {*r.examples.keys.tolist(), *r.wrong_size} for s, r in records.items()}
-    return found + cross_split_anomalies(keys)
+    return found + cross_split_anomalies({s: r.all_keys() for s, r in records.items()})
 
 
 def check_split_dir(

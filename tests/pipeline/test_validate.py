@@ -44,7 +44,9 @@ def test_each_anomaly_is_named(records, expected):
 
 
 def test_key_in_two_splits_is_a_leak():
-    found = validate.cross_split_anomalies({"train": {b"a", b"b"}, "validation": {b"b"}})
+    found = validate.cross_split_anomalies(
+        {"train": np.array([b"a", b"b"], object), "validation": np.array([b"b"], object)}
+    )
     assert found == ["1 keys are in both train and validation (b)"]
 
 
