@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.io.localfilesystem import LocalFileSystem
 
-from pipeline import artifacts, io, schema, transform, validate
+from pipeline import artifacts, example, io, schema, transform, validate
 from pipeline.params import ValidateParams
 
 # Kinds of the (kind, payload) findings the checks emit:
@@ -78,9 +77,8 @@ class SplitStatsFn(beam.CombineFn):
 
 def bucket_keys(batch: Any, split: str) -> Iterator[tuple[int, tuple[str, np.ndarray]]]:
     """A batch's keys by hash bucket: equal keys always meet in the same bucket."""
-    buckets = np.array([zlib.crc32(key) for key in batch.keys], np.uint32) % _KEY_BUCKETS
-    for bucket in np.unique(buckets):
-        yield int(bucket), (split, batch.keys[buckets == bucket])
+    for bucket, mask in example.key_buckets(batch.keys, _KEY_BUCKETS):
+        yield bucket, (split, batch.keys[mask])
 
 
 def check_bucket(item: tuple[int, Iterable[tuple[str, np.ndarray]]]) -> Iterator[tuple]:

@@ -21,7 +21,6 @@ import hashlib
 import itertools
 import logging
 import time
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,13 +90,12 @@ def scale_pixels(batch: example.Examples) -> example.Examples:
 
 
 def shard_batch(batch: example.Examples, num_shards: int) -> Iterator[tuple[int, example.Examples]]:
-    """Splits a batch by output shard (a crc32 of the key), still uint8 and unencoded.
+    """Splits a batch by output shard (a hash of the key), still uint8 and unencoded.
 
     The shuffle to the writers then moves a quarter of the bytes float32 records would.
     """
-    shards = np.array([zlib.crc32(key) for key in batch.keys], np.uint32) % num_shards
-    for shard in np.unique(shards):
-        yield int(shard), batch.take(shards == shard)
+    for shard, mask in example.key_buckets(batch.keys, num_shards):
+        yield shard, batch.take(mask)
 
 
 def write_shard(

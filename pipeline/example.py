@@ -8,7 +8,8 @@ tests check both directions against TensorFlow's own serialiser and parser.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -212,3 +213,11 @@ def decode_records(records: list[bytes], dtype: np.dtype) -> tuple[Examples, lis
         keys[fits], np.frombuffer(pixels, dtype).reshape(-1, *IMAGE_SHAPE), labels[fits]
     )
     return examples, keys[~fits].tolist()
+
+
+def key_buckets(keys: np.ndarray, buckets: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(bucket, mask of its keys) for each bucket that has keys: a crc32 of the key, modulo
+    `buckets`, so equal keys always land in the same bucket, on any worker and any run."""
+    hashed = np.array([zlib.crc32(key) for key in keys], np.uint32) % buckets
+    for bucket in np.unique(hashed):
+        yield int(bucket), hashed == bucket
