@@ -1,14 +1,14 @@
 """`mnist-predict`: classify real image files with the exported SavedModel.
 
-Each image is normalised the way MNIST's digits were made: greyscale; inverted if the
-paper is lighter than the ink; cropped to the ink; scaled to fit 20x20 keeping its aspect
-ratio; placed in 28x28 with its centre of mass at the centre. PNG, JPEG and BMP of any size,
-colour or greyscale, dark-on-light or light-on-dark. A file that cannot be read gets its own
-error line; the others are still classified; the exit status is 1 if any failed.
+Each image is normalised the way MNIST's digits were made (components.digits): any size,
+colour or greyscale, dark-on-light or light-on-dark, in PNG, JPEG, BMP, GIF, TIFF, WebP,
+PPM, TGA or ICO. A file that cannot be read gets its own error line and the others are
+still classified; the exit status is 1 if any file failed, or if nothing was classified.
 
     mnist-predict digit.png scans/ [--json] [--model models/serving]
 
-`--model` takes a SavedModel or a serving folder, whose latest version is used.
+`--model` takes a SavedModel or a serving folder, whose latest version is used; by default
+the serving folder dvc.yaml names.
 """
 
 from __future__ import annotations
@@ -17,88 +17,16 @@ import argparse
 import json
 import logging
 import sys
-import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from pipeline import cli, io, schema
+from components import digits
+from pipeline import artifacts, cli, io
 from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
-MAX_FILE_BYTES = 50 * 2**20
-MAX_PIXELS = 50_000_000  # Pillow's decompression-bomb guard, made an error
-_BOX, _SIDE = 20, schema.IMAGE_SHAPE[0]
-_INK_LEVEL = 0.25  # a pixel is ink when brighter than this share of the darkest-to-brightest range
-
-
-def load_image(path: Path) -> np.ndarray:
-    """Reads an image file as a float greyscale array in [0, 255].
-
-    Raises:
-        PipelineError: for an empty, oversized, unreadable or non-image file.
-    """
-    size = path.stat().st_size
-    if size == 0:
-        raise PipelineError("the file is empty")
-    if size > MAX_FILE_BYTES:
-        raise PipelineError(f"the file is {size / 2**20:.0f} MiB; the limit is 50 MiB")
-    try:
-        # Pillow warns of, then refuses, huge images by a limit of its own; ours is lower and
-        # says so, and Pillow's process-wide limit is left as it is.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
-        with image:
-            if image.width * image.height > MAX_PIXELS:
-                raise PipelineError(f"the image is {image.width}x{image.height}; too large")
-            if image.mode in ("RGBA", "LA", "P"):
-                # Transparent areas are paper: flatten onto white before dropping colour.
-                rgba = image.convert("RGBA")
-                image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-            return np.asarray(image.convert("L"), dtype=np.float64)
-    except Image.DecompressionBombError:
-        raise PipelineError("the image is too large (over Pillow's pixel limit)") from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise PipelineError(f"not a readable PNG, JPEG or BMP image ({error})") from None
-
-
-def to_mnist(grey: np.ndarray) -> np.ndarray:
-    """Normalises a greyscale image like MNIST's digits: uint8 [28, 28], light ink on black."""
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if np.median(border) > grey.mean():  # dark ink on light paper
-        grey, border = 255 - grey, 255 - border
-    grey = np.clip(grey - np.median(border), 0, None)  # the paper becomes black
-    if grey.max() <= 0:
-        raise PipelineError("the image is blank: no ink found")
-    rows, cols = np.nonzero(grey > _INK_LEVEL * grey.max())
-    ink = grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    scale = _BOX / max(ink.shape)
-    shape = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
-    digit = Image.fromarray((ink * 255 / ink.max()).astype(np.uint8)).resize(shape, Image.LANCZOS)
-    box = np.asarray(digit, dtype=np.float64)
-    ys, xs = np.indices(box.shape)
-    centre_y, centre_x = (ys * box).sum() / box.sum(), (xs * box).sum() / box.sum()
-    top = int(np.clip(round(_SIDE / 2 - centre_y), 0, _SIDE - box.shape[0]))
-    left = int(np.clip(round(_SIDE / 2 - centre_x), 0, _SIDE - box.shape[1]))
-    canvas = np.zeros((_SIDE, _SIDE), dtype=np.uint8)
-    canvas[top : top + box.shape[0], left : left + box.shape[1]] = box.round().astype(np.uint8)
-    return canvas
-
-
-def find_images(paths: list[str]) -> list[Path]:
-    """The given files, plus the image files inside given folders (sorted)."""
-    found = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        else:
-            found.append(path)
-    return found
 
 
 def saved_model_dir(path: str | Path) -> Path | None:
@@ -110,35 +38,59 @@ def saved_model_dir(path: str | Path) -> Path | None:
     return latest if latest and (latest / "saved_model.pb").is_file() else None
 
 
-def predict(files: list[Path], model_dir: str | Path) -> list[dict]:
-    """Classifies each file; a file that fails gets {"file", "error"} instead of a digit."""
+def _serve(model_dir: Path) -> Any:
     with cli.quiet_native_startup():  # after argument errors: `--help` answers at once
         import tensorflow as tf
+    try:
+        signature = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
+    except Exception as error:  # a damaged or foreign SavedModel fails in TensorFlow's words
+        said = str(error).strip().splitlines()[:1] or [type(error).__name__]
+        raise PipelineError(
+            f"cannot load the SavedModel in {model_dir} ({said[0][:200]})"
+        ) from None
+    return lambda images: signature(images=tf.constant(images))["probabilities"].numpy()
 
+
+def predict(files: list[Path], model_dir: str | Path) -> list[dict]:
+    """Classifies each file; a file that fails gets {"file", "error"} instead of a digit."""
     results, batch, batch_files = [], [], []
-    for path in files:
-        try:
-            if not path.is_file():
-                raise PipelineError("no such file")
-            batch.append(to_mnist(load_image(path)))
+    for path, digit in digits.digits(files):
+        if isinstance(digit, PipelineError):
+            results.append({"file": str(path), "error": str(digit)})
+        else:
+            batch.append(digit)
             batch_files.append(path)
-        except PipelineError as error:
-            results.append({"file": str(path), "error": str(error)})
     if batch:
-        serve = tf.saved_model.load(str(model_dir)).signatures["serving_default"]
-        outputs = serve(images=tf.constant(np.stack(batch)))
-        for path, probabilities in zip(batch_files, outputs["probabilities"].numpy(), strict=True):
-            digit = int(probabilities.argmax())
+        probabilities = _serve(Path(model_dir))(np.stack(batch))
+        for path, row in zip(batch_files, probabilities, strict=True):
+            digit = int(row.argmax())
             results.append(
                 {
                     "file": str(path),
                     "digit": digit,
-                    "probability": float(probabilities[digit]),
-                    "probabilities": [round(float(p), 6) for p in probabilities],
+                    "probability": float(row[digit]),
+                    "probabilities": [round(float(p), 6) for p in row],
                 }
             )
     order = {str(path): n for n, path in enumerate(files)}
     return sorted(results, key=lambda r: order[r["file"]])
+
+
+def _default_model() -> str:
+    try:
+        return str(artifacts.project_paths()["serving"])
+    except PipelineError:
+        return "models/serving"  # outside a project: say where it looked, below
+
+
+def _print(results: list[dict], as_json: bool) -> None:
+    for result in results:
+        if as_json:
+            print(json.dumps(result))
+        elif "error" in result:
+            print(f"{result['file']}: error: {result['error']}", file=sys.stderr)
+        else:
+            print(f"{result['file']}: {result['digit']} ({result['probability']:.3f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,29 +98,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="+", help="image files or folders of them")
     parser.add_argument(
         "--model",
-        default="models/serving",
-        help="a SavedModel, or a serving folder of numbered versions (the latest is used)",
+        help="a SavedModel, or a serving folder of numbered versions (the latest is used); "
+        "default: the project's serving folder",
     )
     parser.add_argument("--json", action="store_true", help="print JSON, one object per file")
     args = parser.parse_args(argv)
     cli.setup_logging(logging.WARNING)
-    model = saved_model_dir(args.model)
+    model_path = args.model or _default_model()
+    model = saved_model_dir(model_path)
     if model is None:
         logger.error(
             "no SavedModel in %s; run `dvc repro` (evaluate pushes a blessed model there) "
             "or pass --model",
-            args.model,
+            model_path,
         )
         return 1
-    results = predict(find_images(args.paths), model)
-    for result in results:
-        if args.json:
-            print(json.dumps(result))
-        elif "error" in result:
-            print(f"{result['file']}: error: {result['error']}", file=sys.stderr)
-        else:
-            print(f"{result['file']}: {result['digit']} ({result['probability']:.3f})")
-    return 1 if any("error" in r for r in results) else 0
+    files = digits.find_images(args.paths)
+    if not files:
+        logger.error("no image files in %s", ", ".join(args.paths))
+        return 1
+    try:
+        results = predict(files, model)
+    except PipelineError as error:
+        logger.error("%s", error)
+        return 1
+    _print(results, args.json)
+    classified = sum("digit" in r for r in results)
+    if not classified:
+        logger.error("no file could be classified (%d failed)", len(results))
+    return 0 if classified == len(results) else 1
 
 
 def console() -> None:

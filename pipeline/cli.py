@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, disk_full
 from pipeline.params import Params, load_params
 
 logger = logging.getLogger("pipeline")
@@ -129,12 +129,18 @@ def _exit_now(status: int) -> NoReturn:
 
 
 def run(main: Callable[[], None]) -> None:
-    """Runs a stage's main: a PipelineError becomes one line and exit status 1."""
+    """Runs a stage's main: a PipelineError, or a write that found the disk full, becomes
+    one line and exit status 1."""
     setup_logging()
     try:
         main()
     except PipelineError as error:
         logger.error("%s", error)
+        _exit_now(1)
+    except Exception as error:
+        if (full := disk_full(error)) is None:
+            raise
+        logger.error("%s", full)
         _exit_now(1)
     except KeyboardInterrupt:
         logger.error("interrupted; outputs were left as they were before this run")

@@ -16,14 +16,14 @@ import google_crc32c
 from pipeline import schema
 from pipeline.errors import PipelineError
 
-_TMP_MARK = ".tmp-"
+TMP_MARK = ".tmp-"
 
 
 def _temp_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}")
+    return path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
@@ -32,8 +32,8 @@ def _remove(path: Path) -> None:
 
 def remove_stale_temps(path: Path) -> None:
     """Removes temp siblings of `path` left by a run that was killed."""
-    for stale in path.parent.glob(f".{path.name}{_TMP_MARK}*"):
-        _remove(stale)
+    for stale in path.parent.glob(f".{path.name}{TMP_MARK}*"):
+        remove(stale)
 
 
 @contextlib.contextmanager
@@ -51,14 +51,14 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     try:
         yield temp
     except BaseException:
-        _remove(temp)
+        remove(temp)
         raise
     if path.is_dir() and not path.is_symlink():
         # A directory cannot be renamed over a non-empty one: move the old one aside first.
-        old = path.with_name(f".{path.name}{_TMP_MARK}old-{os.getpid()}")
+        old = path.with_name(f".{path.name}{TMP_MARK}old-{os.getpid()}")
         path.rename(old)
         temp.rename(path)
-        _remove(old)
+        remove(old)
     else:
         temp.replace(path)
 
@@ -117,8 +117,38 @@ class CorruptRecordsError(ValueError):
     """A TFRecord file that is truncated or fails its checksums."""
 
 
+_READ_CHUNK = 1 << 20  # bytes read at a time when a stream cannot say how long it is
+
+
+def _bytes_left(file: BinaryIO) -> int | None:
+    """How many bytes a seekable file has after the current position; None if not seekable."""
+    try:
+        if not file.seekable():
+            return None
+        here = file.tell()
+        end = file.seek(0, os.SEEK_END)
+        file.seek(here)
+    except (OSError, ValueError):
+        return None
+    return end - here
+
+
+def _read_exactly(file: BinaryIO, length: int) -> bytes:
+    """Up to `length` bytes, read in chunks: never more memory than the bytes present."""
+    if length <= _READ_CHUNK:
+        return file.read(length)
+    chunks = []
+    while length and (chunk := file.read(min(length, _READ_CHUNK))):
+        chunks.append(chunk)
+        length -= len(chunk)
+    return b"".join(chunks)
+
+
 def read_tfrecords(source: str | Path | BinaryIO) -> Iterator[bytes]:
     """Yields the records of one uncompressed TFRecord file, checking both CRCs of each.
+
+    A length in a record's header is trusted only as far as the file goes: memory never
+    exceeds what the file holds, whatever the header says.
 
     Args:
         source: a path, or a binary file object (a Beam `ReadableFile.open()`, say).
@@ -127,13 +157,19 @@ def read_tfrecords(source: str | Path | BinaryIO) -> Iterator[bytes]:
         CorruptRecordsError: naming the byte offset where the file stops making sense.
     """
     with _opened(source, "rb", buffering=1 << 20) as file:
+        size = _bytes_left(file)  # once: seeking would drop the read buffer
         offset = 0
         while header := file.read(12):
             length_bytes, length_crc = header[:8], header[8:]
             if len(header) < 12 or _masked_crc(length_bytes) != length_crc:
                 raise CorruptRecordsError(f"a bad record header at byte {offset}")
             (length,) = struct.unpack("<Q", length_bytes)
-            record, record_crc = file.read(length), file.read(4)
+            if size is not None and offset + 16 + length > size:
+                raise CorruptRecordsError(
+                    f"a record at byte {offset} says it holds {length} bytes; "
+                    f"the file has {max(size - offset - 16, 0)} left"
+                )
+            record, record_crc = _read_exactly(file, length), file.read(4)
             if len(record) < length or _masked_crc(record) != record_crc:
                 raise CorruptRecordsError(f"a truncated or corrupted record at byte {offset}")
             offset += 16 + length

@@ -1,4 +1,6 @@
+import errno
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -7,7 +9,7 @@ import textwrap
 import pytest
 
 from pipeline import cli
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 NOISE = (
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
@@ -33,7 +35,7 @@ def test_a_failed_import_shows_everything(capfd):
 
 def test_importing_project_modules_changes_no_process_wide_state():
     script = textwrap.dedent("""
-        import logging, os, sys
+        import logging, os, pkgutil, sys
         import PIL.Image
         def state():
             ours = ("apache_beam", "pipeline", "components")
@@ -44,12 +46,10 @@ def test_importing_project_modules_changes_no_process_wide_state():
         import apache_beam, tensorflow, keras  # their own import-time state is theirs
         before = state()
         import components, pipeline
-        for name in ("ingest", "preprocess", "train", "evaluate", "blessing", "export",
-                     "predict", "beam_checks", "beam_runner"):
-            __import__(f"components.{name}")
-        for name in ("cli", "dataset", "example", "io", "mirror", "params", "schema",
-                     "transform", "validate", "artifacts"):
-            __import__(f"pipeline.{name}")
+        for package in ("components", "pipeline"):
+            for module in pkgutil.iter_modules(__import__(package).__path__):
+                if module.name != "__main__":
+                    __import__(f"{package}.{module.name}")
         after = state()
         for a, b, what in zip(before, after, ("environ", "root filters", "root handlers",
                                               "root level", "Pillow limit", "log levels")):
@@ -72,3 +72,38 @@ def test_stage_appends_its_run_record_where_the_environment_says(tmp_path, monke
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(r["stage"], r["things_per_s"]) for r in records] == [("x", 1.5), ("x", 2.5)]
     assert all(r["seconds"] >= 0 for r in records)
+
+
+class _Exited(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, "No space left on device", "out/x.tfrecord"),
+        RuntimeError("a worker failed: [Errno 122] Disk quota exceeded"),  # as Beam words it
+    ],
+)
+def test_a_full_disk_anywhere_in_a_stage_is_one_line(monkeypatch, capsys, error):
+    def main() -> None:
+        try:
+            raise error
+        except Exception as raised:
+            raise ValueError("wrapped by a library") from raised
+
+    monkeypatch.setattr(cli, "_exit_now", lambda status: (_ for _ in ()).throw(_Exited(status)))
+    monkeypatch.setattr(logging.root, "handlers", [])  # cli.run sets up its own
+    with pytest.raises(_Exited) as exited:
+        cli.run(main)
+    assert exited.value.args == (1,)
+    [line] = [line for line in capsys.readouterr().err.splitlines() if " ERROR " in line]
+    assert "ERROR pipeline: no room to write the output" in line
+    assert "free some disk space" in line and "Traceback" not in line
+
+
+def test_any_other_error_is_not_mistaken_for_a_full_disk(monkeypatch):
+    monkeypatch.setattr(cli, "_exit_now", lambda status: None)
+    monkeypatch.setattr(logging.root, "handlers", [])
+    with pytest.raises(OSError, match="Permission denied"):
+        cli.run(lambda: (_ for _ in ()).throw(OSError(errno.EACCES, "Permission denied")))

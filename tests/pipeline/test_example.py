@@ -1,10 +1,13 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from google.protobuf.message import DecodeError
+from hypothesis import given
+from hypothesis import strategies as st
 from tensorflow.core.example import example_pb2, feature_pb2
 
 from pipeline import example, schema
-from tests.conftest import tf_parse
+from tests.support.records import tf_parse
 
 
 def test_tensorflow_parses_what_we_encode():
@@ -103,3 +106,114 @@ def _protobuf_encoding(key: bytes, image: np.ndarray, label: int) -> bytes:
 def test_hand_encoding_matches_protobuf(key, shape, dtype, label):
     image = np.random.default_rng(1).random(shape).astype(dtype)
     assert example.encode_example(key, image, label) == _protobuf_encoding(key, image, label)
+
+
+# ---- fuzzing the codec, against TensorFlow's parser (the one serving and training use) ----
+
+_INT64 = st.integers(-(2**63), 2**63 - 1)
+_SPEC = {
+    schema.KEY: tf.io.FixedLenFeature([], tf.string),
+    schema.IMAGE: tf.io.FixedLenFeature([], tf.string),
+    schema.LABEL: tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+def _tensorflows(record: bytes) -> tuple | None:
+    try:
+        parsed = tf.io.parse_example(tf.constant([record]), _SPEC)
+    except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
+        # TensorFlow builds some of its error messages from the record's bytes and fails to
+        # decode them as UTF-8: a refusal too (pipeline.dataset.checked catches both).
+        return None
+    return tuple(parsed[name].numpy()[0] for name in (schema.KEY, schema.IMAGE, schema.LABEL))
+
+
+def _ours(record: bytes) -> tuple | None:
+    try:
+        return example.decode_example(record)
+    except ValueError:
+        return None
+
+
+def _feature(kind: str, values: list) -> feature_pb2.Feature:
+    lists = {
+        "bytes_list": feature_pb2.BytesList,
+        "int64_list": feature_pb2.Int64List,
+        "float_list": feature_pb2.FloatList,
+    }
+    return (
+        feature_pb2.Feature(**{kind: lists[kind](value=values)}) if kind else feature_pb2.Feature()
+    )
+
+
+features = st.one_of(
+    st.builds(_feature, st.just("bytes_list"), st.lists(st.binary(max_size=8), max_size=3)),
+    st.builds(_feature, st.just("int64_list"), st.lists(_INT64, max_size=3)),
+    st.builds(_feature, st.just("float_list"), st.lists(st.floats(width=32), max_size=3)),
+    st.builds(_feature, st.just(""), st.just([])),
+)
+entries = st.lists(
+    st.tuples(st.sampled_from([schema.KEY, schema.IMAGE, schema.LABEL, "other", ""]), features),
+    max_size=5,
+)
+
+
+def _concatenated(entries: list) -> bytes:
+    # Examples of one feature each, concatenated: one Example on the wire, with repeated
+    # map entries (the last one wins) where a name comes twice.
+    return b"".join(
+        example_pb2.Example(
+            features=feature_pb2.Features(feature={name: value})
+        ).SerializeToString()
+        for name, value in entries
+    )
+
+
+def _mutated(base: bytes, cut: int | None, flips: list, insert: bytes) -> bytes:
+    data = bytearray(base[:cut] if cut is not None else base)
+    for position, bit in flips:
+        if data:
+            data[position % len(data)] ^= 1 << bit
+    middle = len(data) // 2
+    return bytes(data[:middle] + insert + data[middle:])
+
+
+_VALID = example.encode_example(b"train-00042", np.arange(784, dtype=np.uint8) % 7, 3)
+records = st.one_of(
+    st.binary(max_size=80),
+    st.builds(_concatenated, entries),
+    st.builds(
+        _mutated,
+        st.sampled_from([_VALID, example.encode_example(b"k", np.zeros(3, np.uint8), 1)]),
+        st.one_of(st.none(), st.integers(0, 900)),
+        st.lists(st.tuples(st.integers(0, 900), st.integers(0, 7)), max_size=3),
+        st.binary(max_size=6),
+    ),
+)
+
+
+@given(records)
+def test_any_payload_decodes_as_tensorflow_parses_it_or_is_refused(record):
+    ours, tensorflows = _ours(record), _tensorflows(record)
+    if ours is not None:
+        assert ours == tensorflows
+    elif tensorflows is not None:
+        # Refused here, parsed by TensorFlow: only where the wire format itself is broken
+        # (a length running past the end of its message), which TensorFlow's fast parser
+        # lets through and the protobuf runtime, the format's reference, rejects.
+        with pytest.raises(DecodeError):
+            example.Example.FromString(record)
+
+
+@given(st.binary(max_size=64), st.binary(max_size=3200), _INT64)
+def test_encoding_is_protobufs_and_decodes_back(key, image, label):
+    pixels = np.frombuffer(image, np.uint8)
+    record = example.encode_example(key, pixels, label)
+    assert record == _protobuf_encoding(key, pixels, label)
+    assert example.decode_example(record) == _tensorflows(record) == (key, image, label)
+
+
+@pytest.mark.parametrize("label", [2**63, -(2**63) - 1, 3.0, "3", True])
+def test_encoding_refuses_a_label_that_is_not_an_int64(label):
+    with pytest.raises(ValueError, match="label"):
+        example.encode_example(b"k", np.zeros(784, np.uint8), label)

@@ -1,13 +1,16 @@
 import gzip
 import re
-from collections.abc import Callable
-from pathlib import Path
+import struct
+import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline import mirror
 from pipeline.errors import PipelineError
+from tests.support.damage import MIRROR_DAMAGE, edit, label_plus_one
 
 # Canonical MNIST label counts, as published with the dataset (shared/README.md).
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -25,63 +28,6 @@ def test_real_mirror_reads_as_canonical_mnist(mnist):
     assert scaled.std() == pytest.approx(0.3081, abs=5e-5)
 
 
-def _edit(name: str, change: Callable[[bytearray], bytes]) -> Callable[[Path], None]:
-    """A damage that rewrites one file's decompressed content as a valid gzip."""
-
-    def damage(folder: Path) -> None:
-        path = folder / mirror.FILES[name]
-        path.write_bytes(gzip.compress(change(bytearray(gzip.decompress(path.read_bytes())))))
-
-    return damage
-
-
-def _label_plus_one(content: bytearray) -> bytes:
-    content[-1] = (content[-1] + 1) % 10  # a well-formed file with one wrong label
-    return bytes(content)
-
-
-def _label_magic(content: bytearray) -> bytes:
-    content[3] = 0x01  # a label file's magic number in an image file
-    return bytes(content)
-
-
-def _truncate(name: str, size: int) -> Callable[[Path], None]:
-    def damage(folder: Path) -> None:
-        path = folder / mirror.FILES[name]
-        path.write_bytes(path.read_bytes()[:size])
-
-    return damage
-
-
-# damage -> (how to do it to a mirror copy, what the error must say)
-MIRROR_DAMAGE = {
-    "missing": (
-        lambda folder: (folder / mirror.FILES["test_labels"]).unlink(),
-        "t10k-labels-idx1-ubyte.gz is missing",
-    ),
-    "not_gzip": (
-        lambda folder: (folder / mirror.FILES["train_labels"]).write_bytes(b"<html>404</html>"),
-        "train-labels-idx1-ubyte.gz is not a gzip file",
-    ),
-    "truncated_gzip": (
-        _truncate("train_images", 100_000),
-        "train-images-idx3-ubyte.gz is truncated or corrupt",
-    ),
-    "wrong_magic": (
-        _edit("test_images", _label_magic),
-        "t10k-images-idx3-ubyte.gz is not an IDX image file",
-    ),
-    "short_body": (
-        _edit("test_labels", lambda content: bytes(content[:-10])),
-        "t10k-labels-idx1-ubyte.gz has 9990 data bytes",
-    ),
-    "checksum": (
-        _edit("train_labels", _label_plus_one),
-        "train-labels-idx1-ubyte.gz decompresses to content whose SHA-256",
-    ),
-}
-
-
 @pytest.mark.parametrize("damage", MIRROR_DAMAGE)
 def test_each_mirror_problem_names_the_file(broken_mirror, damage):
     spoil, message = MIRROR_DAMAGE[damage]
@@ -91,7 +37,7 @@ def test_each_mirror_problem_names_the_file(broken_mirror, damage):
 
 
 def test_other_datasets_skip_mnist_checksums(broken_mirror):
-    _edit("train_labels", _label_plus_one)(broken_mirror)
+    edit("train_labels", label_plus_one)(broken_mirror)
     arrays = mirror.read_mirror(broken_mirror, "fashion_mnist")
     assert arrays["train_labels"].shape == (60_000,)
 
@@ -99,3 +45,71 @@ def test_other_datasets_skip_mnist_checksums(broken_mirror):
 def test_not_a_folder(tmp_path):
     with pytest.raises(PipelineError, match=r"is not a folder; point DATA_MIRROR"):
         mirror.read_mirror(tmp_path / "nowhere")
+
+
+# ---- hostile mirror files ----
+
+_LABELS = "test_labels"  # the smallest file: 10,000 labels
+
+
+def _labels_file(body: bytes, magic: int = 2049, count: int = 10_000) -> bytes:
+    return struct.pack(">II", magic, count) + body
+
+
+def _gzipped(content: bytes, cut: int | None, flips: list) -> bytes:
+    data = bytearray(gzip.compress(content, mtime=0))
+    if cut is not None:
+        data = data[: cut % (len(data) + 1)]
+    for position, bit in flips:
+        if data:
+            data[position % len(data)] ^= 1 << bit
+    return bytes(data)
+
+
+contents = st.one_of(
+    st.binary(max_size=40),
+    st.builds(
+        _labels_file,
+        st.one_of(st.just(bytes(10_000)), st.binary(max_size=12_000)),
+        st.sampled_from([2049, 2051, 0]),
+        st.sampled_from([10_000, 9_999, 2**32 - 1]),
+    ),
+)
+files = st.one_of(
+    st.binary(max_size=200),
+    st.builds(
+        _gzipped,
+        contents,
+        st.one_of(st.none(), st.integers(0, 400)),
+        st.lists(st.tuples(st.integers(0, 400), st.integers(0, 7)), max_size=2),
+    ),
+)
+
+
+@given(files)
+def test_any_file_reads_as_the_labels_it_should_hold_or_is_named_as_bad(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / mirror.FILES[_LABELS]
+    path.write_bytes(data)
+    try:
+        labels, _ = mirror._read_idx(_LABELS, path)
+    except PipelineError as error:
+        assert str(path) in str(error) and "replace it" in str(error)
+    else:
+        assert labels.shape == (10_000,) and labels.dtype == np.uint8
+
+
+def test_a_gzip_bomb_is_refused_reading_no_more_than_the_header_allows(tmp_path):
+    # 200 MB of labels behind a valid header, a few hundred KB compressed.
+    path = tmp_path / mirror.FILES[_LABELS]
+    with gzip.open(path, "wb", compresslevel=1) as file:
+        file.write(_labels_file(b""))
+        for _ in range(200):
+            file.write(bytes(2**20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(PipelineError, match=r"has 10001 or more data bytes, its header says"):
+            mirror._read_idx(_LABELS, path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # the 10,001 bytes read, not 200 MB

@@ -1,0 +1,158 @@
+"""Image files as MNIST digits, for mnist-predict: read safely, normalised like MNIST.
+
+Any image file a user hands over is untrusted. A file is read only if it is no larger than
+MAX_FILE_BYTES, decodes with one of Pillow's own raster decoders (never a plugin that runs
+another program, as EPS does with Ghostscript), and declares at most MAX_PIXELS; JPEG is
+decoded at a fraction of its size when that is all a 28x28 digit needs, and every other
+image is shrunk to MAX_SIDE before anything else is done with it. Whatever goes wrong while
+decoding, the file gets one error and no other file is affected.
+
+Normalisation follows how MNIST's digits were made: greyscale; inverted if the paper is
+lighter than the ink; cropped to the ink; scaled to fit 20x20 keeping its aspect ratio;
+placed in 28x28 with its centre of mass at the centre.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pipeline import schema
+from pipeline.errors import PipelineError
+
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM", "TGA", "ICO")
+MAX_FILE_BYTES = 50 * 2**20
+MAX_PIXELS = 50_000_000  # as declared by the file's header, checked before decoding
+MAX_SIDE = 1024  # pixels on the long side kept once decoded: ample for a 20x20 digit
+_BOX, _SIDE = 20, schema.IMAGE_SHAPE[0]
+_INK_LEVEL = 0.25  # a pixel is ink when brighter than this share of the darkest-to-brightest range
+
+
+def _suffixes() -> set[str]:
+    Image.init()
+    return {ext for ext, name in Image.registered_extensions().items() if name in FORMATS}
+
+
+def find_images(paths: list[str]) -> list[Path]:
+    """The given files, plus the image files inside given folders (sorted; links to
+    folders are not followed, so a link loop cannot trap the walk)."""
+    suffixes = _suffixes()
+    found = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_dir():
+            found.append(path)
+            continue
+        for folder, _, files in sorted(os.walk(path)):
+            found += sorted(Path(folder) / f for f in files if Path(f).suffix.lower() in suffixes)
+    return found
+
+
+def _decoded(image: Image.Image) -> Image.Image:
+    """The image decoded and shrunk to MAX_SIDE in a mode that averages sensibly."""
+    image.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4 or 1/8 size
+    if image.mode == "1":
+        image = image.convert("L")
+    elif image.mode in ("P", "PA"):  # palette indices do not average: colours do
+        image = image.convert("RGBA")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    factor = math.ceil(max(image.size) / MAX_SIDE)
+    return image.reduce(factor) if factor > 1 else image
+
+
+def _greyscale(image: Image.Image) -> np.ndarray:
+    """Float greyscale in [0, 255]; transparent areas are paper (white)."""
+    if image.mode in ("I", "F"):  # 16 or 32 bits, or floats, of unknown range: stretch it
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0, posinf=0, neginf=0)
+        low, high = values.min(), values.max()
+        return (values - low) * (255 / (high - low)) if high > low else np.zeros_like(values)
+    if image.mode in ("RGBA", "LA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return np.asarray(image.convert("L"), dtype=np.float64)
+
+
+def load_image(path: Path) -> np.ndarray:
+    """Reads an image file as a float greyscale array in [0, 255], at most MAX_SIDE a side.
+
+    Raises:
+        PipelineError: for a missing, empty, oversized, unreadable or non-image file.
+    """
+    if not path.is_file():
+        raise PipelineError("no such file" if not path.exists() else "not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise PipelineError("the file is empty")
+    if size > MAX_FILE_BYTES:
+        raise PipelineError(f"the file is {size / 2**20:.0f} MiB; the limit is 50 MiB")
+    try:
+        # Pillow warns of huge images (ours is a lower limit, and says so) and of damage it
+        # reads past (corrupt EXIF, say): the file's one line is this function's to say.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _read(path)
+    except PipelineError:
+        raise
+    except Image.DecompressionBombError:
+        raise PipelineError("the image is too large (over Pillow's pixel limit)") from None
+    except Exception as error:  # Pillow's decoders fail in many ways on hostile files
+        kinds = ", ".join(FORMATS)
+        raise PipelineError(f"not a readable {kinds} image ({_said(error)})") from None
+
+
+def _read(path: Path) -> np.ndarray:
+    with Image.open(path, formats=FORMATS) as image:
+        if image.width * image.height > MAX_PIXELS:
+            raise PipelineError(f"the image is {image.width}x{image.height}; too large")
+        if not image.width or not image.height:
+            raise PipelineError(f"the image is {image.width}x{image.height}: empty")
+        return _greyscale(_decoded(image))
+
+
+def _said(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:200]
+
+
+def to_mnist(grey: np.ndarray) -> np.ndarray:
+    """Normalises a greyscale image like MNIST's digits: uint8 [28, 28], light ink on black.
+
+    Raises:
+        PipelineError: if there is no ink, or too little to survive the scaling to 20x20.
+    """
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > grey.mean():  # dark ink on light paper
+        grey, border = 255 - grey, 255 - border
+    grey = np.clip(grey - np.median(border), 0, None)  # the paper becomes black
+    if grey.max() <= 0:
+        raise PipelineError("the image is blank: no ink found")
+    rows, cols = np.nonzero(grey > _INK_LEVEL * grey.max())
+    ink = grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    scale = _BOX / max(ink.shape)
+    shape = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    digit = Image.fromarray((ink * 255 / ink.max()).astype(np.uint8)).resize(shape, Image.LANCZOS)
+    box = np.asarray(digit, dtype=np.float64)
+    if box.sum() <= 0:
+        raise PipelineError("the ink is too small or sparse to make a digit once scaled to 20x20")
+    ys, xs = np.indices(box.shape)
+    centre_y, centre_x = (ys * box).sum() / box.sum(), (xs * box).sum() / box.sum()
+    top = int(np.clip(round(_SIDE / 2 - centre_y), 0, _SIDE - box.shape[0]))
+    left = int(np.clip(round(_SIDE / 2 - centre_x), 0, _SIDE - box.shape[1]))
+    canvas = np.zeros((_SIDE, _SIDE), dtype=np.uint8)
+    canvas[top : top + box.shape[0], left : left + box.shape[1]] = box.round().astype(np.uint8)
+    return canvas
+
+
+def digits(files: list[Path]) -> Iterator[tuple[Path, np.ndarray | PipelineError]]:
+    """Each file and its 28x28 digit, or the error that says why it has none."""
+    for path in files:
+        try:
+            yield path, to_mnist(load_image(path))
+        except PipelineError as error:
+            yield path, error

@@ -1,0 +1,76 @@
+"""Faults from outside: a disk that fills while a stage writes.
+
+Each stage runs as its real command with a file size limit (RLIMIT_FSIZE), so its first
+large write fails as it would on a full disk, wherever in the stage that write is: in
+tfds's extraction, a Beam worker, Keras's save, TensorFlow's SavedModel export. Each must
+end in one line, leave its previous output as it was, and succeed once there is room.
+(A kill during the push, and parallel pushes, are in tests/test_e2e_serving.py.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support import ROOT
+from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
+
+# stage -> (its arguments, where its output goes, a limit below its largest file)
+CASES = {
+    "ingest": (["--out", "out"], "out", 5_000_000),
+    "preprocess": (["--raw", "{raw}", "--out", "out"], "out", 1_000_000),
+    "train": (
+        ["--data", "{processed}", "--model", "out/model.keras", "--live", "live"],
+        "out",
+        400_000,
+    ),
+    "evaluate": (
+        ["--data", "{processed}", "--model", "{model}", "--out", "out", "--serving", "serving"],
+        "out",
+        200_000,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory, small_processed_dir) -> Path:
+    import dataclasses
+
+    from components.train import train
+    from tests.support.records import default_params
+
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    params = dataclasses.replace(default_params().train, epochs=1)
+    train(data_dir=small_processed_dir, model_path=path, params=params)
+    return path
+
+
+@pytest.mark.parametrize("stage", CASES)
+def test_a_full_disk_is_one_line_and_the_next_run_completes(
+    tmp_path, stage, mirror_dir, small_raw_dir, small_processed_dir, model
+):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    # Small slices drift by chance; a model of 1,800 digits must still be pushed.
+    params["validate"] = {"max_class_drift": 1.0, "max_pixel_mean_drift": 1.0}
+    params["evaluate"]["min_accuracy"] = 0.0
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "model.keras").write_text("the last good output")
+    args, output, limit = CASES[stage]
+    paths = {"raw": small_raw_dir, "processed": small_processed_dir, "model": model}
+    args = [arg.format(**paths) for arg in args]
+    env = {"DATA_MIRROR": str(mirror_dir)}
+    before = snapshot(tmp_path / output)
+
+    full = run_stage(stage, *args, cwd=tmp_path, env=env, process=True, file_size_limit=limit)
+    assert_fails_cleanly(full, "no room to write the output (File too large)", "untouched")
+    assert snapshot(tmp_path / output) == before
+    assert not list(tmp_path.glob(".*.tmp-*")) and not list(tmp_path.glob("*/.*.tmp-*"))
+    assert not (tmp_path / "live").exists()  # train's outputs are replaced together
+    assert not list((tmp_path / "serving").glob("*"))  # no version, not even a hidden one
+
+    room = run_stage(stage, *args, cwd=tmp_path, env=env, process=True)
+    assert room.returncode == 0, room.stderr[-3000:]
+    assert snapshot(tmp_path / output) != before
