@@ -1,1 +1,3 @@
-"""The pipeline's stages, one module each; run as `python -m components <stage> [flags]`."""
+"""The pipeline's stages, one module each, and their helpers."""
+
+STAGES = ("ingest", "preprocess", "train", "evaluate")  # in order; dvc.yaml runs them so

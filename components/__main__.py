@@ -12,9 +12,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from components import STAGES
 from pipeline import cli
-
-STAGES = ("ingest", "preprocess", "train", "evaluate")
 
 
 def main(argv: list[str] | None = None) -> None:

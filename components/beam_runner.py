@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import importlib
 import logging
 import os
 import socket
@@ -25,11 +26,20 @@ from apache_beam.options import pipeline_options
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
 from apache_beam.runners import runner as beam_runners
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, disk_full
 
 logger = logging.getLogger(__name__)
 
-KNOWN_RUNNERS = ("FnApiRunner", "DirectRunner", "PortableRunner", "FlinkRunner", "SparkRunner")
+KNOWN_RUNNERS = (
+    "FnApiRunner",
+    "DirectRunner",
+    "PortableRunner",
+    "FlinkRunner",
+    "SparkRunner",
+    "DaskRunner",
+)
+# Runners Beam knows by module path only; their options exist once the module is imported.
+_BY_PATH = {"DaskRunner": "apache_beam.runners.dask.dask_runner"}
 CONNECT_TIMEOUT_S = 10  # to reach a job service or worker pool that should be up already
 _ARGS = "preprocess.beam_args"
 
@@ -37,6 +47,24 @@ _ARGS = "preprocess.beam_args"
 class _Parser(pipeline_options._BeamArgumentParser):  # Beam's own, with every option
     def error(self, message: str) -> NoReturn:
         raise PipelineError(f"params: {_ARGS}: {message}; fix the flag in params.yaml")
+
+
+def _runner_path(name: str) -> str:
+    """The name Beam accepts for `name`: a module path for the runners it has no name for.
+
+    Raises:
+        PipelineError: if that runner's module cannot be imported (an optional extra).
+    """
+    module = _BY_PATH.get(name)
+    if module is None:
+        return name
+    try:
+        importlib.import_module(module)  # registers the runner's PipelineOptions too
+    except ImportError:
+        raise PipelineError(
+            f"params: preprocess.runner {name} needs its extra: pip install '.[dask]'"
+        ) from None
+    return f"{module}.{name}"
 
 
 def _check_flags(flags: list[str]) -> None:
@@ -65,29 +93,37 @@ def _check_runner(name: str) -> None:
         ) from None
 
 
-def _check_reachable(address: str, what: str, flag: str) -> None:
-    import grpc  # a Beam dependency
+def _unreachable(what: str, flag: str, address: str, why: str) -> PipelineError:
+    return PipelineError(
+        f"params: {_ARGS}: no {what} answers at {flag}={address} ({why}); start it, "
+        "or fix the address"
+    )
 
-    def unreachable(why: str) -> PipelineError:
-        return PipelineError(
-            f"params: {_ARGS}: no {what} answers at {flag}={address} ({why}); start it, "
-            "or fix the address"
-        )
 
+def _check_listening(address: str, what: str, flag: str) -> None:
+    """Fails at once if nothing listens at host:port: the common case, said without a wait."""
     host, _, port = address.rpartition(":")
     if not port.isdigit():
-        raise unreachable("not a host:port address")
-    try:  # nothing listening is the common case: say so at once, not after a timeout
+        raise _unreachable(what, flag, address, "not a host:port address")
+    try:
         socket.create_connection(
-            (host or "localhost", int(port)), timeout=CONNECT_TIMEOUT_S
+            (host.strip("[]") or "localhost", int(port)), timeout=CONNECT_TIMEOUT_S
         ).close()
     except OSError as error:
-        raise unreachable(error.strerror or type(error).__name__) from None
+        raise _unreachable(what, flag, address, error.strerror or type(error).__name__) from None
+
+
+def _check_reachable(address: str, what: str, flag: str) -> None:
+    """A Beam gRPC service at `address` answers, within CONNECT_TIMEOUT_S."""
+    import grpc
+
+    _check_listening(address, what, flag)
     channel = grpc.insecure_channel(address)
     try:
         grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT_S)
     except grpc.FutureTimeoutError:
-        raise unreachable(f"no gRPC answer within {CONNECT_TIMEOUT_S} s") from None
+        why = f"no gRPC answer within {CONNECT_TIMEOUT_S} s"
+        raise _unreachable(what, flag, address, why) from None
     finally:
         channel.close()
 
@@ -99,10 +135,12 @@ def checked(runner: str, beam_args: list[str]) -> PipelineOptions:
         PipelineError: for an unknown or malformed flag, an unknown runner, or a job
             service or external worker pool that does not answer.
     """
-    flags = [f"--runner={runner}", *beam_args]
+    flags = [f"--runner={_runner_path(runner)}", *beam_args]
     _check_flags(flags)
     options = PipelineOptions(flags)
     _check_runner(options.view_as(pipeline_options.StandardOptions).runner)
+    if runner == "DaskRunner":
+        _check_dask(options)
     portable = options.view_as(PortableOptions)
     if portable.job_endpoint and portable.job_endpoint != "embed":
         _check_reachable(portable.job_endpoint, "Beam job service", "--job_endpoint")
@@ -110,6 +148,35 @@ def checked(runner: str, beam_args: list[str]) -> PipelineOptions:
         address = portable.environment_config or ""
         _check_reachable(address, "Beam worker pool", "--environment_config")
     return options
+
+
+def _check_dask(options: PipelineOptions) -> None:
+    from apache_beam.runners.dask.dask_runner import DaskOptions
+
+    address = options.view_as(DaskOptions).address
+    if address:  # none: Beam starts a Dask cluster on this machine
+        flag = "--dask_client_address"
+        _check_listening(address.removeprefix("tcp://"), "Dask scheduler", flag)
+
+
+class _DropDiskFull(logging.Filter):
+    """Drops the traceback Beam logs for a write that found the disk full: the stage says
+    so in one line of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and disk_full(record.exc_info[1]))
+
+
+def quiet_logs() -> None:
+    """Keeps Beam's log lines that a run's user needs, and only those. For `main`s only."""
+    # A line per string type annotation, at INFO: a wall per run.
+    logging.getLogger("apache_beam.typehints").setLevel(logging.WARNING)
+    # The in-process worker's state cache announcing its size, at INFO, every run.
+    logging.getLogger("apache_beam.runners.worker.statecache").setLevel(logging.WARNING)
+    # The Dask runner's warning, once per Create, that its default partition size changed in
+    # an earlier release: news about Beam, not about this run.
+    logging.getLogger("apache_beam.runners.dask.transform_evaluator").setLevel(logging.ERROR)
+    logging.getLogger("apache_beam.runners.common").addFilter(_DropDiskFull())
 
 
 def absolute(path: str) -> str:
@@ -125,27 +192,44 @@ def run(p: beam.Pipeline, *, started: Callable[[], bool], start_timeout: float) 
     Args:
         started: whether a worker has started work (the pipeline leaves a mark).
         start_timeout: seconds to wait for that; a runner whose workers cannot start
-            (a broken worker pool or container) otherwise waits forever.
+            (a broken worker pool or container, a Dask scheduler without workers) otherwise
+            waits forever.
 
     Raises:
         PipelineError: if no worker starts in time, or the runner reports a failure, with
             the runner's own last words.
     """
-    runner = p.options.view_as(pipeline_options.StandardOptions).runner
+    runner = str(p.options.view_as(pipeline_options.StandardOptions).runner).rsplit(".")[-1]
+    try:
+        result = p.run()  # in-process runners finish here; the others submit the job
+    except Exception as error:
+        raise _failed(runner, error) from error
+    try:
+        _watch(result, runner, started, start_timeout)
+    finally:
+        # Beam's DaskRunner leaves its client connected to the scheduler, retrying in the
+        # background once the scheduler is gone.
+        if client := getattr(result, "client", None):
+            with contextlib.suppress(Exception):
+                client.close()
+
+
+def _watch(
+    result: beam.runners.runner.PipelineResult,
+    runner: str,
+    started: Callable[[], bool],
+    start_timeout: float,
+) -> None:
     outcome: list[BaseException | None] = []
 
-    def wait(result: beam.runners.runner.PipelineResult) -> None:
+    def wait() -> None:
         try:
             result.wait_until_finish()
             outcome.append(None)
         except Exception as error:  # reported by the caller's thread
             outcome.append(error)
 
-    try:
-        result = p.run()  # in-process runners finish here; portable ones submit the job
-    except Exception as error:
-        raise _failed(runner, error) from error
-    waiter = threading.Thread(target=wait, args=(result,), daemon=True)
+    waiter = threading.Thread(target=wait, daemon=True)
     waiter.start()
     deadline = time.monotonic() + start_timeout
     while waiter.is_alive():
@@ -157,17 +241,26 @@ def run(p: beam.Pipeline, *, started: Callable[[], bool], start_timeout: float) 
                 result.cancel()
             raise PipelineError(
                 f"preprocess: no Beam worker started within {start_timeout:g} s on {runner}; "
-                "check that the workers can start (--environment_type and "
-                "--environment_config in preprocess.beam_args, the project installed on "
-                "them), or raise preprocess.worker_start_timeout for slow clusters"
+                f"{_WORKER_HINTS.get(runner, _WORKER_HINTS['PortableRunner'])}, or raise "
+                "preprocess.worker_start_timeout for slow clusters"
             )
     if outcome and outcome[0] is not None:
         raise _failed(runner, outcome[0]) from outcome[0]
 
 
+_WORKER_HINTS = {
+    "PortableRunner": "check that the workers can start (--environment_type and "
+    "--environment_config in preprocess.beam_args, the project installed on them)",
+    "DaskRunner": "check that the Dask scheduler has workers and that they can import this "
+    "project (pip install '.[dask]' where they run)",
+}
+
+
 def _failed(runner: str, error: BaseException) -> PipelineError:
     if isinstance(error, PipelineError):
         return error
+    if full := disk_full(error):
+        return full
     last = str(error).strip().splitlines()[-1:] or [type(error).__name__]
     return PipelineError(
         f"preprocess: the Beam pipeline failed on {runner}: {last[0][:300]}; see the workers' logs"

@@ -10,10 +10,11 @@ two thresholds:
   applies, as in TFX.
 
 Like TFX's Pusher, a blessed model is pushed as the next version (components.export),
-unless it is the very model serving already; an unblessed one is recorded and nothing is
-pushed. Either way the stage succeeds: whether a model is good enough is a result, not an
-error. Runs that share a serving folder take turns through a lock on it, so parallel
-experiments (`dvc queue start -j 2`) compare against, and push after, each other.
+unless it is the very model serving already or `evaluate.push` is false (tuning trials);
+an unblessed one is recorded and nothing is pushed. Either way the stage succeeds: whether
+a model is good enough is a result, not an error. Runs that share a serving folder take
+turns through a lock on it, so parallel experiments (`dvc queue start -j 2`) compare
+against, and push after, each other.
 """
 
 from __future__ import annotations
@@ -84,6 +85,23 @@ def decide(
     return True, "change", f"test accuracy {accuracy:.4f} against {versus}"
 
 
+def _baseline(serving_dir: Path, score_version: Callable[[Path], Metrics]) -> dict | None:
+    """The model serving now, the latest version, scored; None if nothing serves yet."""
+    latest = io.latest_version(serving_dir)
+    if latest is None:
+        return None
+    return {
+        "version": int(latest.name),
+        "model_sha256": export.push_record(latest).get("model_sha256"),
+        "test": score_version(latest),
+    }
+
+
+def _push(model: keras.Model, sha256: str, candidate: Metrics, serving_dir: Path) -> int:
+    version = export.push(model, serving_dir, {"model_sha256": sha256, "test": candidate})
+    return int(version.name)
+
+
 def bless_and_push(
     *,
     model: keras.Model,
@@ -93,6 +111,7 @@ def bless_and_push(
     serving_dir: str | Path,
     min_accuracy: float,
     max_accuracy_drop: float,
+    push: bool = True,
 ) -> dict[str, Any]:
     """Blesses the candidate against the serving baseline; pushes it if blessed.
 
@@ -101,6 +120,7 @@ def bless_and_push(
         candidate: its test metrics.
         score_version: scores a pushed version folder on the same test split.
         serving_dir: the serving base folder (TF Serving's layout).
+        push: whether a blessed candidate is pushed (`evaluate.push`).
 
     Returns:
         The blessing: the verdict, the check that decided and why, both models' test
@@ -109,14 +129,8 @@ def bless_and_push(
     serving_dir = Path(serving_dir)
     sha256 = export.file_sha256(model_path)
     with push_lock(serving_dir):
-        latest = io.latest_version(serving_dir)
-        baseline = None
-        if latest is not None:
-            baseline = {
-                "version": int(latest.name),
-                "model_sha256": export.push_record(latest).get("model_sha256"),
-                "test": score_version(latest),
-            }
+        export.remove_unfinished_pushes(serving_dir)
+        baseline = _baseline(serving_dir, score_version)
         blessed, check, reason = decide(
             candidate,
             baseline and baseline["test"],
@@ -124,18 +138,13 @@ def bless_and_push(
             min_accuracy=min_accuracy,
             max_accuracy_drop=max_accuracy_drop,
         )
-        pushed = None
-        if blessed and baseline and baseline["model_sha256"] == sha256:
-            logger.info(
-                "blessed (%s); it serves as version %d already", reason, baseline["version"]
-            )
-        elif blessed:
-            record = {"model_sha256": sha256, "test": candidate}
-            pushed = int(export.push(model, serving_dir, record).name)
-            logger.info("blessed (%s); pushed as version %d to %s", reason, pushed, serving_dir)
-        else:
-            kept = f"version {baseline['version']} keeps serving" if baseline else "nothing pushed"
-            logger.warning("NOT BLESSED: %s; %s", reason, kept)
+        serving = baseline and baseline["model_sha256"] == sha256
+        pushed = (
+            _push(model, sha256, candidate, serving_dir)
+            if blessed and push and not serving
+            else None
+        )
+    _log(blessed, reason, baseline, pushed, serving_dir, push)
     return {
         "blessed": blessed,
         "check": check,
@@ -145,3 +154,17 @@ def bless_and_push(
         "thresholds": {"min_accuracy": min_accuracy, "max_accuracy_drop": max_accuracy_drop},
         "pushed_version": pushed,
     }
+
+
+def _log(
+    blessed: bool, reason: str, baseline: dict | None, pushed: int | None, to: Path, push: bool
+) -> None:
+    if not blessed:
+        kept = f"version {baseline['version']} keeps serving" if baseline else "nothing pushed"
+        logger.warning("NOT BLESSED: %s; %s", reason, kept)
+    elif pushed is not None:
+        logger.info("blessed (%s); pushed as version %d to %s", reason, pushed, to)
+    elif not push:
+        logger.info("blessed (%s); not pushed: evaluate.push is false", reason)
+    else:
+        logger.info("blessed (%s); it serves as version %d already", reason, baseline["version"])

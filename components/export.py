@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from pipeline import io, schema, transform
@@ -35,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 SIGNATURES = ("serving_default", "predict_png")
 PUSH_RECORD = Path("assets.extra") / "push.json"  # TF Serving ignores assets.extra/
-_BATCH_SIZE = 1000
 
 
 def classify(model: keras.Model, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -94,14 +92,18 @@ def push_record(version: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def serve_probabilities(version: Path, images: np.ndarray) -> np.ndarray:
-    """A pushed version's class probabilities for uint8 images, through `serving_default`."""
-    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
-    batches = [
-        serve(images=tf.constant(images[start : start + _BATCH_SIZE]))["probabilities"].numpy()
-        for start in range(0, len(images), _BATCH_SIZE)
-    ]
-    return np.concatenate(batches)
+def serving_signature(version: Path) -> Any:
+    """A pushed version's `serving_default`: uint8 `images` in, `probabilities` out."""
+    return tf.saved_model.load(str(version)).signatures["serving_default"]
+
+
+def remove_unfinished_pushes(base: str | Path) -> None:
+    """Removes what a push killed mid-way left: a hidden temp folder, never a version.
+
+    Callers hold `base`'s push lock, so no push is under way.
+    """
+    for stale in Path(base).glob(".*" + io.TMP_MARK + "*"):
+        io.remove(stale)
 
 
 def push(model: keras.Model, base: str | Path, record: dict[str, Any]) -> Path:

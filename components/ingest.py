@@ -93,7 +93,7 @@ def _split_examples(
 
 def _write_split(split: str, examples: Iterator[tuple[int, dict]], path: Path) -> int:
     records = (
-        example.encode_example(f"{split}-{key:05d}".encode(), features["image"], features["label"])
+        example.encode_example(schema.example_key(split, key), features["image"], features["label"])
         for key, features in examples
     )
     count = io.write_tfrecords(path, records)

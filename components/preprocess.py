@@ -2,24 +2,28 @@
 
 Reads ingest's TFRecords, scales pixels to float32 in [0, 1], sends each train example to
 validation when a seeded hash of its key falls below `validation_fraction` (so the split is
-deterministic and disjoint, and no validation example ever reaches training), and writes
-train, validation and test TFRecords plus `stats.json` (examples per split and class, pixel
-mean and std). The data checks run inside the pipeline too (components.beam_checks), so on
-a cluster they run on the workers: the launching process reads no record, only the
-pipeline's small report, and fails the stage if it lists any anomaly.
+deterministic and disjoint, and no validation example ever reaches training), adds
+`augment_copies` elastically distorted copies of each training example (components.augment),
+and writes train, validation and test TFRecords plus `stats.json` (pipeline.stats). The data
+checks run inside the pipeline too (components.beam_checks), so on a cluster they run on the
+workers: the launching process reads no record, only the pipeline's small report, and fails
+the stage if it lists any anomaly.
 
-All file I/O goes through Beam's FileSystems (local, gs://, s3://, hdfs://). Elements are
-batches of examples processed with numpy: per-element DoFns were measured ~1.7x slower on
-MNIST, and one element per record instead of per batch cost ~12% of Beam's time.
+Elements are batches of examples processed with numpy, and all file I/O goes through Beam's
+FileSystems (local, gs://, s3://, hdfs://). What crosses the shuffle to the writers is the
+source data as uint8, whatever `augment_copies` is: the copies are made by the writers, so
+memory follows the size of a shard's source examples, not the size of the output.
 
     python -m components preprocess --raw data/raw --out data/processed
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import logging
+import math
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -31,22 +35,47 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from components import beam_checks, beam_runner
+from components import augment, beam_checks, beam_runner
 from pipeline import cli, example, io, schema, transform, validate
 from pipeline.errors import PipelineError
-from pipeline.params import ValidateParams
+from pipeline.params import PreprocessParams, ValidateParams
+from pipeline.stats import SplitStats
 
 logger = logging.getLogger(__name__)
 
 _READ_BATCH = 4096  # examples per element
-_SCALE_CHUNK = 256  # examples scaled to float32 at a time while writing
+_WRITE_CHUNK = 256  # examples scaled (and distorted) at a time while writing
+SHARD_BYTES = 256 * 2**20  # what `num_shards: auto` aims to write per shard file
+BATCHES, FINDINGS = "batches", "findings"  # the read's two kinds of (tag, value) output
 
 
-def read_batches(file: fileio.ReadableFile, split: str, out_dir: str) -> Iterator[Any]:
-    """Reads one raw TFRecord file as decoded batches of up to _READ_BATCH examples.
+def keep(item: tuple[str, Any], tag: str) -> Iterator[Any]:
+    """The value of a (tag, value) pair whose tag is `tag`."""
+    if item[0] == tag:
+        yield item[1]
+
+
+class SplitByTag(beam.PTransform):
+    """(tag, value) pairs -> {tag: values}, by one single-output step per tag.
+
+    This pipeline has no multi-output ParDo (`.with_outputs`), and a test keeps it so:
+    Beam 2.77's DaskRunner feeds every tagged output of a ParDo to every consumer of any
+    of its outputs, silently (all outputs go into one Dask bag).
+    """
+
+    def __init__(self, *tags: str):
+        super().__init__()
+        self.tags = tags
+
+    def expand(self, pairs: beam.PCollection) -> dict[str, beam.PCollection]:
+        return {tag: pairs | f"Keep{tag}" >> beam.FlatMap(keep, tag) for tag in self.tags}
+
+
+def read_batches(file: fileio.ReadableFile, split: str, out_dir: str) -> Iterator[tuple]:
+    """Reads one raw TFRecord file as (BATCHES, decoded batch of up to _READ_BATCH).
 
     A file that cannot be read to its end, or holds a record that is not an Example, is an
-    anomaly (tagged output), not a crash: the report lists it with every other anomaly.
+    anomaly, (FINDINGS, finding), not a crash: the report lists it with every other one.
     A TFRecord file has no split points (Beam's own TFRecord source does not split it
     either), so one file is one unit of parallel work: ingest writes one per split.
     """
@@ -58,15 +87,13 @@ def read_batches(file: fileio.ReadableFile, split: str, out_dir: str) -> Iterato
             while chunk := list(itertools.islice(records, _READ_BATCH)):
                 batch, wrong_size = example.decode_records(chunk, schema.RAW_DTYPE)
                 if wrong_size:
-                    finding = (beam_checks.WRONG_SIZE, (split, wrong_size))
-                    yield beam.pvalue.TaggedOutput(beam_checks.FINDINGS, finding)
-                yield batch
+                    yield FINDINGS, beam_checks.WrongSize(split, wrong_size)
+                yield BATCHES, batch
     except io.CorruptRecordsError as error:
-        message = f"{path} is truncated or corrupted ({error})"
-        yield beam.pvalue.TaggedOutput(beam_checks.FINDINGS, (beam_checks.UNREADABLE, message))
+        yield FINDINGS, beam_checks.Unreadable(f"{path} is truncated or corrupted ({error})")
     except ValueError as error:
         message = f"{path} holds a record that is not a {schema.__name__} example ({error})"
-        yield beam.pvalue.TaggedOutput(beam_checks.FINDINGS, (beam_checks.UNREADABLE, message))
+        yield FINDINGS, beam_checks.Unreadable(message)
 
 
 def is_validation(key: bytes, *, fraction: float, seed: int) -> bool:
@@ -77,11 +104,11 @@ def is_validation(key: bytes, *, fraction: float, seed: int) -> bool:
 
 def split_batch(
     batch: example.Examples, *, fraction: float, seed: int
-) -> Iterator[beam.pvalue.TaggedOutput]:
-    """Splits a train batch into its train and validation parts (tagged outputs)."""
+) -> Iterator[tuple[str, example.Examples]]:
+    """Splits a train batch into its (VALIDATION, part) and (TRAIN, part)."""
     mask = np.array([is_validation(k, fraction=fraction, seed=seed) for k in batch.keys], bool)
-    yield beam.pvalue.TaggedOutput(schema.VALIDATION, batch.take(mask))
-    yield beam.pvalue.TaggedOutput(schema.TRAIN, batch.take(~mask))
+    yield schema.VALIDATION, batch.take(mask)
+    yield schema.TRAIN, batch.take(~mask)
 
 
 def scale_pixels(batch: example.Examples) -> example.Examples:
@@ -98,31 +125,50 @@ def shard_batch(batch: example.Examples, num_shards: int) -> Iterator[tuple[int,
         yield shard, batch.take(mask)
 
 
+@dataclasses.dataclass(frozen=True)
+class ShardSpec:
+    """How a split's shards are written."""
+
+    out_dir: str
+    split: str
+    num_shards: int
+    copies: int = 0  # augmented copies of each example, made as the shard is written
+    seed: int = 0  # salts the copies' random fields
+
+
 def write_shard(
-    item: tuple[int, Iterable[example.Examples]], *, out_dir: str, split: str, num_shards: int
-) -> tuple[str, tuple[str, validate.SplitSummary]]:
-    """Scales, encodes and writes one shard's examples sorted by key, so output bytes
-    never depend on the runner or on how it batched.
+    item: tuple[int, Iterable[example.Examples]], spec: ShardSpec
+) -> beam_checks.Written:
+    """Scales, encodes and writes one shard: its examples sorted by key, then each round of
+    augmented copies in the same order. Output bytes never depend on the runner or on how
+    it batched, and a shuffle buffer over the file meets as many distinct digits as without
+    copies (copies of one digit are a whole round apart).
 
     Returns:
-        A finding for the output checks: the split and a summary of what was written.
+        A summary of what was written, for the output checks.
     """
     shard, parts = item
-    parts = list(parts)
-    batch = example.Examples.concatenate(parts, schema.RAW_DTYPE)
+    batch = example.Examples.concatenate(list(parts), schema.RAW_DTYPE)
     batch = batch.take(np.argsort(batch.keys, kind="stable"))
-    path = FileSystems.join(out_dir, schema.split_file(split, shard, num_shards))
+    path = FileSystems.join(spec.out_dir, schema.split_file(spec.split, shard, spec.num_shards))
     written = [validate.SplitSummary.empty()]
     with FileSystems.create(path) as out:
-        io.write_tfrecords(out, _encoded(batch, written))
-    return beam_checks.WRITTEN, (split, written[0])
+        io.write_tfrecords(out, _encoded(batch, spec, written))
+    return beam_checks.Written(spec.split, written[0])
 
 
-def _encoded(batch: example.Examples, written: list[validate.SplitSummary]) -> Iterator[bytes]:
-    # A chunk at a time: float32 pixels for a whole shard would be 4x its uint8 size, and
-    # fresh memory that large costs more to fault in than the scaling itself.
-    for start in range(0, len(batch.keys), _SCALE_CHUNK):
-        chunk = scale_pixels(example.Examples(*(c[start : start + _SCALE_CHUNK] for c in batch)))
+def _encoded(
+    batch: example.Examples, spec: ShardSpec, written: list[validate.SplitSummary]
+) -> Iterator[bytes]:
+    # A chunk at a time: float32 pixels (or copies) of a whole shard would be several times
+    # its uint8 size.
+    for copy, start in itertools.product(
+        range(spec.copies + 1), range(0, len(batch.keys), _WRITE_CHUNK)
+    ):
+        chunk = example.Examples(*(column[start : start + _WRITE_CHUNK] for column in batch))
+        if copy:
+            chunk = augment.augmented_copy(chunk, copy=copy, seed=spec.seed)
+        chunk = scale_pixels(chunk)
         written[0] = written[0].merge(validate.SplitSummary.of(chunk.images, chunk.labels))
         yield from map(example.encode_example, *chunk)
 
@@ -136,36 +182,32 @@ class SplitValidation(beam.PTransform):
         self.seed = seed
 
     def expand(self, raw: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
-        parts = raw[schema.TRAIN] | "SplitByKey" >> beam.FlatMap(
-            split_batch, fraction=self.validation_fraction, seed=self.seed
-        ).with_outputs(schema.TRAIN, schema.VALIDATION)
-        return {
-            schema.TRAIN: parts[schema.TRAIN],
-            schema.VALIDATION: parts[schema.VALIDATION],
-            schema.TEST: raw[schema.TEST],
-        }
+        parts = (
+            raw[schema.TRAIN]
+            | "SplitByKey"
+            >> beam.FlatMap(split_batch, fraction=self.validation_fraction, seed=self.seed)
+            | SplitByTag(schema.TRAIN, schema.VALIDATION)
+        )
+        return {**parts, schema.TEST: raw[schema.TEST]}
 
 
 class WriteSplit(beam.PTransform):
-    """Writes a split's uint8 batches as scaled, key-sorted TFRecord shards.
+    """Writes a split's uint8 batches as scaled TFRecord shards (see write_shard).
 
     Returns:
-        A finding per shard: the split and a summary of what it holds, as written.
+        A `Written` finding per shard.
     """
 
-    def __init__(self, *, out_dir: str, split: str, num_shards: int):
+    def __init__(self, spec: ShardSpec):
         super().__init__()
-        self.out_dir, self.split, self.num_shards = out_dir, split, num_shards
+        self.spec = spec
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         return (
             batches
-            | "Shard" >> beam.FlatMap(shard_batch, self.num_shards)
+            | "Shard" >> beam.FlatMap(shard_batch, self.spec.num_shards)
             | "GroupByShard" >> beam.GroupByKey()
-            | "Write"
-            >> beam.Map(
-                write_shard, out_dir=self.out_dir, split=self.split, num_shards=self.num_shards
-            )
+            | "Write" >> beam.Map(write_shard, self.spec)
         )
 
 
@@ -184,14 +226,48 @@ class ReadRaw(beam.PTransform):
                 p
                 | f"Find{split}" >> fileio.MatchFiles(pattern)
                 | f"Open{split}" >> fileio.ReadMatches()
-                | f"Read{split}"
-                >> beam.FlatMap(read_batches, split, self.out_dir).with_outputs(
-                    beam_checks.FINDINGS, main="batches"
-                )
+                | f"Read{split}" >> beam.FlatMap(read_batches, split, self.out_dir)
+                | f"Tags{split}" >> SplitByTag(BATCHES, FINDINGS)
             )
-            batches[split] = read.batches
-            findings.append(read[beam_checks.FINDINGS])
+            batches[split] = read[BATCHES]
+            findings.append(read[FINDINGS])
         return batches, findings
+
+
+def raw_bytes(raw_dir: str) -> dict[str, int]:
+    """The size of each raw split's files.
+
+    Raises:
+        PipelineError: for a split with no files.
+    """
+    sizes = {}
+    for split in schema.RAW_SPLITS:
+        pattern = FileSystems.join(raw_dir, schema.split_pattern(split))
+        files = FileSystems.match([pattern])[0].metadata_list
+        if not files:
+            raise PipelineError(
+                f"no '{split}' records in {raw_dir}; run the upstream stage first (dvc repro)"
+            )
+        sizes[split] = sum(f.size_in_bytes for f in files)
+    return sizes
+
+
+def shard_counts(sizes: dict[str, int], params: PreprocessParams) -> dict[str, int]:
+    """Shards per output split: `num_shards`, or with `auto` one per SHARD_BYTES written.
+
+    What a split will write is estimated from the raw sizes: float32 records are about
+    four times their uint8 ones, and train's grow with its augmented copies.
+    """
+    if params.num_shards != "auto":
+        return dict.fromkeys(schema.PROCESSED_SPLITS, params.num_shards)
+    scaled = np.dtype(schema.PROCESSED_DTYPE).itemsize
+    fraction = params.validation_fraction
+    estimates = {
+        schema.TRAIN: sizes[schema.TRAIN] * (1 - fraction) * (1 + params.augment_copies),
+        schema.VALIDATION: sizes[schema.TRAIN] * fraction,
+        schema.TEST: sizes[schema.TEST],
+    }
+    return {split: max(1, math.ceil(n * scaled / SHARD_BYTES)) for split, n in estimates.items()}
 
 
 def build(
@@ -199,86 +275,83 @@ def build(
     *,
     raw_dir: str,
     out_dir: str,
-    validation_fraction: float,
-    seed: int,
-    num_shards: int,
+    params: PreprocessParams,
     limits: ValidateParams,
+    shards: dict[str, int],
 ) -> None:
     """Adds the preprocess steps to `p`: raw TFRecords to processed ones, stats and checks."""
     raw, read_findings = p | "ReadRaw" >> ReadRaw(raw_dir, out_dir)
-    splits = raw | SplitValidation(validation_fraction=validation_fraction, seed=seed)
-    written = [
-        batches | f"Write{split}" >> WriteSplit(out_dir=out_dir, split=split, num_shards=num_shards)
-        for split, batches in splits.items()
-    ]
+    splits = raw | SplitValidation(validation_fraction=params.validation_fraction, seed=params.seed)
+    written = []
+    for split, batches in splits.items():
+        copies = params.augment_copies if split == schema.TRAIN else 0
+        spec = ShardSpec(out_dir, split, shards[split], copies, params.seed)
+        written.append(batches | f"Write{split}" >> WriteSplit(spec))
     splits | "Check" >> beam_checks.CheckSplits(
-        out_dir=out_dir, findings=[*read_findings, *written], limits=limits
+        out_dir=out_dir,
+        findings=[*read_findings, *written],
+        limits=limits,
+        copies=params.augment_copies,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessed:
+    """What a preprocess run wrote, and how fast the pipeline ran."""
+
+    stats: dict[str, SplitStats]
+    seconds: float  # the Beam pipeline's wall time
+
+    @property
+    def records_per_s(self) -> float:
+        return sum(s.records for s in self.stats.values()) / self.seconds
 
 
 def preprocess(
     *,
     raw_dir: str | Path,
     out_dir: str | Path,
-    validation_fraction: float,
-    seed: int,
+    params: PreprocessParams,
     limits: ValidateParams,
-    num_shards: int = 1,
-    beam_options: PipelineOptions | None = None,
-    worker_start_timeout: float = 60,
-    record: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Preprocessed:
     """Runs the Beam pipeline; replaces `out_dir` atomically when its report is clean.
 
     Args:
         raw_dir, out_dir: folders on any Beam filesystem.
+        params: the `preprocess` section of params.yaml (the runner's settings included).
         limits: the drift thresholds between splits.
-        worker_start_timeout: seconds to wait for a Beam worker to start work.
-        record: if given, gets `beam_examples_per_s` (pipeline.cli's run record).
-
-    Returns:
-        The statistics written to `out_dir/stats.json`.
 
     Raises:
-        PipelineError: for missing input, a runner that fails, or any anomaly in the
-            input or output records, naming the anomaly report.
+        PipelineError: for missing input, bad runner settings, a runner that fails, or any
+            anomaly in the input or output records, naming the anomaly report.
     """
     raw_dir, out_dir = str(raw_dir), str(out_dir)
-    for split in schema.RAW_SPLITS:
-        pattern = FileSystems.join(raw_dir, schema.split_pattern(split))
-        if not FileSystems.match([pattern])[0].metadata_list:
-            raise PipelineError(
-                f"no '{split}' records in {raw_dir}; run the upstream stage first (dvc repro)"
-            )
-    options = beam_options or PipelineOptions(["--runner=FnApiRunner"])
+    options = beam_runner.checked(params.runner, params.beam_args)
+    shards = shard_counts(raw_bytes(raw_dir), params)
     with beam_checks.atomic_output_dir(out_dir) as temp:
         started = time.perf_counter()
-        p = beam.Pipeline(options=options)
-        build(
-            p,
-            raw_dir=raw_dir,
-            out_dir=temp,
-            validation_fraction=validation_fraction,
-            seed=seed,
-            num_shards=num_shards,
-            limits=limits,
-        )
-        beam_runner.run(
-            p,
-            started=lambda: beam_checks.worker_started(temp),
-            start_timeout=worker_start_timeout,
-        )
-        report = beam_checks.read_report(temp)
-        stats = report["stats"]
-        examples = sum(split["examples"] for split in stats.values())
+        report = _run(options, raw_dir, temp, params, limits, shards)
         seconds = time.perf_counter() - started
-        logger.info("beam: %d examples in %.1f s (%.0f/s)", examples, seconds, examples / seconds)
-        if record is not None:
-            record["beam_examples_per_s"] = examples / seconds
-        validate.report("preprocess", raw_dir, report["anomalies"])
-    for split, split_stats in stats.items():
-        logger.info("%s: %d examples", split, split_stats["examples"])
-    return stats
+        validate.report("preprocess", raw_dir, report.anomalies)
+    return Preprocessed(report.stats, seconds)
+
+
+def _run(
+    options: PipelineOptions,
+    raw_dir: str,
+    out_dir: str,
+    params: PreprocessParams,
+    limits: ValidateParams,
+    shards: dict[str, int],
+) -> beam_checks.Report:
+    p = beam.Pipeline(options=options)
+    build(p, raw_dir=raw_dir, out_dir=out_dir, params=params, limits=limits, shards=shards)
+    beam_runner.run(
+        p,
+        started=lambda: beam_checks.worker_started(out_dir),
+        start_timeout=params.worker_start_timeout,
+    )
+    return beam_checks.read_report(out_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -286,21 +359,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--raw", required=True, help="ingest's output folder")
     parser.add_argument("--out", required=True, help="output folder")
     args = parser.parse_args(argv)
-    # Beam's type-hint conversion logs a line per string annotation at INFO: a wall per run.
-    logging.getLogger("apache_beam.typehints").setLevel(logging.WARNING)
-    all_params = cli.load(args)
-    params = all_params.preprocess
-    options = beam_runner.checked(params.runner, params.beam_args)
+    beam_runner.quiet_logs()
+    params = cli.load(args)
     with cli.stage("preprocess") as record:
-        preprocess(
+        result = preprocess(
             # Workers may run in another working folder: they get absolute paths.
             raw_dir=beam_runner.absolute(args.raw),
             out_dir=beam_runner.absolute(args.out),
-            validation_fraction=params.validation_fraction,
-            seed=params.seed,
-            limits=all_params.validate,
-            num_shards=params.num_shards,
-            beam_options=options,
-            worker_start_timeout=params.worker_start_timeout,
-            record=record,
+            params=params.preprocess,
+            limits=params.validate,
         )
+        record["beam_records_per_s"] = result.records_per_s
+        logger.info(
+            "beam: %d records in %.1f s (%.0f/s)",
+            sum(s.records for s in result.stats.values()),
+            result.seconds,
+            result.records_per_s,
+        )
+        for split, split_stats in result.stats.items():
+            logger.info("%s: %d records", split, split_stats.records)

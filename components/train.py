@@ -1,10 +1,11 @@
 """Train stage: fit the Keras model on the preprocessed TFRecords.
 
 Builds the model from `train.*` params (default: the reference notebook's MLP), feeds it
-with tf.data from the splits it has just read and validated (seeded shuffle buffer over
-indices, one gather per batch, prefetch), validates on the validation split each epoch,
-logs per-epoch metrics with DVCLive, and saves the model in Keras's native format. Seeded
-and deterministic: the same params and data give the same weights.
+with tf.data from the TFRecord shards (pipeline.dataset: a seeded shuffle buffer over
+records, each record checked against the schema as it is parsed; streamed, or held in
+memory when the splits fit `train.cache_mib`), validates on the validation split each
+epoch, logs per-epoch metrics with DVCLive, and saves the model in Keras's native format.
+Seeded and deterministic: the same params and data give the same weights.
 
     python -m components train --data data/processed --model models/model.keras --live dvclive
 """
@@ -12,6 +13,7 @@ and deterministic: the same params and data give the same weights.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import statistics
@@ -26,11 +28,12 @@ import keras
 import tensorflow as tf
 from dvclive import Live
 
-from pipeline import artifacts, cli, io, schema, validate
-from pipeline.dataset import make_dataset
+from pipeline import artifacts, cli, dataset, io, schema, stats
 from pipeline.params import TrainParams
 
 logger = logging.getLogger(__name__)
+
+_SPLITS = (schema.TRAIN, schema.VALIDATION)
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 # Batches per call into the compiled train step: fewer Python round trips (README
@@ -255,14 +258,46 @@ def _live_callbacks(live_dir: str | Path | None) -> Iterator[list[keras.callback
         yield [LiveMetrics(live)]
 
 
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """A training run's model and its steady speed (steps/s after the first epoch)."""
+
+    model: keras.Model
+    steps_per_s: float
+
+
+def _inputs(data_dir: str | Path, params: TrainParams) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """The train and validation batches: held in memory if both fit `train.cache_mib`,
+    else streamed. Either way the same batches in the same order."""
+    counts = {split: s.records for split, s in stats.read_stats(data_dir).items()}
+    files = {split: io.split_files(data_dir, split) for split in _SPLITS}
+    cache = sum(counts[s] for s in _SPLITS) * dataset.IMAGE_BYTES <= params.cache_mib * 2**20
+    batch, shuffle = params.batch_size, {"shuffle_buffer": params.buffer_size, "seed": params.seed}
+    if not cache:
+        logger.info("streaming the splits from %s (over train.cache_mib)", data_dir)
+        return (
+            dataset.shuffled_batches(
+                files[schema.TRAIN], count=counts[schema.TRAIN], batch_size=batch, **shuffle
+            ),
+            dataset.batches(
+                files[schema.VALIDATION], count=counts[schema.VALIDATION], batch_size=batch
+            ),
+        )
+    train_split = dataset.load(files[schema.TRAIN], count=counts[schema.TRAIN])
+    validation_split = dataset.load(files[schema.VALIDATION], count=counts[schema.VALIDATION])
+    return (
+        dataset.make_dataset(*train_split, batch_size=batch, **shuffle),
+        dataset.make_dataset(*validation_split, batch_size=batch),
+    )
+
+
 def train(
     *,
     data_dir: str | Path,
     model_path: str | Path,
     params: TrainParams,
     live_dir: str | Path | None = None,
-    record: dict[str, Any] | None = None,
-) -> keras.Model:
+) -> Trained:
     """Trains a model on `data_dir`'s train split, validating on its validation split.
 
     Args:
@@ -270,45 +305,31 @@ def train(
         model_path: where the `.keras` model file goes; replaced atomically.
         params: the `train` section of params.yaml.
         live_dir: where DVCLive writes per-epoch metrics and plots; None to skip.
-        record: if given, gets `steps_per_s`, the steady rate (pipeline.cli's run record).
 
-    Returns:
-        The trained model.
+    Raises:
+        PipelineError: for a record that breaks the schema, naming its file.
     """
-    splits = validate.check_split_dir(
-        "train", data_dir, (schema.TRAIN, schema.VALIDATION), schema.PROCESSED_DTYPE
-    )
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
-    train_split, validation_split = splits[schema.TRAIN], splits[schema.VALIDATION]
-    train_data = make_dataset(
-        train_split.images,
-        train_split.labels,
-        batch_size=params.batch_size,
-        shuffle_buffer=params.buffer_size,
-        seed=params.seed,
-    )
-    validation_data = make_dataset(
-        validation_split.images, validation_split.labels, batch_size=params.batch_size
-    )
-    del splits, train_split, validation_split  # the datasets hold their own copies
-    with strategy(params.distribute).scope():
-        model = build_model(params, steps_per_epoch=len(train_data))
     epochs = EpochLogger()
-    with _live_callbacks(live_dir) as callbacks:
-        model.fit(
-            train_data,
-            validation_data=validation_data,
-            epochs=params.epochs,
-            callbacks=[*callbacks, epochs],
-            verbose=0,  # EpochLogger reports each epoch
-            shuffle=False,  # tf.data shuffles, seeded
-        )
-    with io.atomic_output(model_path) as temp:
-        save_model(model, temp)
-    if record is not None:
-        record["steps_per_s"] = epochs.steady_rate()
-    return model
+    with dataset.checked("train", data_dir, _SPLITS):
+        train_data, validation_data = _inputs(data_dir, params)
+        with strategy(params.distribute).scope():
+            model = build_model(params, steps_per_epoch=len(train_data))
+        # The model and the DVCLive folder are replaced together or not at all: the model
+        # is saved before the live folder's temp is renamed into place.
+        with _live_callbacks(live_dir) as callbacks:
+            model.fit(
+                train_data,
+                validation_data=validation_data,
+                epochs=params.epochs,
+                callbacks=[*callbacks, epochs],
+                verbose=0,  # EpochLogger reports each epoch
+                shuffle=False,  # tf.data shuffles, seeded
+            )
+            with io.atomic_output(model_path) as temp:
+                save_model(model, temp)
+    return Trained(model, epochs.steady_rate())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -319,10 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     params = cli.load(args).train
     with cli.stage("train") as record:
-        train(
-            data_dir=args.data,
-            model_path=args.model,
-            params=params,
-            live_dir=args.live,
-            record=record,
+        trained = train(
+            data_dir=args.data, model_path=args.model, params=params, live_dir=args.live
         )
+        record["steps_per_s"] = trained.steps_per_s

@@ -1,9 +1,111 @@
-"""The tf.data input pipeline that feeds Keras from a split already in memory."""
+"""The tf.data input of train and evaluate: a split's TFRecord shards, parsed in batches.
+
+Each record is checked against the schema as it is parsed (its features, image size, label
+range, and finite pixels in [0, 1]); a record that fails stops the read with a TensorFlow
+error, which `checked` turns into the usual one line naming the file. The whole-split
+checks (duplicate keys, leaks, drift) ran in preprocess, which wrote the files.
+
+A training split is streamed: shards interleaved record by record in a fixed order, a
+seeded shuffle buffer over records, batched parsing, prefetch, so memory follows the
+buffer, not the split. A split small enough (`cache_bytes`) is read once into memory
+instead, and each epoch shuffles indices into it: the same seeded shuffle, so the same
+batches, at less cost per epoch.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
+
+from pipeline import schema, validate
+from pipeline.errors import PipelineError
+
+IMAGE_BYTES = schema.NUM_PIXELS * np.dtype(schema.PROCESSED_DTYPE).itemsize
+_READ_BUFFER = 1 << 20  # bytes read ahead per shard
+_LOAD_BATCH = 4096  # records parsed at a time when a split is read into memory
+# What a damaged or foreign split makes tf.data raise: a record that breaks the schema or a
+# check, a file that is corrupted, a split of another length than stats.json says.
+_READ_ERRORS = (
+    tf.errors.InvalidArgumentError,
+    tf.errors.DataLossError,
+    tf.errors.FailedPreconditionError,
+)
+_TF_DECORATIONS = re.compile(r"\{\{[^}]*\}\}|\[Op:\w+\]( name: )?")
+_FEATURES = {
+    schema.KEY: tf.io.FixedLenFeature([], tf.string),
+    schema.IMAGE: tf.io.FixedLenFeature([], tf.string),
+    schema.LABEL: tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+def records(files: list[str]) -> tf.data.Dataset:
+    """A split's serialised records: its shards interleaved one record at a time."""
+    if len(files) == 1:
+        return tf.data.TFRecordDataset(files, buffer_size=_READ_BUFFER)
+    return tf.data.Dataset.from_tensor_slices(files).interleave(
+        lambda file: tf.data.TFRecordDataset(file, buffer_size=_READ_BUFFER),
+        cycle_length=len(files),
+        block_length=1,
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def parse_batch(serialised: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A batch of serialised processed records -> (images [N, 28, 28, 1] float32, labels [N]).
+
+    Raises (when the dataset is read):
+        tf.errors.InvalidArgumentError: for a record that breaks the schema.
+    """
+    features = tf.io.parse_example(serialised, _FEATURES)
+    image, label = features[schema.IMAGE], features[schema.LABEL]
+    checks = [
+        tf.debugging.assert_equal(tf.strings.length(image), IMAGE_BYTES, "image size"),
+        tf.debugging.assert_non_negative(label, "label below 0"),
+        tf.debugging.assert_less(label, tf.constant(schema.NUM_CLASSES, tf.int64), "label"),
+    ]
+    with tf.control_dependencies(checks):
+        pixels = tf.io.decode_raw(image, tf.float32, little_endian=True)
+    # One pass checks both: NaN is not within [0, 1] either.
+    in_range = tf.reduce_all(tf.abs(pixels - 0.5) <= 0.5)
+    with tf.control_dependencies([tf.debugging.Assert(in_range, ["pixels NaN or outside [0, 1]"])]):
+        return tf.reshape(pixels, (-1, *schema.IMAGE_SHAPE)), label
+
+
+def batches(files: list[str], *, count: int, batch_size: int) -> tf.data.Dataset:
+    """(images, labels) batches of a split in file order, of known length `count` records."""
+    data = records(files).apply(tf.data.experimental.assert_cardinality(count))
+    return data.batch(batch_size).map(parse_batch).prefetch(tf.data.AUTOTUNE)
+
+
+def shuffled_batches(
+    files: list[str], *, count: int, batch_size: int, shuffle_buffer: int, seed: int
+) -> tf.data.Dataset:
+    """Training batches streamed from the shards: a seeded shuffle buffer over records,
+    reshuffled each epoch."""
+    data = records(files).apply(tf.data.experimental.assert_cardinality(count))
+    data = data.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    parsed = data.batch(batch_size).map(
+        parse_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return parsed.prefetch(tf.data.AUTOTUNE)
+
+
+def load(files: list[str], *, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """A whole split read into memory: (images [count, 28, 28, 1], labels [count])."""
+    images = np.empty((count, *schema.IMAGE_SHAPE), schema.PROCESSED_DTYPE)
+    labels = np.empty(count, np.int64)
+    start = 0
+    for image_batch, label_batch in batches(files, count=count, batch_size=_LOAD_BATCH):
+        end = start + len(label_batch)
+        images[start:end], labels[start:end] = image_batch, label_batch
+        start = end
+    return images, labels
 
 
 def make_dataset(
@@ -16,11 +118,9 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """(image, label) batches of a split held in memory.
 
-    The stages read and validate every record of a split before using it (pipeline.validate),
-    so the arrays are already there: feeding from them skips a second read and parse of the
-    TFRecords. The shuffle buffer runs over example indices, not 3 KB records, and each batch
-    is one gather; a seeded shuffle yields the same order as the same shuffle over the
-    records would.
+    The shuffle buffer runs over example indices, not 3 KB records, and each batch is one
+    gather; a seeded shuffle yields the same order as the same shuffle over the records
+    (shuffled_batches) would.
 
     Args:
         images: [N, 28, 28, 1] float32 pixels.
@@ -38,3 +138,24 @@ def make_dataset(
         return tf.gather(images, batch), tf.gather(labels, batch)
 
     return indices.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
+
+
+@contextlib.contextmanager
+def checked(stage: str, directory: str | Path, splits: tuple[str, ...]) -> Iterator[None]:
+    """Turns a failed read of `directory` inside the block into one line naming the file.
+
+    TensorFlow's error says what failed, not where: a second, streaming read with the
+    project's own reader finds the file (pipeline.validate.diagnose).
+
+    Raises:
+        PipelineError: naming the file and the problem, or TensorFlow's first line.
+    """
+    try:
+        yield
+    except _READ_ERRORS as error:
+        validate.diagnose(stage, directory, splits, schema.PROCESSED_DTYPE)
+        said = _TF_DECORATIONS.sub("", error.message or "").strip().splitlines()
+        raise PipelineError(
+            f"{stage}: reading {directory} failed ({said[0][:300] if said else error!r}); "
+            "re-run preprocess (dvc repro --force preprocess)"
+        ) from None

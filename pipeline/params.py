@@ -19,6 +19,7 @@ from pipeline.errors import PipelineError
 DATASETS = ("mnist", "fashion_mnist", "kmnist")
 MODELS = ("mlp", "cnn")
 STRATEGIES = ("none", "mirrored")
+MAX_AUGMENT_COPIES = 100  # a typo of 1000 would fill a disk, not make a better model
 
 
 def _knob(allowed: str, check: Callable[[Any], bool]) -> Any:
@@ -35,6 +36,10 @@ def _is_number(value: Any) -> bool:
 
 def _positive_int() -> Any:
     return _knob("a positive integer", lambda v: _is_int(v) and v > 0)
+
+
+def _count(most: int) -> Any:
+    return _knob(f"an integer from 0 to {most}", lambda v: _is_int(v) and 0 <= v <= most)
 
 
 def _seed() -> Any:
@@ -59,7 +64,10 @@ class PreprocessParams:
         "a number strictly between 0 and 1", lambda v: _is_number(v) and 0 < v < 1
     )
     seed: int = _seed()
-    num_shards: int = _positive_int()
+    num_shards: int | str = _knob(
+        "auto or a positive integer", lambda v: v == "auto" or (_is_int(v) and v > 0)
+    )
+    augment_copies: int = _count(MAX_AUGMENT_COPIES)
     runner: str = _knob("a Beam runner name", lambda v: isinstance(v, str) and v != "")
     beam_args: list[str] = _knob(  # noqa: RUF009 (_knob returns a dataclasses.field)
         "a list of --flag strings",
@@ -85,6 +93,7 @@ class TrainParams:
     epochs: int = _positive_int()
     buffer_size: int = _positive_int()
     seed: int = _seed()
+    cache_mib: int = _count(1 << 20)
     distribute: str = _one_of(STRATEGIES)
 
 
@@ -92,6 +101,7 @@ class TrainParams:
 class EvaluateParams:
     min_accuracy: float = _knob("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
     max_accuracy_drop: float = _knob("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
+    push: bool = _knob("true or false", lambda v: isinstance(v, bool))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,10 +1,14 @@
 """Data validation against the schema, in the spirit of TFX's ExampleValidator.
 
-Stages read their input and output records back through `check_split_dir`: a record
-that is not an Example, a truncated or corrupted file, a wrong image size, a label outside
-the classes, NaN or out-of-range pixels, an empty split, a class missing from a split, a key
-in two splits, or statistics that drift between splits beyond the params' thresholds each
-become an anomaly. Any anomaly fails the stage, naming a JSON report that lists them all.
+A record that is not an Example, a truncated or corrupted file, a wrong image size, a label
+outside the classes, NaN or out-of-range pixels, an empty split, a class missing from a
+split, a key twice in a split or in two splits, or statistics that drift between splits
+beyond the params' thresholds each become an anomaly. Any anomaly fails the stage, naming a
+JSON report that lists them all.
+
+Preprocess finds them inside its Beam pipeline (components.beam_checks), ingest with
+`check_split_dir`; train and evaluate check each record as tf.data parses it and, if one
+fails, `diagnose` names the file. Every read here streams: a chunk of records at a time.
 """
 
 from __future__ import annotations
@@ -18,51 +22,7 @@ import numpy as np
 
 from pipeline import artifacts, example, io, schema
 from pipeline.errors import PipelineError
-
-
-class SplitRecords(NamedTuple):
-    examples: example.Examples  # the records whose image has the schema's size
-    wrong_size: list[bytes]  # keys of the records whose image has another size
-
-    def all_keys(self) -> np.ndarray:
-        """Every record's key, the other-size records' too."""
-        return np.concatenate([self.examples.keys, np.array(self.wrong_size, object)])
-
-
-_READ_CHUNK = 4096  # records decoded at a time: the raw records are never all in memory
-
-
-def _fix_hint(path: str) -> str:
-    return f"re-run the stage that wrote it (dvc repro --force the stage writing {path})"
-
-
-def _read_file(file: str, dtype: np.dtype) -> Iterator[tuple[example.Examples, list[bytes]]]:
-    """Decodes a file's records a chunk at a time, naming the file if it cannot."""
-    try:
-        records = io.read_tfrecords(file)
-        while chunk := list(itertools.islice(records, _READ_CHUNK)):
-            try:
-                yield example.decode_records(chunk, dtype)
-            except ValueError as error:
-                raise PipelineError(
-                    f"{file} holds a record that is not a {schema.__name__} example ({error}); "
-                    f"{_fix_hint(file)}"
-                ) from None
-    except io.CorruptRecordsError as error:
-        raise PipelineError(
-            f"{file} is truncated or corrupted ({error}); {_fix_hint(file)}"
-        ) from None
-
-
-def read_split(directory: str | Path, split: str, dtype: np.dtype) -> SplitRecords:
-    """Reads every record of a split, raising a clear error for an unreadable file."""
-    chunks = [
-        chunk for file in io.split_files(directory, split) for chunk in _read_file(file, dtype)
-    ]
-    return SplitRecords(
-        example.Examples.concatenate((examples for examples, _ in chunks), dtype),
-        [key for _, wrong_size in chunks for key in wrong_size],
-    )
+from pipeline.stats import SplitStats
 
 
 def _few(items: Any, limit: int = 3, total: int | None = None) -> str:
@@ -75,8 +35,8 @@ def _few(items: Any, limit: int = 3, total: int | None = None) -> str:
 class SplitSummary(NamedTuple):
     """What the schema checks need to know of a split, in a form that merges.
 
-    Beam's preprocess combines summaries of batches on its workers; train and evaluate
-    summarise the splits they read. Either way the anomalies read the same.
+    Beam's preprocess combines summaries of batches on its workers; ingest and `diagnose`
+    summarise the files they read. Either way the anomalies read the same.
     """
 
     examples: int
@@ -98,7 +58,7 @@ class SplitSummary(NamedTuple):
         outside = (labels < 0) | (labels >= schema.NUM_CLASSES)
         nan = out_of_range = 0
         # min and max are one fast pass each, and NaN makes both comparisons false: the
-        # counting passes, ~10x slower, run only when something is wrong.
+        # slower counting passes run only when something is wrong.
         floats = images.dtype.kind == "f"
         if floats and not (images.min(initial=0) >= 0 and images.max(initial=0) <= 1):
             nan = int(np.isnan(images).sum())
@@ -128,26 +88,72 @@ class SplitSummary(NamedTuple):
         )
 
 
+_READ_CHUNK = 4096  # records decoded at a time: a split is never all in memory
+
+
+def _fix_hint(path: str) -> str:
+    return f"re-run the stage that wrote it (dvc repro --force the stage writing {path})"
+
+
+def read_file(file: str, dtype: np.dtype) -> Iterator[tuple[example.Examples, list[bytes]]]:
+    """Decodes a file's records a chunk at a time: (examples of the schema's image size,
+    keys of the records of another size).
+
+    Raises:
+        PipelineError: naming the file, if it is truncated or corrupted, or holds a record
+            that is not an Example of the schema.
+    """
+    try:
+        records = io.read_tfrecords(file)
+        while chunk := list(itertools.islice(records, _READ_CHUNK)):
+            try:
+                yield example.decode_records(chunk, dtype)
+            except ValueError as error:
+                raise PipelineError(
+                    f"{file} holds a record that is not a {schema.__name__} example ({error}); "
+                    f"{_fix_hint(file)}"
+                ) from None
+    except io.CorruptRecordsError as error:
+        raise PipelineError(
+            f"{file} is truncated or corrupted ({error}); {_fix_hint(file)}"
+        ) from None
+
+
+def scan_file(file: str, dtype: np.dtype) -> tuple[SplitSummary, np.ndarray]:
+    """A file's summary and all its keys, read a chunk at a time."""
+    summary, keys = SplitSummary.empty(), []
+    for examples, wrong_size in read_file(file, dtype):
+        part = SplitSummary.of(examples.images, examples.labels, wrong_size)
+        summary = summary.merge(part)
+        keys += [examples.keys, np.array(wrong_size, object)]
+    return summary, np.concatenate(keys) if keys else np.zeros(0, object)
+
+
 def summary_anomalies(split: str, summary: SplitSummary) -> list[str]:
     """Schema anomalies within one split, from its summary."""
     if summary.examples + summary.wrong_size == 0:
         return [f"{split}: the split is empty"]
-    found = []
-    if summary.wrong_size:
-        keys = _few(summary.wrong_size_keys, total=summary.wrong_size)
-        found.append(
-            f"{split}: {summary.wrong_size} images are not {schema.IMAGE_SHAPE} (keys {keys})"
-        )
-    if summary.outside_labels:
-        found.append(
-            f"{split}: {summary.outside_labels} labels outside 0-{schema.NUM_CLASSES - 1} "
-            f"(values {_few(sorted(summary.outside_values))})"
-        )
-    found += pixel_anomalies(split, summary)
+    found = record_anomalies(split, summary)
     missing = np.flatnonzero(summary.class_counts == 0).tolist()
     if missing:
         found.append(f"{split}: no examples of class {_few(missing, 10)}")
     return found
+
+
+def record_anomalies(where: str, summary: SplitSummary) -> list[str]:
+    """Anomalies of single records (sizes, labels, pixels) among those `summary` counts."""
+    found = []
+    if summary.wrong_size:
+        keys = _few(summary.wrong_size_keys, total=summary.wrong_size)
+        found.append(
+            f"{where}: {summary.wrong_size} images are not {schema.IMAGE_SHAPE} (keys {keys})"
+        )
+    if summary.outside_labels:
+        found.append(
+            f"{where}: {summary.outside_labels} labels outside 0-{schema.NUM_CLASSES - 1} "
+            f"(values {_few(sorted(summary.outside_values))})"
+        )
+    return found + pixel_anomalies(where, summary)
 
 
 def pixel_anomalies(split: str, summary: SplitSummary) -> list[str]:
@@ -191,26 +197,18 @@ def key_anomalies(
     ]
 
 
-def split_anomalies(split: str, records: SplitRecords) -> list[str]:
-    """Schema anomalies within one split."""
-    examples = records.examples
-    summary = SplitSummary.of(examples.images, examples.labels, records.wrong_size)
-    duplicates = {split: duplicate_keys(records.all_keys())}
-    return summary_anomalies(split, summary) + key_anomalies(duplicates, {})
-
-
 def cross_split_anomalies(keys: dict[str, np.ndarray]) -> list[str]:
     """A key in two splits means an example was seen in both: a leak."""
     return key_anomalies({}, shared_keys(keys))
 
 
 def drift_anomalies(
-    stats: dict[str, Any], *, max_class_drift: float, max_pixel_mean_drift: float
+    stats: dict[str, SplitStats], *, max_class_drift: float, max_pixel_mean_drift: float
 ) -> list[str]:
     """Splits whose class shares (L-infinity) or pixel mean drift from train's."""
 
     def shares(split: str) -> np.ndarray:
-        counts = np.array(list(stats[split]["examples_per_class"].values()), dtype=np.float64)
+        counts = np.array(stats[split].examples_per_class, dtype=np.float64)
         return counts / max(counts.sum(), 1)
 
     found = []
@@ -221,7 +219,7 @@ def drift_anomalies(
                 f"{split}: class shares drift {drift:.4f} from train's "
                 f"(> validate.max_class_drift {max_class_drift})"
             )
-        mean_drift = abs(stats[split]["pixel_mean"] - stats[schema.TRAIN]["pixel_mean"])
+        mean_drift = abs(stats[split].pixel_mean - stats[schema.TRAIN].pixel_mean)
         if mean_drift > max_pixel_mean_drift:
             found.append(
                 f"{split}: pixel mean drifts {mean_drift:.4f} from train's "
@@ -243,23 +241,43 @@ def report(stage: str, directory: str | Path, anomalies: list[str]) -> None:
     )
 
 
-def anomalies(records: dict[str, SplitRecords]) -> list[str]:
-    """Anomalies within each split and across splits."""
-    found = [a for split, r in records.items() for a in split_anomalies(split, r)]
-    return found + cross_split_anomalies({s: r.all_keys() for s, r in records.items()})
-
-
 def check_split_dir(
     stage: str, directory: str | Path, splits: tuple[str, ...], dtype: np.dtype
-) -> dict[str, example.Examples]:
-    """Reads and checks the given splits of a record folder; fails on any anomaly.
+) -> dict[str, int]:
+    """Reads and checks the given splits of a record folder, a chunk at a time; fails on any
+    anomaly within a split or across splits (a key in two of them).
 
     Returns:
-        The examples per split, for the caller to use (all of the schema's size).
+        The number of examples in each split.
 
     Raises:
         PipelineError: naming an unreadable file, or the report listing the anomalies.
     """
-    records = {split: read_split(directory, split, dtype) for split in splits}
-    report(stage, directory, anomalies(records))
-    return {split: split_records.examples for split, split_records in records.items()}
+    found, keys, counts = [], {}, {}
+    for split in splits:
+        summary, split_keys = SplitSummary.empty(), []
+        for file in io.split_files(directory, split):
+            file_summary, file_keys = scan_file(file, dtype)
+            summary, split_keys = summary.merge(file_summary), [*split_keys, file_keys]
+        keys[split] = np.concatenate(split_keys)
+        counts[split] = summary.examples
+        found += summary_anomalies(split, summary)
+        found += key_anomalies({split: duplicate_keys(keys[split])}, {})
+    report(stage, directory, found + cross_split_anomalies(keys))
+    return counts
+
+
+def diagnose(stage: str, directory: str | Path, splits: tuple[str, ...], dtype: np.dtype) -> None:
+    """Looks for what made reading `directory` fail: a file that cannot be read, or records
+    that break the schema, each named by its file. For the stages that check records as they
+    parse them (train, evaluate): the file is named here, by a second, streaming read.
+
+    Raises:
+        PipelineError: for the first unreadable file, or the report of the anomalies found.
+    """
+    found = []
+    for split in splits:
+        for file in io.split_files(directory, split):
+            summary, _ = scan_file(file, dtype)
+            found += record_anomalies(file, summary)
+    report(stage, directory, found)
