@@ -1,7 +1,11 @@
-"""Shared fixtures: the real-MNIST mirror, slices of it as raw records, and stage outputs."""
+"""Shared fixtures: the real-MNIST mirror, slices of it as raw records, and stage outputs.
+
+Helpers the tests share live in tests/support; this file holds fixtures only.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -9,20 +13,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
-from pipeline import cli, example, mirror, schema
-from pipeline.params import ValidateParams, load_params
+from pipeline import mirror, schema
+from tests.support import ROOT
+from tests.support.records import LOOSE_LIMITS, default_params, write_records
 
-# TensorFlow's C++ start-up lines, held back as the stages' entry point does: each
-# pytest-xdist worker imports it here, before pytest captures its output.
-with cli.quiet_native_startup():
-    import tensorflow as tf
-
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = ROOT.parent / "shared" / "data" / "mnist"
-# A 200-example validation split drifts from train by chance far more than MNIST's 6000
-# do, so tests on small slices switch the drift check off; full-data tests keep it.
-LOOSE_LIMITS = ValidateParams(max_class_drift=1.0, max_pixel_mean_drift=1.0)
+
+# The fuzzers' budgets: `bounded` (the default) keeps each property to seconds and derives
+# its inputs from a fixed seed, so a CI failure reproduces; `long` explores for real:
+# `pytest --hypothesis-profile=long tests/pipeline tests/components/test_predict.py`.
+_FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("bounded", max_examples=150, derandomize=True, **_FUZZ)
+settings.register_profile("long", max_examples=20_000, **_FUZZ)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings.load_profile(config.getoption("hypothesis_profile", None) or "bounded")
 
 
 @pytest.fixture(scope="session")
@@ -53,33 +61,25 @@ def mnist(mirror_dir: Path) -> dict[str, np.ndarray]:
     return mirror.read_mirror(mirror_dir)
 
 
-def write_raw_split(path: Path, split: str, images: np.ndarray, labels: np.ndarray) -> list[bytes]:
-    """Writes images/labels as one ingest-format TFRecord file; returns the keys."""
-    path.mkdir(parents=True, exist_ok=True)
-    keys = [f"{split}-{i:05d}".encode() for i in range(len(labels))]
-    with tf.io.TFRecordWriter(str(path / schema.split_file(split))) as writer:
-        for key, image, label in zip(keys, images, labels, strict=True):
-            writer.write(example.encode_example(key, image.reshape(schema.IMAGE_SHAPE), label))
-    return keys
-
-
 @pytest.fixture(scope="session")
 def small_raw_dir(tmp_path_factory: pytest.TempPathFactory, mnist: dict) -> Path:
     """Ingest-format records of a real slice: the first 2000 train and 500 test digits."""
     path = tmp_path_factory.mktemp("small") / "raw"
-    write_raw_split(path, schema.TRAIN, mnist["train_images"][:2000], mnist["train_labels"][:2000])
-    write_raw_split(path, schema.TEST, mnist["test_images"][:500], mnist["test_labels"][:500])
+    for split, n in ((schema.TRAIN, 2000), (schema.TEST, 500)):
+        keys = [schema.example_key(split, i) for i in range(n)]
+        images = mnist[f"{split}_images"][:n].reshape(n, *schema.IMAGE_SHAPE)
+        write_records(path, split, keys, images, mnist[f"{split}_labels"][:n])
     return path
 
 
 @pytest.fixture(scope="session")
 def small_processed_dir(tmp_path_factory: pytest.TempPathFactory, small_raw_dir: Path) -> Path:
+    """Preprocess's output for `small_raw_dir`, with the default params."""
     from components.preprocess import preprocess
 
     path = tmp_path_factory.mktemp("small") / "processed"
-    preprocess(
-        raw_dir=small_raw_dir, out_dir=path, validation_fraction=0.1, seed=42, limits=LOOSE_LIMITS
-    )
+    params = default_params().preprocess
+    preprocess(raw_dir=small_raw_dir, out_dir=path, params=params, limits=LOOSE_LIMITS)
     return path
 
 
@@ -105,41 +105,18 @@ def processed_dir(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> Pa
     from components.preprocess import preprocess
 
     path = tmp_path_factory.mktemp("full") / "processed"
-    limits = load_params(ROOT / "params.yaml").validate  # real data, real thresholds
-    preprocess(raw_dir=raw_dir, out_dir=path, validation_fraction=0.1, seed=42, limits=limits)
+    params = default_params()  # real data, real drift thresholds
+    preprocess(raw_dir=raw_dir, out_dir=path, params=params.preprocess, limits=params.validate)
     return path
-
-
-def tf_parse(serialized: tf.Tensor, dtype: np.dtype) -> dict[str, tf.Tensor]:
-    """TensorFlow's own parse of a batch of records: the oracle for the pipeline's decoder."""
-    spec = {
-        schema.KEY: tf.io.FixedLenFeature([], tf.string),
-        schema.IMAGE: tf.io.FixedLenFeature([], tf.string),
-        schema.LABEL: tf.io.FixedLenFeature([], tf.int64),
-    }
-    features = tf.io.parse_example(serialized, spec)
-    images = tf.io.decode_raw(features[schema.IMAGE], tf.as_dtype(dtype), little_endian=True)
-    features[schema.IMAGE] = tf.reshape(images, (-1, *schema.IMAGE_SHAPE))
-    return features
-
-
-def read_split(directory: Path, split: str, dtype: np.dtype) -> dict[str, np.ndarray]:
-    """All records of a split as numpy arrays, read by TensorFlow (not the pipeline's reader)."""
-    from pipeline import io
-
-    dataset = tf.data.TFRecordDataset(io.split_files(directory, split)).batch(100_000)
-    return {name: value.numpy() for name, value in tf_parse(next(iter(dataset)), dtype).items()}
 
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory, processed_dir: Path) -> Path:
     """The reference MLP trained 2 epochs on all of MNIST's train split."""
-    import dataclasses
-
     from components.train import train
 
     path = tmp_path_factory.mktemp("model") / "model.keras"
-    params = dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=2)
+    params = dataclasses.replace(default_params().train, epochs=2)
     train(data_dir=processed_dir, model_path=path, params=params)
     return path
 

@@ -1,85 +1,29 @@
 """Every bad input a user can cause, through the stage commands as DVC runs them.
 
 Each case asserts exit status 1, exactly one error line that names the problem, no
-traceback, and that the stage's previous output is byte-for-byte untouched.
+traceback, and that the stage's previous output is byte-for-byte untouched. The cases run
+in this process through the stages' real entry point (tests/support/stages.py); one per
+stage runs the real command, for the wiring.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
 
-from pipeline import example, schema
-from pipeline.errors import PipelineError
-from tests.beam_services import free_port
-from tests.conftest import ROOT
-from tests.pipeline.test_mirror import MIRROR_DAMAGE
-
-
-class Result(NamedTuple):
-    returncode: int
-    stderr: str
-
-
-def run_stage(
-    stage: str, *args: str, cwd: Path, env: dict | None = None, process: bool = False
-) -> Result:
-    """Runs a stage as `python -m components <stage>` does, with the params in `cwd`/p.yaml.
-
-    In this process by default: the stage's main raises a PipelineError, which the entry
-    point turns into its one log line and exit status 1; that is the line made here. With
-    `process`, the real command in a subprocess: one such test per stage checks the wiring.
-    """
-    argv = ["--params", str(cwd / "p.yaml"), *args]
-    if process:
-        done = subprocess.run(
-            [sys.executable, "-m", "components", stage, *argv],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        )
-        return Result(done.returncode, done.stderr)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(cwd)
-        for name, value in (env or {}).items():
-            patch.setenv(name, value)
-        try:
-            importlib.import_module(f"components.{stage}").main(argv)
-        except PipelineError as error:
-            return Result(1, f"2026-01-01 00:00:00,000 ERROR pipeline: {error}\n")
-    return Result(0, "")
-
-
-def snapshot(path: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
-    }
-
-
-_OUR_ERROR = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ ERROR ")  # pipeline.cli's log format
-
-
-def assert_fails_cleanly(result: Result, *fragments: str) -> None:
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if _OUR_ERROR.match(line)]
-    assert len(errors) == 1, errors
-    for fragment in fragments:
-        assert fragment in errors[0]
+from components.local_cluster import HOST, free_port
+from pipeline import schema, stats
+from pipeline.stats import SplitStats
+from tests.support import ROOT
+from tests.support.damage import MIRROR_DAMAGE
+from tests.support.records import raw_examples, write_records
+from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
 
 
 @pytest.fixture
@@ -95,13 +39,6 @@ def _set_params(workdir: Path, section: str, key: str, value) -> None:
     params = yaml.safe_load((workdir / "p.yaml").read_text())
     params[section][key] = value
     (workdir / "p.yaml").write_text(yaml.safe_dump(params))
-
-
-def _write_records(path: Path, split: str, keys, images, labels) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path / schema.split_file(split))) as writer:
-        for key, image, label in zip(keys, images, labels, strict=True):
-            writer.write(example.encode_example(key, image, label))
 
 
 # ---- params: every stage validates params.yaml before any work ----
@@ -166,6 +103,17 @@ RUNNER_CASES = {
             ],
         },
         "no Beam worker pool answers at --environment_config=localhost:",
+    ),
+    "no_dask_scheduler": (
+        {
+            "runner": "DaskRunner",
+            "beam_args": [f"--dask_client_address=tcp://{HOST}:{free_port()}"],
+        },
+        "no Dask scheduler answers at --dask_client_address=127.0.0.1:",
+    ),
+    "dask_flag_typo": (
+        {"runner": "DaskRunner", "beam_args": ["--dask_client_adress=tcp://127.0.0.1:8786"]},
+        "did you mean --dask_client_address?",
     ),
 }
 
@@ -252,9 +200,7 @@ def test_damaged_records_name_the_file(workdir, small_raw_dir, small_processed_d
 
 
 def _raw(mnist, split: str, n: int):
-    keys = [f"{split}-{i:05d}".encode() for i in range(n)]
-    images = mnist[f"{split}_images"][:n].reshape(n, *schema.IMAGE_SHAPE)
-    return keys, images, mnist[f"{split}_labels"][:n].astype(np.int64)
+    return raw_examples(mnist, split, n)
 
 
 def _label_twelve(keys, images, labels):
@@ -281,7 +227,7 @@ def _no_sevens(keys, images, labels):
 
 
 def _train_keys(keys, images, labels):
-    return [f"train-{i:05d}".encode() for i in range(len(keys))], images, labels
+    return [schema.example_key(schema.TRAIN, i) for i in range(len(keys))], images, labels
 
 
 # case -> (what to do to the test split, what the error names)
@@ -297,8 +243,8 @@ ANOMALY_CASES: dict[str, tuple[Callable, str]] = {
 @pytest.mark.parametrize("case", ANOMALY_CASES)
 def test_schema_anomaly_fails_with_a_report(workdir, mnist, case):
     change, message = ANOMALY_CASES[case]
-    _write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
-    _write_records(workdir / "raw", schema.TEST, *change(*_raw(mnist, schema.TEST, 200)))
+    write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
+    write_records(workdir / "raw", schema.TEST, *change(*_raw(mnist, schema.TEST, 200)))
     before = snapshot(workdir / "out")
     wiring = case == "label_out_of_range"  # the preprocess stage's, once
     result = run_stage("preprocess", "--raw", "raw", "--out", "out", cwd=workdir, process=wiring)
@@ -307,25 +253,39 @@ def test_schema_anomaly_fails_with_a_report(workdir, mnist, case):
     assert snapshot(workdir / "out") == before
 
 
-def test_nan_pixels_reach_no_training(workdir, mnist):
+def _processed_with_nan(workdir: Path, mnist) -> Path:
+    """Processed records, one NaN pixel in train's 8th, and a stats.json that counts them."""
     keys, images, labels = _raw(mnist, schema.TRAIN, 300)
     scaled = images.astype(np.float32) / 255
     scaled[7, 3, 3, 0] = np.nan
-    _write_records(workdir / "data", schema.TRAIN, keys, scaled, labels)
+    data = workdir / "data"
+    write_records(data, schema.TRAIN, keys, scaled, labels)
     val_keys = [f"v{i}".encode() for i in range(100)]
-    _write_records(workdir / "data", schema.VALIDATION, val_keys, scaled[:100], labels[:100])
+    write_records(data, schema.VALIDATION, val_keys, scaled[:100], labels[:100])
+    counts = {schema.TRAIN: 300, schema.VALIDATION: 100}
+    split_stats = {s: SplitStats(n, n, (n // 10,) * 10, 0.1, 0.3) for s, n in counts.items()}
+    (data / "stats.json").write_text(stats.dumps(split_stats))
+    return data
+
+
+@pytest.mark.parametrize("cache_mib", [1024, 0], ids=["in_memory", "streamed"])
+def test_nan_pixels_reach_no_training(workdir, mnist, cache_mib):
+    _processed_with_nan(workdir, mnist)
+    _set_params(workdir, "train", "cache_mib", cache_mib)
     result = run_stage(
         "train", "--data", "data", "--model", "out/model.keras", "--live", "live", cwd=workdir
     )
-    assert_fails_cleanly(result, "train: 1 pixels are NaN", "anomalies/train.json")
+    file = Path("data") / schema.split_file(schema.TRAIN)  # as the command named the folder
+    assert_fails_cleanly(result, f"{file}: 1 pixels are NaN", "anomalies/train.json")
     assert (workdir / "out" / "previous.txt").exists()
+    assert not (workdir / "live").exists()
 
 
 def test_drift_between_splits_fails_preprocess(workdir, mnist):
     _set_params(workdir, "validate", "max_class_drift", 1.0)  # 500 examples: chance drift
-    _write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
+    write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
     keys, images, labels = _raw(mnist, schema.TEST, 200)
-    _write_records(workdir / "raw", schema.TEST, keys, 255 - images, labels)  # inverted digits
+    write_records(workdir / "raw", schema.TEST, keys, 255 - images, labels)  # inverted digits
     result = run_stage("preprocess", "--raw", "raw", "--out", "out", cwd=workdir)
     assert_fails_cleanly(result, "test: pixel mean drifts", "validate.max_pixel_mean_drift")
     assert (workdir / "out" / "previous.txt").exists()

@@ -6,62 +6,7 @@ checks that `dvc status` agrees).
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-import yaml
-
-from tests.conftest import ROOT
-
-PACKAGES = ("components", "pipeline")
-
-
-def _module_file(name: str) -> Path | None:
-    path = ROOT / Path(*name.split("."))
-    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(path: Path) -> set[str]:
-    """The project modules a file imports, its packages' __init__ included."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        elif isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        else:
-            continue
-        for name in names:
-            if name.split(".")[0] in PACKAGES and _module_file(name):
-                parts = name.split(".")
-                found.update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
-    return found
-
-
-def code_of(module: str) -> set[str]:
-    """Every project file `python -m <module>` runs, as paths relative to the root."""
-    seen, todo = set(), {module, "components", "components.__main__"}
-    while todo:
-        name = todo.pop()
-        if name in seen or not (path := _module_file(name)):
-            continue
-        seen.add(name)
-        todo |= _imports(path)
-    return {str(_module_file(name).relative_to(ROOT)) for name in seen}
-
-
-def stage_code() -> dict[str, tuple[set[str], set[str]]]:
-    """Each stage's (code deps in dvc.yaml, code its command imports)."""
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    result = {}
-    for name, stage in stages.items():
-        module = f"components.{stage['cmd'].split()[3]}"  # python -m components <stage> ...
-        listed = {d for d in stage["deps"] if d.split("/")[0] in PACKAGES}
-        result[name] = (listed, code_of(module))
-    return result
+from tests.support.dvc_yaml import stage_code
 
 
 def test_each_stage_lists_exactly_the_code_it_imports():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -17,17 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.beam_services import portable_runner
-from tests.conftest import ROOT
-from tests.dvc_project import (
-    AFTER_TRAINING,
-    ALL_STAGES,
-    Project,
-    experiments,
-    new_project,
-    stages_run,
-)
-from tests.test_dvc_yaml import stage_code
+from components import local_cluster
+from tests.support import ROOT
+from tests.support.dvc_yaml import stage_code
+from tests.support.project import AFTER_TRAINING, ALL_STAGES, Project, new_project
 
 pytestmark = pytest.mark.e2e
 
@@ -55,8 +47,7 @@ def _flatten(tree: dict, prefix: str = "") -> set[str]:
 
 
 def test_repro_builds_everything_then_nothing(project: Project):
-    output = project.run("dvc", "repro")
-    assert stages_run(output) == ALL_STAGES
+    assert project.stages_run("dvc", "repro") == ALL_STAGES
     metrics = json.loads(project.read("reports/metrics.json"))
     # The issue's bar for the reference MLP on a leak-free split (measured 0.9714-0.9767).
     assert metrics["test"]["accuracy"] >= 0.970
@@ -65,13 +56,13 @@ def test_repro_builds_everything_then_nothing(project: Project):
     assert project.blessing()["pushed_version"] == 1
     assert project.versions() == ["1"]
 
-    shown = json.loads(project.run("dvc", "metrics", "show", "--json"))[""]["data"]
+    shown = project.output_json("dvc", "metrics", "show", "--json")[""]["data"]
     assert {path: _flatten(m["data"]) for path, m in shown.items()} == HEADLINE_METRICS
     table = project.run("dvc", "metrics", "show").splitlines()
     assert max(map(len, table)) <= 120, "\n".join(table)
 
-    assert stages_run(project.run("dvc", "repro")) == []
-    assert "up to date" in project.run("dvc", "status")
+    assert project.stages_run("dvc", "repro") == []
+    assert project.changed_stages() == set()
 
 
 def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Project):
@@ -79,16 +70,10 @@ def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Projec
     assert "dvc.lock" in project.run("git", "status", "--porcelain")
     serving = project.serving()
     project.run("dvc", "exp", "run", "--queue", "-S", "train.epochs=1,5")
-    project.run("dvc", "queue", "start", "-j", "2")
-    deadline = time.monotonic() + 900
-    while re.search(r"Queued|Running", project.run("dvc", "queue", "status")):
-        assert time.monotonic() < deadline, project.run("dvc", "queue", "status")
-        time.sleep(3)
-    status = project.run("dvc", "queue", "status")
-    assert status.count("Success") == 2, status
-    runs = experiments(project)
+    assert list(project.run_queue(jobs=2).values()) == ["success", "success"]
+    runs = project.experiment_metrics()
     # dvc plots diff overlays the two runs' curves in one plot each.
-    diff = json.loads(project.run("dvc", "plots", "diff", "--json", *runs))["data"]
+    diff = project.output_json("dvc", "plots", "diff", "--json", *runs)["data"]
     for plot in ("loss", "accuracy"):
         assert [sorted(p["revisions"]) for p in diff[plot]] == [sorted(runs)]
     results = sorted(runs.values(), key=lambda m: m["test"]["accuracy"])
@@ -109,12 +94,12 @@ def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Projec
 def test_forced_runs_are_byte_identical(project: Project):
     before = project.lock_hashes()
     metrics = project.read("reports/metrics.json")
-    assert stages_run(project.run("dvc", "repro", "--force")) == ALL_STAGES
+    assert project.stages_run("dvc", "repro", "--force") == ALL_STAGES
     assert project.lock_hashes() == before
     assert project.read("reports/metrics.json") == metrics
     # Byte-stable ingest output: forcing it again leaves everything downstream current.
     project.run("dvc", "repro", "--force", "--single-item", "ingest")
-    assert stages_run(project.run("dvc", "repro")) == []
+    assert project.stages_run("dvc", "repro") == []
 
 
 def test_editing_shared_code_changes_exactly_the_stages_that_import_it(project: Project):
@@ -124,10 +109,10 @@ def test_editing_shared_code_changes_exactly_the_stages_that_import_it(project: 
         path = project.path / module
         original = path.read_text()
         path.write_text(original + "# an edit\n")
-        changed = set(json.loads(project.run("dvc", "status", "--json")))
+        changed = project.changed_stages()
         path.write_text(original)
         assert changed == {stage for stage in code if module in code[stage]}, module
-    assert "up to date" in project.run("dvc", "status")
+    assert project.changed_stages() == set()
 
 
 def _processed(project: Project) -> dict[str, bytes]:
@@ -135,43 +120,60 @@ def _processed(project: Project) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def test_preprocess_on_the_portable_runner_gives_the_same_bytes(project: Project):
-    for shards in (1, 3):
-        project.set_param("preprocess.num_shards", shards)
-        project.run("dvc", "repro", "-s", "preprocess")
-        expected = _processed(project)
-        assert len(expected) == 1 + 3 * shards  # stats.json and each split's shards
-        # A job service and an external worker pool, as on Flink or Spark with a sidecar.
-        with portable_runner() as beam_args:
-            project.set_param("preprocess.runner", "PortableRunner")
-            project.set_param("preprocess.beam_args", beam_args)
-            output = project.run("dvc", "repro", "-s", "preprocess")
-        assert stages_run(output) == ["preprocess"]
-        assert "Job state changed to DONE" in output
-        assert _processed(project) == expected
+def _on_runner(project: Project, runner: str, beam_args: list[str]) -> list[str]:
+    project.set_param("preprocess.runner", runner)
+    project.set_param("preprocess.beam_args", beam_args)
+    try:
+        return project.stages_run("dvc", "repro", "-s", "preprocess")
+    finally:
         project.set_param("preprocess.runner", "FnApiRunner")
         project.set_param("preprocess.beam_args", [])
+
+
+def test_preprocess_on_distributed_runners_gives_the_same_bytes(project: Project):
+    # A job service and an external worker pool (Flink's or Spark's layout with a sidecar),
+    # and a Dask scheduler with two workers: each a process of its own on 127.0.0.1.
+    with local_cluster.beam_portable() as portable, local_cluster.dask(workers=2) as dask:
+        for shards in (1, 3):
+            project.set_param("preprocess.num_shards", shards)
+            project.run("dvc", "repro", "-s", "preprocess")
+            expected = _processed(project)
+            assert len(expected) == 1 + 3 * shards  # stats.json and each split's shards
+            assert _on_runner(project, "PortableRunner", portable) == ["preprocess"]
+            assert _processed(project) == expected
+            before = local_cluster.dask_tasks_run(dask)
+            dask_args = [f"--dask_client_address={dask}"]
+            assert _on_runner(project, "DaskRunner", dask_args) == ["preprocess"]
+            assert _processed(project) == expected
+            after = local_cluster.dask_tasks_run(dask)
+            assert len(after) == 2 and all(after[w] > before.get(w, 0) for w in after), after
     project.reset()
 
 
-def test_workers_that_never_start_fail_in_one_line(project: Project):
-    before = _processed(project)
-    with portable_runner(container_executable="/bin/false") as beam_args:
-        project.set_param("preprocess.runner", "PortableRunner")
-        project.set_param("preprocess.beam_args", beam_args)
-        project.set_param("preprocess.worker_start_timeout", 10)
-        result = subprocess.run(
-            ["dvc", "repro", "-s", "preprocess"],
-            cwd=project.path,
-            env=project.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+def _fails_in_one_line(project: Project, *args: str) -> str:
+    result = project.call("dvc", "repro", "-s", "preprocess", *args)
     assert result.returncode != 0
     assert "Traceback" not in result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if " ERROR pipeline: " in line]
-    assert len(errors) == 1 and "no Beam worker started within 10 s" in errors[0], errors
+    assert len(errors) == 1, result.stderr[-3000:]
+    return errors[0]
+
+
+@pytest.mark.parametrize("engine", ["portable", "dask"])
+def test_workers_that_never_start_fail_in_one_line(project: Project, engine: str):
+    before = _processed(project)
+    project.set_param("preprocess.worker_start_timeout", 10)
+    if engine == "portable":  # a worker pool whose workers exit at once
+        with local_cluster.beam_portable(container_executable="/bin/false") as beam_args:
+            project.set_param("preprocess.runner", "PortableRunner")
+            project.set_param("preprocess.beam_args", beam_args)
+            error = _fails_in_one_line(project)
+    else:  # a scheduler without workers
+        with local_cluster.dask(workers=0) as address:
+            project.set_param("preprocess.runner", "DaskRunner")
+            project.set_param("preprocess.beam_args", [f"--dask_client_address={address}"])
+            error = _fails_in_one_line(project)
+    assert "no Beam worker started within 10 s" in error
     # DVC removes a stage's outputs before running it; nothing half-written took their
     # place, and the cache restores them.
     assert not (project.path / "data/processed").exists()
@@ -182,7 +184,7 @@ def test_workers_that_never_start_fail_in_one_line(project: Project):
 
 def test_plots_show_each_intended_plot_once(project: Project):
     # With -o, the JSON lists image plots too.
-    shown = json.loads(project.run("dvc", "plots", "show", "--json", "-o", "plots_json"))
+    shown = project.output_json("dvc", "plots", "show", "--json", "-o", "plots_json")
     assert set(shown["data"]) == PLOTS
     project.run("dvc", "plots", "show", "-o", "plots_html")
     html = project.read("plots_html/index.html")
@@ -245,27 +247,23 @@ def test_killed_stage_leaves_nothing_dvc_trusts(project: Project):
     time.sleep(2)  # mid-epoch
     os.killpg(repro.pid, signal.SIGKILL)
     repro.wait()
-    status = project.run("dvc", "status")
-    assert "train" in status and "up to date" not in status
-    output = project.run("dvc", "repro")
-    assert stages_run(output) == AFTER_TRAINING
-    assert "up to date" in project.run("dvc", "status")
+    assert "train" in project.changed_stages()
+    assert project.stages_run("dvc", "repro") == AFTER_TRAINING
+    assert project.changed_stages() == set()
     assert not list(project.path.glob(".*.tmp-*"))
     project.reset()
 
 
 def test_unblessed_experiment_completes_and_serving_is_untouched(project: Project):
     serving = project.serving()
-    output = project.run("dvc", "exp", "run", "-S", "train.epochs=1")
     # The sweep trained this model already: train comes from DVC's run-cache. Evaluate
     # never does, as its blessing depends on the serving folder: it runs again.
-    assert "Stage 'train' is cached" in output
-    assert stages_run(output) == ["evaluate"]
+    assert project.stages_run("dvc", "exp", "run", "-S", "train.epochs=1") == ["evaluate"]
     # One epoch misses the 0.97 threshold: the experiment completes, version 1 keeps serving.
-    assert "NOT BLESSED" in output
-    assert project.blessing()["check"] == "value"
+    blessing = project.blessing()
+    assert (blessing["blessed"], blessing["check"]) == (False, "value")
     assert project.serving() == serving
-    shown = json.loads(project.run("dvc", "exp", "show", "--json"))
+    shown = project.output_json("dvc", "exp", "show", "--json")
     flat = json.dumps(shown)
     for metric in ('"test"', '"val"', '"train"', '"epochs": 1', '"accuracy"', '"blessed": false'):
         assert metric in flat

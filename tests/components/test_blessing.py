@@ -13,8 +13,7 @@ from components import evaluate as ev
 from components import export as ex
 from components import train as tr
 from pipeline import artifacts, io
-from pipeline.params import load_params
-from tests.conftest import ROOT
+from tests.support.records import default_params
 
 
 @pytest.mark.parametrize(
@@ -54,7 +53,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
 def weak_model(tmp_path_factory, small_processed_dir) -> Path:
     """An MLP trained 1 epoch on 1,800 digits: far below `trained_model` on test."""
     path = tmp_path_factory.mktemp("weak") / "model.keras"
-    params = dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=1)
+    params = dataclasses.replace(default_params().train, epochs=1)
     tr.train(data_dir=small_processed_dir, model_path=path, params=params)
     return path
 

@@ -10,8 +10,7 @@ import tensorflow as tf
 from components import evaluate as ev
 from components import train as tr
 from pipeline import artifacts, io, schema
-from pipeline.params import load_params
-from tests.conftest import ROOT, tf_parse
+from tests.support.records import default_params, tf_parse
 
 
 def test_score_on_a_hand_made_case():
@@ -36,7 +35,7 @@ def _images_and_labels(serialized):
 
 
 def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed_dir):
-    params = dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=1)
+    params = dataclasses.replace(default_params().train, epochs=1)
     tr.train(data_dir=small_processed_dir, model_path=tmp_path / "models.keras", params=params)
     blessing = ev.evaluate(
         data_dir=small_processed_dir,

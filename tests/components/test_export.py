@@ -71,9 +71,20 @@ def test_push_adds_the_next_version_and_leaves_earlier_ones(tmp_path, trained_mo
     assert ex.push_record(version) == record
     assert ex.push_record(base / "7") == {}
     assert io.latest_version(base) == version
-    images = mnist["test_images"][:1500]  # more than one serving batch
+    images = mnist["test_images"][:300]
     scaled = transform.scale_pixels(images[..., None])
     expected = keras.models.load_model(trained_model).predict(scaled, verbose=0)
-    np.testing.assert_allclose(ex.serve_probabilities(version, images), expected, atol=1e-5)
+    served = ex.serving_signature(version)(images=tf.constant(images))["probabilities"]
+    np.testing.assert_allclose(served.numpy(), expected, atol=1e-5)
     # Nothing else is left in the base folder: no temp folder a model server could trip on.
     assert sorted(p.name for p in base.iterdir()) == ["7", "8"]
+
+
+def test_a_push_killed_midway_leaves_no_version_and_is_cleaned_up(tmp_path):
+    base = tmp_path / "serving"
+    (base / "1").mkdir(parents=True)
+    unfinished = base / f".2{io.TMP_MARK}4242"  # what a push killed mid-write leaves
+    (unfinished / "variables").mkdir(parents=True)
+    assert io.latest_version(base) == base / "1"  # hidden, not a number: never served
+    ex.remove_unfinished_pushes(base)
+    assert sorted(p.name for p in base.iterdir()) == ["1"]

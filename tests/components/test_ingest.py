@@ -7,7 +7,7 @@ import pytest
 from components import ingest
 from pipeline import schema
 from pipeline.errors import PipelineError
-from tests.conftest import read_split
+from tests.support.records import read_split
 
 
 @pytest.mark.parametrize("split", schema.RAW_SPLITS)
@@ -18,7 +18,7 @@ def test_ingest_writes_the_mirror_content_as_the_schema_says(raw_dir, mnist, spl
     assert records[schema.LABEL].dtype == np.int64
     # tfds's example key is the index in the IDX files: record i is the files' example i.
     keys = records[schema.KEY].tolist()
-    assert keys == [f"{split}-{i:05d}".encode() for i in range(len(expected_labels))]
+    assert keys == [schema.example_key(split, i) for i in range(len(expected_labels))]
     np.testing.assert_array_equal(records[schema.IMAGE], expected_images[..., None])
     np.testing.assert_array_equal(records[schema.LABEL], expected_labels)
 

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 
 from components import train as tr
-from pipeline.params import load_params
-from tests.conftest import ROOT
+from tests.support import ROOT
+from tests.support.records import default_params
 
 
 @pytest.fixture
 def params():
-    return dataclasses.replace(load_params(ROOT / "params.yaml").train, epochs=2, batch_size=100)
+    return dataclasses.replace(default_params().train, epochs=2, batch_size=100)
 
 
 def test_default_model_is_the_reference_mlp():
-    model = tr.build_model(load_params(ROOT / "params.yaml").train, steps_per_epoch=271)
+    model = tr.build_model(default_params().train, steps_per_epoch=271)
     layers = model.layers
     assert model.input_shape == (None, 28, 28, 1)
     assert isinstance(layers[0], keras.layers.Flatten)
@@ -40,17 +40,17 @@ def test_hidden_layer_size_and_learning_rate_come_from_params(params):
 
 
 def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_dir, params):
-    model = tr.train(
+    trained = tr.train(
         data_dir=small_processed_dir,
         model_path=tmp_path / "models.keras",
         params=params,
         live_dir=tmp_path / "live",
-        record=(record := {}),
     )
-    assert record["steps_per_s"] > 0
+    model = trained.model
+    assert trained.steps_per_s > 0
     loaded = keras.models.load_model(tmp_path / "models.keras", safe_mode=True)
-    for saved, trained in zip(loaded.get_weights(), model.get_weights(), strict=True):
-        np.testing.assert_array_equal(saved, trained)
+    for saved, weights in zip(loaded.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, weights)
     live = json.loads((tmp_path / "live" / "metrics.json").read_text())
     # The headline values only: `step` would be train.epochs - 1, a param already.
     assert live.keys() == {"train", "val"}
@@ -69,23 +69,35 @@ def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_
 def test_training_is_deterministic(tmp_path, small_processed_dir, params):
     first = tr.train(data_dir=small_processed_dir, model_path=tmp_path / "a.keras", params=params)
     second = tr.train(data_dir=small_processed_dir, model_path=tmp_path / "b.keras", params=params)
-    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+    for a, b in zip(first.model.get_weights(), second.model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     other = tr.train(
         data_dir=small_processed_dir,
         model_path=tmp_path / "c.keras",
         params=dataclasses.replace(params, seed=params.seed + 1),
     )
-    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+    assert not np.array_equal(first.model.get_weights()[0], other.model.get_weights()[0])
+
+
+def test_streaming_the_splits_trains_the_same_weights(tmp_path, small_processed_dir, params):
+    # train.cache_mib 0: nothing fits, both splits are streamed from their shards.
+    cached = tr.train(data_dir=small_processed_dir, model_path=tmp_path / "a.keras", params=params)
+    streamed = tr.train(
+        data_dir=small_processed_dir,
+        model_path=tmp_path / "b.keras",
+        params=dataclasses.replace(params, cache_mib=0),
+    )
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    assert len(cached.model.get_weights()) == len(streamed.model.get_weights())
 
 
 def test_steps_per_execution_does_not_change_the_weights(
     tmp_path, small_processed_dir, params, monkeypatch
 ):
     data = small_processed_dir
-    batched = tr.train(data_dir=data, model_path=tmp_path / "a.keras", params=params)
+    batched = tr.train(data_dir=data, model_path=tmp_path / "a.keras", params=params).model
     monkeypatch.setattr(tr, "STEPS_PER_EXECUTION", 1)
-    stepwise = tr.train(data_dir=data, model_path=tmp_path / "b.keras", params=params)
+    stepwise = tr.train(data_dir=data, model_path=tmp_path / "b.keras", params=params).model
     assert batched.steps_per_execution > 1
     for a, b in zip(batched.get_weights(), stepwise.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)

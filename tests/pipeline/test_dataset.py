@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from pipeline.dataset import make_dataset
+from pipeline import dataset, example, io, schema
+from pipeline.errors import PipelineError
 
 N = 1_000
 
@@ -9,37 +11,113 @@ N = 1_000
 def _split():
     # Every image is filled with its own label-like id, so batches show what went where.
     ids = np.arange(N)
-    images = np.broadcast_to(ids[:, None, None, None], (N, 28, 28, 1)).astype(np.float32)
+    images = np.broadcast_to(ids[:, None, None, None] / N, (N, 28, 28, 1)).astype(np.float32)
     return images, ids.astype(np.int64)
 
 
-def _epoch(dataset):
-    images, labels = zip(*((i.numpy(), y.numpy()) for i, y in dataset), strict=True)
+def _epoch(data):
+    images, labels = zip(*((i.numpy(), y.numpy()) for i, y in data), strict=True)
     return np.concatenate(images), np.concatenate(labels)
 
 
+def _shards(tmp_path, shards: int = 3) -> list[str]:
+    """The `_split` examples (labels taken modulo 10) written round-robin to `shards` files;
+    record i of the interleaved read is example i."""
+    images, ids = _split()
+    files = [str(tmp_path / schema.split_file(schema.TRAIN, s, shards)) for s in range(shards)]
+    for s, file in enumerate(files):
+        io.write_tfrecords(
+            file,
+            (
+                example.encode_example(str(i).encode(), images[i], ids[i] % 10)
+                for i in range(s, N, shards)
+            ),
+        )
+    return files
+
+
 def test_unshuffled_keeps_order_and_batch_sizes():
-    dataset = make_dataset(*_split(), batch_size=300)
-    assert [len(y) for _, y in dataset] == [300, 300, 300, 100]
-    images, labels = _epoch(dataset)
+    data = dataset.make_dataset(*_split(), batch_size=300)
+    assert [len(y) for _, y in data] == [300, 300, 300, 100]
+    images, labels = _epoch(data)
     np.testing.assert_array_equal(labels, np.arange(N))
-    np.testing.assert_array_equal(images[:, 0, 0, 0], labels)
+    np.testing.assert_array_equal(images[:, 0, 0, 0], (labels / N).astype(np.float32))
 
 
 def test_shuffle_is_a_seeded_permutation_each_epoch():
-    dataset = make_dataset(*_split(), batch_size=128, shuffle_buffer=200, seed=7)
-    first_images, first = _epoch(dataset)
-    _, second = _epoch(dataset)
+    data = dataset.make_dataset(*_split(), batch_size=128, shuffle_buffer=200, seed=7)
+    first_images, first = _epoch(data)
+    _, second = _epoch(data)
     assert sorted(first.tolist()) == list(range(N)) == sorted(second.tolist())
-    np.testing.assert_array_equal(first_images[:, 27, 27, 0], first)  # pairs stay together
+    np.testing.assert_array_equal(first_images[:, 27, 27, 0], (first / N).astype(np.float32))
     assert not np.array_equal(first, second)  # reshuffled every epoch
-    _, again = _epoch(make_dataset(*_split(), batch_size=128, shuffle_buffer=200, seed=7))
+    _, again = _epoch(dataset.make_dataset(*_split(), batch_size=128, shuffle_buffer=200, seed=7))
     np.testing.assert_array_equal(first, again)
 
 
-def test_index_shuffle_orders_like_a_record_shuffle():
-    # The same seeded shuffle over the examples themselves (the streaming way) gives the
-    # same order, so feeding from memory changes no result.
-    _, labels = _epoch(make_dataset(*_split(), batch_size=100, shuffle_buffer=50, seed=3))
-    records = tf.data.Dataset.from_tensor_slices(_split()[1]).shuffle(50, seed=3)
-    np.testing.assert_array_equal(labels, [r.numpy() for r in records])
+def test_shards_interleave_record_by_record_and_load_in_that_order(tmp_path):
+    files = _shards(tmp_path)
+    images, labels = dataset.load(files, count=N)
+    expected_images, ids = _split()
+    np.testing.assert_array_equal(labels, ids % 10)
+    np.testing.assert_array_equal(images, expected_images)
+
+
+def test_streamed_and_in_memory_training_batches_are_the_same(tmp_path):
+    # The same seeded shuffle over records (streamed) and over indices (in memory): the
+    # cache changes the speed, never a batch.
+    files = _shards(tmp_path)
+    options = {"batch_size": 64, "shuffle_buffer": 300, "seed": 5}
+    streamed = dataset.shuffled_batches(files, count=N, **options)
+    in_memory = dataset.make_dataset(*dataset.load(files, count=N), **options)
+    for _ in range(2):  # and each epoch's reshuffle
+        for (a_images, a_labels), (b_images, b_labels) in zip(streamed, in_memory, strict=True):
+            np.testing.assert_array_equal(a_labels, b_labels)
+            np.testing.assert_array_equal(a_images, b_images)
+    assert len(streamed) == len(in_memory) == -(-N // 64)
+
+
+def _bad_record(kind: str) -> bytes:
+    image = np.zeros(schema.IMAGE_SHAPE, np.float32)
+    if kind == "nan":
+        image[3, 3, 0] = np.nan
+    if kind == "above_one":
+        image[0, 0, 0] = 1.5
+    if kind == "short_image":
+        image = image.reshape(-1)[:700]
+    label = {"label_ten": 10, "label_negative": -1}.get(kind, 3)
+    return example.encode_example(b"k", image, label)
+
+
+@pytest.mark.parametrize(
+    "kind", ["nan", "above_one", "short_image", "label_ten", "label_negative", "not_an_example"]
+)
+def test_parsing_checks_each_record_against_the_schema(kind):
+    record = b"not an Example" if kind == "not_an_example" else _bad_record(kind)
+    good = example.encode_example(b"g", np.zeros(schema.IMAGE_SHAPE, np.float32), 1)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        dataset.parse_batch(tf.constant([good, record]))
+    images, labels = dataset.parse_batch(tf.constant([good, good]))
+    assert images.shape == (2, *schema.IMAGE_SHAPE) and labels.numpy().tolist() == [1, 1]
+
+
+def test_a_bad_record_is_one_error_naming_its_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = _shards(tmp_path)
+    records = list(io.read_tfrecords(files[1]))
+    records[7] = _bad_record("nan")
+    io.write_tfrecords(files[1], records)
+    with pytest.raises(PipelineError) as error, dataset.checked("train", tmp_path, ("train",)):
+        _epoch(dataset.batches(files, count=N, batch_size=100))
+    assert f"{files[1]}: 1 pixels are NaN" in str(error.value)
+    assert "anomalies/train.json" in str(error.value)
+
+
+def test_a_split_shorter_than_its_stats_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = _shards(tmp_path)
+    with (
+        pytest.raises(PipelineError, match=r"expected to contain 1001 elements.*re-run preprocess"),
+        dataset.checked("train", tmp_path, ("train",)),
+    ):
+        _epoch(dataset.batches(files, count=N + 1, batch_size=100))

@@ -5,7 +5,7 @@ import yaml
 
 from pipeline.errors import PipelineError
 from pipeline.params import load_params, parse_params
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 @pytest.fixture

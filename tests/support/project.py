@@ -1,23 +1,27 @@
 """A temporary clone of the project driven through DVC, for the end-to-end tests.
 
 Each e2e module makes its own clone (`new_project`), so the modules can run in parallel
-(pytest-xdist sends each test file to one worker, its tests in file order).
+(pytest-xdist sends each test file to one worker, its tests in file order). What a test
+checks it reads from machine output: the stages' own run records (which stages ran),
+`dvc.lock`, `dvc status --json`, `dvc exp show --json` and the pipeline's JSON reports.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from components import STAGES
+from pipeline import artifacts, cli
+from tests.support import ROOT
 
 _GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "e2e",
@@ -25,10 +29,11 @@ _GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "e2e",
     "GIT_COMMITTER_EMAIL": "e2e@example.com",
 }
-SERVING = "models/serving"
-BLESSING = "reports/blessing.json"
-ALL_STAGES = ["ingest", "preprocess", "train", "evaluate"]
-AFTER_TRAINING = ["train", "evaluate"]
+ALL_STAGES = list(STAGES)
+AFTER_TRAINING = ALL_STAGES[ALL_STAGES.index("train") :]
+PATHS = {name: str(p.relative_to(ROOT)) for name, p in artifacts.project_paths(ROOT).items()}
+BLESSING = f"{PATHS['reports']}/{artifacts.BLESSING_FILE}"
+METRICS = f"{PATHS['reports']}/{artifacts.METRICS_FILE}"
 
 
 def copy_work_tree(dest: Path) -> None:
@@ -50,34 +55,56 @@ def copy_work_tree(dest: Path) -> None:
 class Project:
     def __init__(self, path: Path, mirror: Path):
         self.path = path
+        self.records = path.with_name(f"{path.name}-runs.jsonl")  # outside the clone
         bin_dir = str(Path(sys.executable).parent)
         self.env = {
             **os.environ,
             **_GIT_IDENTITY,
             "DATA_MIRROR": str(mirror),
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            cli.RECORD_ENV: str(self.records),
         }
 
-    def run(self, *args: str, cwd: Path | None = None) -> str:
-        result = subprocess.run(
-            args,
-            cwd=cwd or self.path,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
+        result = self.call(*args, cwd=cwd)
+        if check:
+            assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout + result.stderr
+
+    def call(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            args, cwd=cwd or self.path, env=self.env, capture_output=True, text=True, timeout=1800
+        )
+
+    def output_json(self, *args: str) -> object:
+        """A command's JSON on stdout (DVC's warnings go to stderr)."""
+        result = self.call(*args)
+        assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+        return json.loads(result.stdout)
+
+    def stages_run(self, *args: str) -> list[str]:
+        """Runs a command; returns the stages it ran, in order, from their run records."""
+        before = self.records.stat().st_size if self.records.exists() else 0
+        self.run(*args)
+        with self.records.open() if self.records.exists() else open(os.devnull) as file:
+            file.seek(before)
+            return [json.loads(line)["stage"] for line in file]
 
     def read(self, name: str) -> str:
         return (self.path / name).read_text()
+
+    def json(self, name: str) -> dict:
+        return json.loads(self.read(name))
+
+    def changed_stages(self) -> set[str]:
+        """The stages `dvc status --json` says would run."""
+        return set(self.output_json("dvc", "status", "--json"))
 
     def lock_hashes(self) -> dict[str, str]:
         """Every output's hash as dvc.lock records it, but the blessing's.
 
         The blessing records the baseline it was decided against, the model serving at the
-        time, which is state from earlier runs by design (README "Serving").
+        time, which is state from earlier runs by design (docs/serving.md).
         """
         lock = yaml.safe_load(self.read("dvc.lock"))
         return {
@@ -89,28 +116,62 @@ class Project:
 
     def serving(self) -> dict[str, bytes]:
         """Every file of the serving folder, by path: to check it is left byte for byte."""
-        base = self.path / SERVING
+        base = self.path / PATHS["serving"]
+        if not base.exists():
+            return {}
         return {str(p.relative_to(base)): p.read_bytes() for p in base.rglob("*") if p.is_file()}
 
     def versions(self) -> list[str]:
-        return sorted(p.name for p in (self.path / SERVING).iterdir())
+        return sorted((p.name for p in (self.path / PATHS["serving"]).iterdir()), key=int)
 
     def blessing(self) -> dict:
-        return json.loads(self.read(BLESSING))
+        return self.json(BLESSING)
 
     def set_param(self, dotted: str, value) -> None:
         params = yaml.safe_load(self.read("params.yaml"))
         section, key = dotted.split(".")
         params[section][key] = value
-        (self.path / "params.yaml").write_text(yaml.safe_dump(params))
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     def reset(self) -> None:
         self.run("git", "checkout", "--", ".")
         self.run("dvc", "checkout", "--force")
 
+    def experiments(self) -> dict[str, dict]:
+        """Each experiment's rev data (params, metrics, deps, outs), by name,
+        from `dvc exp show --json`."""
+        shown = self.output_json("dvc", "exp", "show", "--json")
+        return {
+            exp["name"]: rev["data"]
+            for baseline in shown
+            for exp in baseline.get("experiments") or []
+            for rev in exp["revs"]
+        }
 
-def stages_run(output: str) -> list[str]:
-    return re.findall(r"Running stage '(\w+)'", output)
+    def run_queue(self, jobs: int, timeout: float = 900) -> dict[str, str]:
+        """Starts the queue's workers and waits until no experiment is queued or running.
+
+        Returns:
+            Each experiment's state by name ("success" or "failed"), from `dvc exp show
+            --json`, where a finished experiment has no executor left.
+        """
+        self.run("dvc", "queue", "start", "-j", str(jobs))
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.output_json("dvc", "exp", "show", "--json")
+            states = {
+                exp["name"]: (exp.get("executor") or {}).get("state", "success")
+                for baseline in shown
+                for exp in baseline.get("experiments") or []
+            }
+            if not {"queued", "running"} & set(states.values()):
+                return states
+            assert time.monotonic() < deadline, states
+            time.sleep(3)
+
+    def experiment_metrics(self) -> dict[str, dict]:
+        """Each experiment's evaluate metrics, by name."""
+        return {name: data["metrics"][METRICS]["data"] for name, data in self.experiments().items()}
 
 
 def new_project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
@@ -122,14 +183,3 @@ def new_project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> P
     project.run("git", "add", "-A")
     project.run("git", "commit", "-q", "-m", "clone")
     return project
-
-
-def experiments(project: Project) -> dict[str, dict]:
-    """Each experiment's evaluate metrics, by name, from `dvc exp show --json`."""
-    shown = json.loads(project.run("dvc", "exp", "show", "--json"))
-    return {
-        exp["name"]: rev["data"]["metrics"]["reports/metrics.json"]["data"]
-        for baseline in shown
-        for exp in baseline.get("experiments") or []
-        for rev in exp["revs"]
-    }

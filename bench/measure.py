@@ -1,0 +1,61 @@
+"""Measuring commands for the benches: wall time and peak RSS of a process, and the
+stages' own run records (pipeline.cli), not their logs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pipeline import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_env() -> dict[str, str]:
+    """The environment every measured command runs in: the mirror, this venv, this code."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "DATA_MIRROR": str(Path(os.environ["DATA_MIRROR"]).resolve()),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": str(ROOT),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+
+
+def measure(command: list[str], cwd: Path, env: dict | None = None) -> dict:
+    """Runs a command; returns wall seconds, peak RSS (MiB, largest process) and its output.
+
+    Exits the bench with the command's output if it fails.
+    """
+    import time
+
+    with tempfile.TemporaryFile("w+") as log:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        log.seek(0)
+        output = log.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"bench: {' '.join(command)} failed:\n{output[-3000:]}")
+    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "output": output}
+
+
+@contextlib.contextmanager
+def run_record(env: dict) -> Iterator[tuple[dict, Callable[[], dict]]]:
+    """An environment whose stages append their run record to a scratch file, and a reader
+    of the last record (its `stage`, `seconds` and rates)."""
+    with tempfile.TemporaryDirectory(prefix="bench-record-") as scratch:
+        path = Path(scratch) / "record.jsonl"
+
+        def last() -> dict:
+            return json.loads(path.read_text().splitlines()[-1])
+
+        yield {**env, cli.RECORD_ENV: str(path)}, last

@@ -1,0 +1,182 @@
+"""The benches' results files, their tables, and the pages of docs/ that show them.
+
+Each bench writes its results to bench/results/<name>.json (committed: the docs are made
+from them). Tables in docs/ sit between `<!-- bench:<name> -->` and `<!-- /bench:<name> -->`
+markers and are rewritten from the results here, never by hand; a test holds the pages to
+the results files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from bench.measure import ROOT
+
+RESULTS = ROOT / "bench" / "results"
+DOCS = ROOT / "docs"
+SCALE_PLOT = DOCS / "images" / "scale.png"
+
+
+def write_results(name: str, results: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+def read_results(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}"
+
+
+def _per_example_us(run: dict, train_records: int) -> float:
+    return run["wall_s"] / train_records * 1e6
+
+
+# What the scale goals compare between 1x and 32x: (name, value of a size's row).
+_SCALE_MEASURES: list[tuple[str, Callable[[dict], float]]] = [
+    ("preprocess peak RSS MiB", lambda r: r["preprocess"]["peak_rss_mib"]),
+    (
+        "preprocess on Dask: largest worker peak RSS MiB",
+        lambda r: max(r["preprocess_dask"]["workers_peak_rss_mib"].values()),
+    ),
+    ("train peak RSS MiB", lambda r: r["train"]["peak_rss_mib"]),
+    ("evaluate peak RSS MiB", lambda r: r["evaluate"]["peak_rss_mib"]),
+    (
+        "preprocess us per training example",
+        lambda r: _per_example_us(r["preprocess"], r["train_records"]),
+    ),
+    (
+        "preprocess on Dask: us per training example",
+        lambda r: _per_example_us(r["preprocess_dask"], r["train_records"]),
+    ),
+    ("train us per training example", lambda r: _per_example_us(r["train"], r["train_records"])),
+]
+
+
+def scale_tables(results: dict) -> str:
+    """The scaling curve: each stage at each size, then the goals, 32x against 1x."""
+    sizes = results["sizes"]
+    rows = []
+    for r in sizes:
+        for stage, key in (
+            ("preprocess", "preprocess"),
+            ("preprocess (Dask, 2 workers)", "preprocess_dask"),
+            ("train", "train"),
+            ("evaluate", "evaluate"),
+        ):
+            run = r[key]
+            rss = run["peak_rss_mib"]
+            memory = f"{rss:.0f}"
+            if key == "preprocess_dask":
+                memory += f" (workers {max(run['workers_peak_rss_mib'].values()):.0f})"
+            processed = r["records"] if "preprocess" in key else r["train_records"]
+            processed *= 5 if key == "train" else 1
+            if key == "evaluate":
+                processed = r["records"] - r["train_records"]
+            rows.append(
+                [
+                    f"{r['size']}x",
+                    f"{r['train_records']:,}",
+                    stage,
+                    f"{run['wall_s']:.1f}",
+                    memory,
+                    f"{processed / run['wall_s']:,.0f}",
+                ]
+            )
+    ingest = results["ingest"]
+    rows.insert(
+        0,
+        ["all", "-", "ingest", f"{ingest['wall_s']:.1f}", f"{ingest['peak_rss_mib']:.0f}", "-"],
+    )
+    stages = _table(["size", "train records", "stage", "wall s", "peak RSS MiB", "records/s"], rows)
+    first, last = sizes[0], sizes[-1]
+    goals = []
+    for name, value in _SCALE_MEASURES:
+        ratio = value(last) / value(first)
+        goals.append(
+            [
+                name,
+                f"{value(first):.1f}",
+                f"{value(last):.1f}",
+                f"{ratio:.2f}",
+                "<= 1.25",
+                "yes" if ratio <= 1.25 else "NO",
+            ]
+        )
+    header = ["measure", f"{first['size']}x", f"{last['size']}x", "ratio", "target", "met"]
+    accuracy = ", ".join(f"{r['size']}x {r['test_accuracy']['accuracy']:.4f}" for r in sizes)
+    same = all(r["preprocess_dask"]["same_bytes_as_fnapi"] for r in sizes)
+    notes = (
+        f"Test accuracy of the default MLP, 5 epochs: {accuracy}. Dask's output "
+        f"{'was' if same else 'was NOT'} byte-identical to FnApiRunner's at every size. "
+        f"Bench time {results['seconds'] / 60:.0f} min."
+    )
+    return f"{stages}\n\n{_table(header, goals)}\n\n{notes}\n"
+
+
+def plot_scale(results: dict) -> None:
+    """Wall time and peak RSS of each stage against the size of the data, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    sizes = [r["size"] for r in results["sizes"]]
+    figure, (time_axis, memory_axis) = pyplot.subplots(1, 2, figsize=(10, 4))
+    for label, key in (
+        ("preprocess", "preprocess"),
+        ("preprocess on Dask", "preprocess_dask"),
+        ("train", "train"),
+        ("evaluate", "evaluate"),
+    ):
+        runs = [r[key] for r in results["sizes"]]
+        time_axis.plot(sizes, [run["wall_s"] for run in runs], marker="o", label=label)
+        memory = [run["peak_rss_mib"] for run in runs]
+        if key == "preprocess_dask":
+            memory = [max(run["workers_peak_rss_mib"].values()) for run in runs]
+            label += " (largest worker)"
+        memory_axis.plot(sizes, memory, marker="o", label=label)
+    for axis, title in ((time_axis, "wall time, s"), (memory_axis, "peak RSS, MiB")):
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(sizes, [f"{s}x" for s in sizes])
+        axis.set_xlabel("training data, multiples of MNIST's train split")
+        axis.set_title(title)
+        axis.grid(True, alpha=0.3)
+    time_axis.set_yscale("log")
+    memory_axis.set_ylim(bottom=0)
+    memory_axis.legend(fontsize=8)
+    figure.tight_layout()
+    SCALE_PLOT.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(SCALE_PLOT, dpi=100)
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {"scale": scale_tables}
+_SECTION = re.compile(r"(<!-- bench:(\w+) -->\n).*?(<!-- /bench:\2 -->)", re.DOTALL)
+
+
+def render(text: str) -> str:
+    """`text` with every bench section rewritten from its results file."""
+
+    def section(match: re.Match) -> str:
+        results = read_results(match.group(2))
+        body = RENDERERS[match.group(2)](results) if results else "(no results yet)\n"
+        return f"{match.group(1)}{body}{match.group(3)}"
+
+    return _SECTION.sub(section, text)
+
+
+def update_docs() -> None:
+    for page in DOCS.glob("*.md"):
+        text = page.read_text()
+        if (rendered := render(text)) != text:
+            page.write_text(rendered)

@@ -1,0 +1,119 @@
+"""Running a stage's command as DVC does, and checking how it failed.
+
+In this process by default, through the real entry point's error handling (`cli.run`) with
+only the final exit replaced: what `cli.run` logs is what a user sees. With `process`, the
+real command in a subprocess: one such case per stage checks the wiring.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import logging
+import os
+import re
+import resource
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from pipeline import cli
+from tests.support import ROOT
+
+
+class Result(NamedTuple):
+    returncode: int
+    stderr: str
+
+
+class _Exited(Exception):
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+def _exit(status: int) -> None:
+    raise _Exited(status)
+
+
+def _in_process(stage: str, argv: list[str]) -> Result:
+    module = importlib.import_module(f"components.{stage}")
+    stderr = io.StringIO()
+    status = 0
+    handlers, level = logging.root.handlers[:], logging.root.level
+    with contextlib.redirect_stderr(stderr):
+        try:
+            cli.run(lambda: module.main(argv))
+        except _Exited as exited:
+            status = exited.status
+        except BaseException:  # a crash: the traceback a user would see, for the checks
+            status = 1
+            stderr.write(traceback.format_exc())
+        finally:  # cli.run set up logging to this stderr: put pytest's back
+            logging.root.handlers[:] = handlers
+            logging.root.setLevel(level)
+    return Result(status, stderr.getvalue())
+
+
+def run_stage(
+    stage: str,
+    *args: str,
+    cwd: Path,
+    env: dict | None = None,
+    process: bool = False,
+    file_size_limit: int | None = None,
+) -> Result:
+    """Runs `python -m components <stage> --params <cwd>/p.yaml <args>` in `cwd`.
+
+    Args:
+        file_size_limit: with `process`, the largest file in bytes the stage may write
+            (RLIMIT_FSIZE): a write beyond it fails as on a full disk.
+    """
+    argv = ["--params", str(cwd / "p.yaml"), *args]
+    if process:
+
+        def limit() -> None:
+            if file_size_limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+        done = subprocess.run(
+            [sys.executable, "-m", "components", stage, *argv],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+            preexec_fn=limit,
+        )
+        return Result(done.returncode, done.stderr)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        patch.setattr(cli, "_exit_now", _exit)
+        return _in_process(stage, argv)
+
+
+_OUR_ERROR = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ ERROR ")  # pipeline.cli's log format
+
+
+def assert_fails_cleanly(result: Result, *fragments: str) -> None:
+    """Exit status 1, no traceback, and exactly one error line, holding every fragment."""
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if _OUR_ERROR.match(line)]
+    assert len(errors) == 1, result.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in errors[0]
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under `path`, by relative path: to check an output is left byte for byte."""
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
