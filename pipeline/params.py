@@ -118,6 +118,42 @@ def _suggest(name: str, known: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
 
 
+def _field(key: str) -> dataclasses.Field:
+    """The params field of a dotted key, such as "train.epochs".
+
+    Raises:
+        PipelineError: for a key no section has, with the closest one.
+    """
+    section, _, name = key.partition(".")
+    if section not in _SECTIONS:
+        known = list(_SECTIONS)
+        raise PipelineError(f"params: unknown section '{section}'; {_suggest(section, known)}")
+    fields = {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
+    if name not in fields:
+        raise PipelineError(f"params: unknown key '{key}'; {_suggest(name, list(fields))}")
+    return fields[name]
+
+
+def check_key(key: str) -> None:
+    """Raises PipelineError unless `key` is a params.yaml key."""
+    _field(key)
+
+
+def check_value(key: str, value: Any) -> type:
+    """Checks `value` for the dotted params key `key` as params.yaml's own would be.
+
+    Returns:
+        The key's type (int, float, str, bool, ...).
+
+    Raises:
+        PipelineError: for a key no section has, or a value it does not allow.
+    """
+    field = _field(key)
+    if not field.metadata["check"](value):
+        raise PipelineError(f"params: '{key}' is {value!r}; it must be {field.metadata['allowed']}")
+    return {"int": int, "float": float, "str": str, "bool": bool}.get(str(field.type), object)
+
+
 def _build(cls: type, section: str, values: Any) -> Any:
     if not isinstance(values, dict):
         raise PipelineError(f"params: '{section}' must be a mapping of keys, got {values!r}")

@@ -1,0 +1,166 @@
+"""mnist-tune's search space: tune.yaml, checked like params.yaml.
+
+    study: mlp            # the Optuna study; its trials are experiments named mlp-000, ...
+    seed: 42              # seeds the TPE sampler: the same study proposes the same trials
+    space:                # params keys, each a range (low, high; log; step) or choices
+      train.learning_rate: {low: 0.0003, high: 0.01, log: true}
+      train.hidden_layer_size: {choices: [200, 400, 800]}
+      train.epochs: {low: 3, high: 12}
+
+A file of its own, not a section of params.yaml: no stage reads it, and DVC shows every
+key of params.yaml as a column of `dvc exp show`. Every bound and choice must be a value
+its key accepts in params.yaml; a typo or an empty range is one line naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from pipeline.errors import PipelineError
+from pipeline.params import check_key, check_value
+
+SPACE_FILE = "tune.yaml"
+_STUDY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,40}$")  # it names git refs, too
+_RANGE_KEYS = {"low", "high", "log", "step"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Dimension:
+    """One params key the search may change, and how."""
+
+    key: str
+    kind: type  # int or float for a range; the choices' own for a choice
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+
+    def suggest(self, trial: Any) -> Any:
+        """The value an Optuna trial proposes for this key."""
+        if self.choices:
+            return trial.suggest_categorical(self.key, list(self.choices))
+        if self.kind is int:
+            return trial.suggest_int(
+                self.key, self.low, self.high, log=self.log, step=self.step or 1
+            )
+        return trial.suggest_float(self.key, self.low, self.high, log=self.log, step=self.step)
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneSpec:
+    study: str
+    seed: int
+    space: tuple[Dimension, ...]
+
+
+def _yaml_value(value: Any) -> str:
+    """A value as YAML reads it back: `true`, not `True`; a float never in a form YAML 1.1
+    takes for a string (`1e-05` is one; `0.00001` is not)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return np.format_float_positional(value, unique=True, trim="0")
+    return str(value)
+
+
+def overrides(params: dict[str, Any]) -> list[str]:
+    """A trial's params as `dvc exp run -S` arguments, in the space's order."""
+    return [f"{key}={_yaml_value(value)}" for key, value in params.items()]
+
+
+def _fail(key: str, what: str) -> PipelineError:
+    return PipelineError(f"{SPACE_FILE}: 'space.{key}' {what}; fix it")
+
+
+def _checked(key: str, value: Any) -> type:
+    """check_value, its words said of this file."""
+    try:
+        return check_value(key, value)
+    except PipelineError as error:
+        raise _fail(key, f"cannot be {value!r} ({str(error).removeprefix('params: ')})") from None
+
+
+def _dimension(key: str, spec: Any) -> Dimension:
+    try:
+        check_key(key)
+    except PipelineError as error:
+        raise PipelineError(f"{SPACE_FILE}: {str(error).removeprefix('params: ')}") from None
+    if not isinstance(spec, dict) or not spec:
+        raise _fail(key, "must be a mapping: {low, high} (log, step) or {choices}")
+    if "choices" in spec:
+        choices = spec["choices"]
+        if set(spec) != {"choices"} or not isinstance(choices, list) or not choices:
+            raise _fail(key, "must be {choices: [a non-empty list]} and nothing else")
+        kinds = {_checked(key, choice) for choice in choices}
+        return Dimension(key, kinds.pop() if len(kinds) == 1 else object, choices=tuple(choices))
+    if unknown := set(spec) - _RANGE_KEYS:
+        raise _fail(key, f"has unknown keys {sorted(unknown)}: a range takes {sorted(_RANGE_KEYS)}")
+    if "low" not in spec or "high" not in spec:
+        raise _fail(key, "needs both low and high")
+    low, high, log, step = spec["low"], spec["high"], spec.get("log", False), spec.get("step")
+    kind = _checked(key, low)
+    _checked(key, high)
+    if kind not in (int, float):
+        raise _fail(key, f"is a range, but {key} takes {kind.__name__} values: use choices")
+    if not low < high:
+        raise _fail(key, f"is an empty range: low {low} is not below high {high}")
+    if not isinstance(log, bool) or (log and step is not None):
+        raise _fail(key, "log must be true or false, and a log range takes no step")
+    if step is not None and not (isinstance(step, int | float) and 0 < step <= high - low):
+        raise _fail(key, f"step {step!r} must be a number in (0, high - low]")
+    if kind is int and step is not None and not isinstance(step, int):
+        raise _fail(key, f"step {step!r} must be an integer, as {key} is")
+    return Dimension(key, kind, low=low, high=high, log=log, step=step)
+
+
+def parse_space(raw: Any) -> TuneSpec:
+    """Validates the contents of tune.yaml.
+
+    Raises:
+        PipelineError: naming the key and what is wrong with it.
+    """
+    if not isinstance(raw, dict):
+        raise PipelineError(f"{SPACE_FILE}: must be a mapping with study, seed and space")
+    for name in raw:
+        if name not in ("study", "seed", "space"):
+            raise PipelineError(f"{SPACE_FILE}: unknown key '{name}'; it takes study, seed, space")
+    study, seed, space = raw.get("study"), raw.get("seed"), raw.get("space")
+    if not isinstance(study, str) or not _STUDY_NAME.match(study):
+        raise PipelineError(
+            f"{SPACE_FILE}: 'study' is {study!r}; it must be a name of letters, digits, - and _"
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise PipelineError(f"{SPACE_FILE}: 'seed' is {seed!r}; it must be an integer >= 0")
+    if not isinstance(space, dict) or not space:
+        raise PipelineError(f"{SPACE_FILE}: 'space' must map params keys to ranges or choices")
+    for key in space:
+        if str(key).startswith(("data.", "evaluate.")):
+            raise PipelineError(f"{SPACE_FILE}: 'space.{key}': a trial may not change {key}")
+    return TuneSpec(study, seed, tuple(_dimension(str(key), spec) for key, spec in space.items()))
+
+
+def load_space(path: str | Path = SPACE_FILE) -> TuneSpec:
+    """Reads and validates a search-space file.
+
+    Raises:
+        PipelineError: if it is missing, not YAML, or fails validation.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise PipelineError(
+            f"{path} not found; run from the project root, or pass --space"
+        ) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise PipelineError(f"{path} is not valid YAML{where}; fix the syntax") from None
+    return parse_space(raw)
