@@ -1,41 +1,57 @@
 # The README's two commands: `make repro` (set up, run the pipeline) and `make test`.
+# Setup installs exactly uv.lock's versions into .venv with uv, itself pinned and
+# bootstrapped with pip into .tools/ (the machine needs only Python 3.11-3.13).
 PYTHON ?= python3
 VENV ?= .venv
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
 BIN := $(abspath $(VENV))/bin
 # dvc runs each stage's `python -m ...` through the shell: it must find the venv's python.
 export PATH := $(BIN):$(PATH)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never  # this machine's Python, never a downloaded one
 
-.PHONY: repro test lint format bench clean
+.PHONY: repro test lint format bench bench-scale upgrade clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# `uv sync` makes the venv exactly the lock: the test target installs the test extra too,
+# and marks both synced, so `make repro` after `make test` keeps the test tools.
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --quiet --python $(PYTHON)
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@ $(VENV)/.installed
+$(VENV)/.synced-test: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --quiet --python $(PYTHON) --extra test
+	touch $@ $(VENV)/.synced
 
-repro: $(VENV)/.installed
+repro: $(VENV)/.synced
 	dvc repro
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.synced-test
 	pytest
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.synced-test
 	ruff check .
 	ruff format --check .
 
-format: $(VENV)/.installed-test
+format: $(VENV)/.synced-test
 	ruff check --fix .
 	ruff format .
 
-# The benchmark against the reference notebook (~7 min); results in bench/results/.
-bench: $(VENV)/.installed
+# The benchmark against the reference notebook; results in bench/results/, tables in docs/.
+bench: $(VENV)/.synced
 	python -m bench.run
 
+# The pipeline at 1x, 8x and 32x MNIST's training split (augmented), FnApiRunner and Dask.
+bench-scale: $(VENV)/.synced-test
+	python -m bench.scale
+
+# Every dependency to its newest release within pyproject.toml's ranges; then `make test`.
+upgrade: | $(UV)
+	$(UV) lock --upgrade
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache

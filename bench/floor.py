@@ -17,8 +17,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import tensorflow as tf
 
-from components.train import EpochLogger, build_model
-from pipeline import schema, validate
+from components.models import build_model
+from components.train import EpochLogger
+from pipeline import dataset, io, schema, stats
 from pipeline.params import load_params
 
 
@@ -26,17 +27,18 @@ def main(data_dir: str, params_path: str) -> None:
     params = load_params(params_path).train
     keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()
-    train = validate.read_split(data_dir, schema.TRAIN, schema.PROCESSED_DTYPE).examples
-    held_out = validate.read_split(data_dir, schema.VALIDATION, schema.PROCESSED_DTYPE).examples
-    steps = -(-len(train.labels) // params.batch_size)
+    counts = {split: s.records for split, s in stats.read_stats(data_dir).items()}
+    images, labels = dataset.load(io.split_files(data_dir, schema.TRAIN), count=counts["train"])
+    held_out = dataset.load(io.split_files(data_dir, schema.VALIDATION), count=counts["validation"])
+    steps = -(-len(labels) // params.batch_size)
     model = build_model(params, steps_per_epoch=steps)
     timer = EpochLogger()
     model.fit(
-        train.images,
-        train.labels,
+        images,
+        labels,
         batch_size=params.batch_size,
         epochs=params.epochs,
-        validation_data=(held_out.images, held_out.labels),
+        validation_data=held_out,
         callbacks=[timer],
         verbose=0,
     )

@@ -160,7 +160,97 @@ def plot_scale(results: dict) -> None:
     figure.savefig(SCALE_PLOT, dpi=100)
 
 
-RENDERERS: dict[str, Callable[[dict], str]] = {"scale": scale_tables}
+def _met(value: float, bound: str) -> str:
+    op, number = bound.split()
+    return "yes" if (value <= float(number) if op == "<=" else value >= float(number)) else "NO"
+
+
+def bench_tables(results: dict) -> str:
+    """The pipeline against the notebook, each stage alone, the feeds and the launcher."""
+    notebook, pipeline, stages = results["notebook"], results["pipeline"], results["stages"]
+    warm_notebook = notebook["after_prepare_s"]["median"] + notebook["import_s"]["median"]
+    train_rate = stages["train"]["steps_per_s"]
+    portable = results["portable"]
+    measures = [
+        (
+            "cold pipeline / cold notebook",
+            pipeline["cold_s"]["median"] / notebook["total_s"]["median"],
+            "<= 0.8",
+        ),
+        (
+            "warm experiment / notebook after prepare",
+            pipeline["warm_s"]["median"] / warm_notebook,
+            "<= 0.5",
+        ),
+        (
+            "train steps/s, splits in memory / numpy floor",
+            train_rate / results["floor"]["steps_per_s"],
+            ">= 0.95",
+        ),
+        (
+            "train steps/s, splits streamed / in memory",
+            results["streamed"]["steps_per_s"] / train_rate,
+            "-",
+        ),
+        ("train steps/s / notebook steps/s", train_rate / notebook["steps_per_s"]["median"], "-"),
+        ("Beam preprocess records/s", stages["preprocess"]["beam_records_per_s"], ">= 25000"),
+        ("no-op dvc repro s", pipeline["noop_s"]["median"], "<= 1"),
+        (
+            "portable runner: launcher peak RSS, all / a quarter of MNIST",
+            portable[-1]["launcher_peak_rss_mib"] / portable[0]["launcher_peak_rss_mib"],
+            "<= 1.1",
+        ),
+    ]
+    goals = _table(
+        ["measure", "value", "target", "met"],
+        [[m, f"{v:.3g}", t, "-" if t == "-" else _met(v, t)] for m, v, t in measures],
+    )
+    rows = []
+    for name, stage in stages.items():
+        rate = next(
+            (
+                f"{v:,.0f} {k.removesuffix('_per_s')}/s"
+                for k, v in stage.items()
+                if k.endswith("_per_s")
+            ),
+            "-",
+        )
+        rows.append([name, f"{stage['wall_s']:.1f}", f"{stage['peak_rss_mib']:.0f}", rate])
+    per_stage = _table(["stage", "wall s", "peak RSS MiB", "throughput"], rows)
+    notes = (
+        f"Notebook: cold {notebook['total_s']['median']:.1f} s (prepare "
+        f"{notebook['prepare_s']['median']:.1f} s), {notebook['steps_per_s']['median']:.0f} "
+        f"steps/s, test accuracy {notebook['test_accuracy']['median']:.4f}. Pipeline: cold "
+        f"{pipeline['cold_s']['median']:.1f} s, warm {pipeline['warm_s']['median']:.1f} s, "
+        f"no-op {pipeline['noop_s']['median']:.2f} s. Train: {train_rate:.0f} steps/s in "
+        f"memory, {results['streamed']['steps_per_s']:.0f} streamed (peak RSS "
+        f"{results['streamed']['peak_rss_mib']:.0f} MiB against "
+        f"{stages['train']['peak_rss_mib']:.0f}); floor {results['floor']['steps_per_s']:.0f}. "
+        f"Medians of {results['repeats']} runs; bench time {results['seconds'] / 60:.0f} min."
+    )
+    return f"{goals}\n\n{per_stage}\n\n{notes}\n"
+
+
+def accuracy_table(results: dict) -> str:
+    rows = [
+        [
+            r["model"],
+            str(r["epochs"]),
+            str(r["augment_copies"]),
+            f"{r['test_accuracy']:.4f}",
+            f"{r['wall_s']:.0f}",
+        ]
+        for r in results["rows"]
+    ]
+    header = ["model", "epochs", "augment_copies", "test accuracy", "dvc exp run, s"]
+    return _table(header, rows) + f"\n\nBench time {results['seconds'] / 60:.0f} min.\n"
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {
+    "bench": bench_tables,
+    "scale": scale_tables,
+    "accuracy": accuracy_table,
+}
 _SECTION = re.compile(r"(<!-- bench:(\w+) -->\n).*?(<!-- /bench:\2 -->)", re.DOTALL)
 
 

@@ -10,18 +10,15 @@ all the launching process reads. Its files go through Beam's FileSystems.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.io.localfilesystem import LocalFileSystem
 
-from pipeline import artifacts, example, io, schema, stats, transform, validate
+from pipeline import artifacts, example, schema, stats, transform, validate
 from pipeline.params import ValidateParams
 from pipeline.stats import SplitStats
 
@@ -279,33 +276,3 @@ def read_report(out_dir: str) -> Report:
     started = FileSystems.join(out_dir, STARTED_FILE)
     FileSystems.delete([path, started] if FileSystems.exists(started) else [path])
     return report
-
-
-@contextlib.contextmanager
-def atomic_output_dir(path: str) -> Iterator[str]:
-    """pipeline.io.atomic_output for a folder on any Beam filesystem.
-
-    Yields a temp folder beside `path`; on success it replaces `path`, else it is deleted.
-    On a local disk that is pipeline.io's rename of the whole folder, so readers see the
-    old folder or the new one. An object store (gs://, s3://) has no folders to rename:
-    there the old files are deleted and the new ones renamed into place one by one.
-    """
-    if isinstance(FileSystems.get_filesystem(path), LocalFileSystem):
-        with io.atomic_output(path) as temp:
-            temp.mkdir()
-            yield str(temp)
-        return
-    temp = f"{path.rstrip('/')}.tmp-{os.getpid()}"
-    try:
-        yield temp
-    except BaseException:
-        FileSystems.delete(_files(temp))
-        raise
-    FileSystems.delete(_files(path))
-    new = _files(temp)
-    FileSystems.rename(new, [path.rstrip("/") + name[len(temp) :] for name in new])
-
-
-def _files(folder: str) -> list[str]:
-    pattern = FileSystems.join(folder, "**")
-    return [m.path for m in FileSystems.match([pattern])[0].metadata_list]

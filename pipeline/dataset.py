@@ -29,11 +29,14 @@ IMAGE_BYTES = schema.NUM_PIXELS * np.dtype(schema.PROCESSED_DTYPE).itemsize
 _READ_BUFFER = 1 << 20  # bytes read ahead per shard
 _LOAD_BATCH = 4096  # records parsed at a time when a split is read into memory
 # What a damaged or foreign split makes tf.data raise: a record that breaks the schema or a
-# check, a file that is corrupted, a split of another length than stats.json says.
+# check, a file that is corrupted, a split of another length than stats.json says; and
+# UnicodeDecodeError, where TensorFlow builds its error message from a hostile record's
+# bytes and cannot decode them (docs/upgrading.md).
 _READ_ERRORS = (
     tf.errors.InvalidArgumentError,
     tf.errors.DataLossError,
     tf.errors.FailedPreconditionError,
+    UnicodeDecodeError,
 )
 _TF_DECORATIONS = re.compile(r"\{\{[^}]*\}\}|\[Op:\w+\]( name: )?")
 _FEATURES = {
@@ -154,7 +157,7 @@ def checked(stage: str, directory: str | Path, splits: tuple[str, ...]) -> Itera
         yield
     except _READ_ERRORS as error:
         validate.diagnose(stage, directory, splits, schema.PROCESSED_DTYPE)
-        said = _TF_DECORATIONS.sub("", error.message or "").strip().splitlines()
+        said = _TF_DECORATIONS.sub("", getattr(error, "message", str(error))).strip().splitlines()
         raise PipelineError(
             f"{stage}: reading {directory} failed ({said[0][:300] if said else error!r}); "
             "re-run preprocess (dvc repro --force preprocess)"

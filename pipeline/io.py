@@ -63,6 +63,39 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         temp.replace(path)
 
 
+@contextlib.contextmanager
+def atomic_output_dir(path: str) -> Iterator[str]:
+    """atomic_output for a folder on any Beam filesystem (local, gs://, s3://, ...).
+
+    Yields a temp folder beside `path`; on success it replaces `path`, else it is deleted.
+    On a local disk that is atomic_output's rename of the whole folder, so readers see the
+    old folder or the new one. An object store has no folders to rename: there the old
+    files are deleted and the new ones renamed into place one by one.
+    """
+    from apache_beam.io.filesystems import FileSystems  # only Beam's stages pay for Beam
+    from apache_beam.io.localfilesystem import LocalFileSystem
+
+    if isinstance(FileSystems.get_filesystem(path), LocalFileSystem):
+        with atomic_output(path) as temp:
+            temp.mkdir()
+            yield str(temp)
+        return
+
+    def files(folder: str) -> list[str]:
+        pattern = FileSystems.join(folder, "**")
+        return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+
+    temp = f"{path.rstrip('/')}{TMP_MARK}{os.getpid()}"
+    try:
+        yield temp
+    except BaseException:
+        FileSystems.delete(files(temp))
+        raise
+    FileSystems.delete(files(path))
+    new = files(temp)
+    FileSystems.rename(new, [path.rstrip("/") + name[len(temp) :] for name in new])
+
+
 def write_json(path: str | Path, data: Any) -> None:
     """Writes `data` as indented, key-sorted JSON, atomically."""
     with atomic_output(path) as temp:

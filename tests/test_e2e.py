@@ -14,7 +14,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import optuna
 import pytest
+import yaml
 
 from components import local_cluster
 from tests.support import ROOT
@@ -63,6 +65,44 @@ def test_repro_builds_everything_then_nothing(project: Project):
 
     assert project.stages_run("dvc", "repro") == []
     assert project.changed_stages() == set()
+
+
+def _tune(project: Project, trials: int) -> None:
+    project.run("mnist-tune", "--trials", str(trials), "--jobs", "2")
+
+
+def test_tuning_runs_each_trial_as_an_experiment_and_resumes(project: Project):
+    # As every new user has it: dvc.lock written by the first run, not yet committed.
+    assert "dvc.lock" in project.run("git", "status", "--porcelain")
+    serving = project.serving()
+    space = {
+        "train.epochs": {"low": 1, "high": 2},
+        "train.hidden_layer_size": {"choices": [32, 64]},
+    }
+    (project.path / "tune.yaml").write_text(
+        yaml.safe_dump({"study": "cheap", "seed": 3, "space": space})
+    )
+    _tune(project, 4)
+    _tune(project, 6)  # resumed: two more
+    experiments = project.experiments()
+    names = [f"cheap-{n:03d}" for n in range(6)]
+    assert sorted(experiments) == names
+    for data in experiments.values():  # trials run train and evaluate, never push
+        params = data["params"]["params.yaml"]["data"]
+        assert params["train"]["epochs"] in (1, 2) and params["evaluate"]["push"] is False
+    study = optuna.load_study(
+        study_name="cheap", storage=f"sqlite:///{project.path}/tune/studies.db"
+    )
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 6
+    assert sorted(t.user_attrs["experiment"] for t in trials) == names
+    for trial in trials:  # each trial's value is its experiment's last validation accuracy
+        metrics = experiments[trial.user_attrs["experiment"]]["metrics"]
+        assert trial.value == metrics["dvclive/metrics.json"]["data"]["val"]["accuracy"]
+    assert project.serving() == serving
+    assert (project.path / "tune" / "cheap-history.png").is_file()
+    project.run("dvc", "exp", "remove", *names)
+    project.run("git", "checkout", "--", "tune.yaml")
 
 
 def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Project):

@@ -7,7 +7,7 @@ from apache_beam.io import fileio
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from components import beam_checks, local_cluster
+from components import beam_checks, local_cluster, shards
 from components import preprocess as pp
 from pipeline import example, io, schema, stats, transform
 from tests.support.records import LOOSE_LIMITS, default_params, read_split
@@ -170,14 +170,14 @@ def test_no_step_of_the_pipeline_has_more_than_one_output(tmp_path):
     # Beam 2.77's DaskRunner feeds every tagged output of a ParDo to every consumer: with a
     # multi-output step, training examples would silently reach validation on Dask.
     p = beam.Pipeline(runner="FnApiRunner")
-    shards = dict.fromkeys(schema.PROCESSED_SPLITS, 2)
+    counts = dict.fromkeys(schema.PROCESSED_SPLITS, 2)
     pp.build(
         p,
         raw_dir=str(tmp_path),
         out_dir=str(tmp_path),
         params=_params(augment_copies=1),
         limits=LOOSE_LIMITS,
-        shards=shards,
+        shards=counts,
     )
     steps = []
 
@@ -234,15 +234,15 @@ def test_augmented_copies_go_to_train_only_after_its_originals(tmp_path, small_r
 
 def test_auto_shards_follow_what_a_split_will_write():
     sizes = {schema.TRAIN: 48_000_000, schema.TEST: 8_000_000}
-    assert pp.shard_counts(sizes, _params(num_shards="auto")) == {
+    assert shards.shard_counts(sizes, _params(num_shards="auto")) == {
         "train": 1,
         "validation": 1,
         "test": 1,
     }
-    many = pp.shard_counts(sizes, _params(num_shards="auto", augment_copies=31))
+    many = shards.shard_counts(sizes, _params(num_shards="auto", augment_copies=31))
     # 32 x 43.2 MB of uint8 records, four times that as float32: about 5.5 GB.
     assert many == {"train": 21, "validation": 1, "test": 1}
-    assert set(pp.shard_counts(sizes, _params(num_shards=3)).values()) == {3}
+    assert set(shards.shard_counts(sizes, _params(num_shards=3)).values()) == {3}
 
 
 def _same_files(first, second) -> None:

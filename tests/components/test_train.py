@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from components import models
 from components import train as tr
 from tests.support import ROOT
 from tests.support.records import default_params
@@ -20,7 +21,7 @@ def params():
 
 
 def test_default_model_is_the_reference_mlp():
-    model = tr.build_model(default_params().train, steps_per_epoch=271)
+    model = models.build_model(default_params().train, steps_per_epoch=271)
     layers = model.layers
     assert model.input_shape == (None, 28, 28, 1)
     assert isinstance(layers[0], keras.layers.Flatten)
@@ -34,7 +35,7 @@ def test_default_model_is_the_reference_mlp():
 
 def test_hidden_layer_size_and_learning_rate_come_from_params(params):
     small = dataclasses.replace(params, hidden_layer_size=32, learning_rate=0.01)
-    model = tr.build_model(small, steps_per_epoch=271)
+    model = models.build_model(small, steps_per_epoch=271)
     assert [layer.units for layer in model.layers[1:]] == [32, 32, 32, 10]
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
 
@@ -96,7 +97,7 @@ def test_steps_per_execution_does_not_change_the_weights(
 ):
     data = small_processed_dir
     batched = tr.train(data_dir=data, model_path=tmp_path / "a.keras", params=params).model
-    monkeypatch.setattr(tr, "STEPS_PER_EXECUTION", 1)
+    monkeypatch.setattr(models, "STEPS_PER_EXECUTION", 1)
     stepwise = tr.train(data_dir=data, model_path=tmp_path / "b.keras", params=params).model
     assert batched.steps_per_execution > 1
     for a, b in zip(batched.get_weights(), stepwise.get_weights(), strict=True):
@@ -120,11 +121,11 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processe
         cpu = tf.config.list_physical_devices("CPU")[0]
         two = [tf.config.LogicalDeviceConfiguration()] * 2
         tf.config.set_logical_device_configuration(cpu, two)
-        from components import train as tr
+        from components import models, train as tr
         from pipeline.params import load_params
         params = load_params("params.yaml").train
         params = dataclasses.replace(params, distribute="mirrored", epochs=2)
-        replicas = tr.strategy("mirrored").num_replicas_in_sync
+        replicas = models.strategy("mirrored").num_replicas_in_sync
         tr.train(data_dir={str(small_processed_dir)!r}, model_path={str(tmp_path / "m.keras")!r},
                  params=params, live_dir={str(tmp_path / "live")!r})
         print(json.dumps({{"replicas": replicas}}))
@@ -144,9 +145,24 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processe
 
 
 def test_cnn_shifts_digits_in_training_only(params):
-    model = tr.build_model(dataclasses.replace(params, model="cnn"), steps_per_epoch=271)
+    model = models.build_model(dataclasses.replace(params, model="cnn"), steps_per_epoch=271)
     shift = model.layers[0]
     assert isinstance(shift, keras.layers.RandomTranslation)
     digits = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
     np.testing.assert_array_equal(shift(digits, training=False), digits)
     assert not np.array_equal(shift(digits, training=True), digits)
+
+
+def test_the_cnn_trains(tmp_path, small_processed_dir, params):
+    # Two short epochs on 1,800 digits: that it learns, not how well (docs/performance.md
+    # has the CNN's accuracy on all of MNIST, a benchmark's job). Batches of 50 give batch
+    # norm's inference statistics enough steps to follow the weights.
+    cnn = dataclasses.replace(params, model="cnn", epochs=2, batch_size=50)
+    tr.train(
+        data_dir=small_processed_dir,
+        model_path=tmp_path / "m.keras",
+        params=cnn,
+        live_dir=tmp_path / "live",
+    )
+    live = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert live["val"]["accuracy"] > 0.3, live  # three times chance

@@ -121,3 +121,19 @@ def test_a_split_shorter_than_its_stats_says_so(tmp_path, monkeypatch):
         dataset.checked("train", tmp_path, ("train",)),
     ):
         _epoch(dataset.batches(files, count=N + 1, batch_size=100))
+
+
+def test_a_hostile_record_tensorflow_cannot_even_describe_is_named_too(tmp_path, monkeypatch):
+    # TensorFlow builds its error from the record's bytes and fails to decode them as UTF-8
+    # (UnicodeDecodeError, not an OpError): still one error naming the file.
+    monkeypatch.chdir(tmp_path)
+    files = _shards(tmp_path)
+    records = list(io.read_tfrecords(files[2]))
+    records[0] = b"\x80\xff not an Example"
+    io.write_tfrecords(files[2], records)
+    named = r"train-00002-of-00003\.tfrecord holds a record that is not a pipeline\.schema"
+    with (
+        pytest.raises(PipelineError, match=named),
+        dataset.checked("evaluate", tmp_path, ("train",)),
+    ):
+        _epoch(dataset.batches(files, count=N, batch_size=100))

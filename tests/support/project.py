@@ -122,7 +122,9 @@ class Project:
         return {str(p.relative_to(base)): p.read_bytes() for p in base.rglob("*") if p.is_file()}
 
     def versions(self) -> list[str]:
-        return sorted((p.name for p in (self.path / PATHS["serving"]).iterdir()), key=int)
+        """The serving folder's versions, as a model server sees them: numbered folders."""
+        base = self.path / PATHS["serving"]
+        return sorted((p.name for p in base.iterdir() if p.name.isdigit()), key=int)
 
     def blessing(self) -> dict:
         return self.json(BLESSING)
@@ -168,6 +170,24 @@ class Project:
                 return states
             assert time.monotonic() < deadline, states
             time.sleep(3)
+
+    def experiment_revs(self) -> dict[str, str]:
+        """Each experiment's commit, by name."""
+        shown = self.output_json("dvc", "exp", "show", "--json")
+        return {
+            exp["name"]: rev["rev"]
+            for baseline in shown
+            for exp in baseline.get("experiments") or []
+            for rev in exp["revs"]
+        }
+
+    def json_at(self, rev: str, name: str) -> dict:
+        """A JSON file as commit `rev` holds it."""
+        return self.output_json("git", "show", f"{rev}:{name}")
+
+    def cached(self, md5: str) -> Path:
+        """A file in DVC's cache, by the hash dvc.lock and `dvc exp show` give."""
+        return self.path / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
 
     def experiment_metrics(self) -> dict[str, dict]:
         """Each experiment's evaluate metrics, by name."""

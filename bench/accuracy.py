@@ -1,0 +1,70 @@
+"""`make bench-accuracy`: the accuracy the docs quote, measured: models and augmentation.
+
+In a fresh clone, after `dvc repro` (the reference MLP), one `dvc exp run` per row: the
+MLP and the CNN with their default 5 epochs, each with no augmented copies and with 4
+(`preprocess.augment_copies`), and the CNN for 1 epoch. Every row sets all three params, so
+none inherits another's. Test accuracy from the experiment's metrics, wall time of the
+`dvc exp run` (preprocess re-runs only where the copies change).
+
+    DATA_MIRROR=../shared/data/mnist python -m bench.accuracy
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+from bench import report
+from bench.measure import bench_env, measure
+from bench.run import fresh_clone
+
+ROWS = [  # (model, augment_copies, epochs)
+    ("mlp", 0, 5),
+    ("mlp", 4, 5),
+    ("cnn", 0, 1),
+    ("cnn", 0, 5),
+    ("cnn", 4, 5),
+]
+
+
+def main() -> None:
+    if not os.environ.get("DATA_MIRROR"):
+        sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
+    env = bench_env()
+    started = time.perf_counter()
+    scratch = tempfile.mkdtemp(prefix="bench-accuracy-")
+    tempfile.tempdir, env["TMPDIR"] = scratch, scratch
+    rows = []
+    try:
+        clone = fresh_clone(env)
+        measure(["dvc", "repro"], clone, env)
+        for model, copies, epochs in ROWS:
+            changes = [f"train.model={model}", f"preprocess.augment_copies={copies}"]
+            changes.append(f"train.epochs={epochs}")
+            command = ["dvc", "exp", "run", *(a for c in changes for a in ("-S", c))]
+            run = measure(command, clone, env)
+            metrics = json.loads((clone / "reports" / "metrics.json").read_text())
+            rows.append(
+                {
+                    "model": model,
+                    "augment_copies": copies,
+                    "epochs": epochs,
+                    "test_accuracy": metrics["test"]["accuracy"],
+                    "wall_s": run["wall_s"],
+                }
+            )
+            print(f"bench-accuracy: {rows[-1]}", flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    results = {"rows": rows, "seconds": time.perf_counter() - started}
+    report.write_results("accuracy", results)
+    report.update_docs()
+    print(report.accuracy_table(results))
+
+
+if __name__ == "__main__":
+    main()
