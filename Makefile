@@ -9,7 +9,8 @@ BIN := $(abspath $(VENV))/bin
 # dvc runs each stage's `python -m ...` through the shell: it must find the venv's python.
 export PATH := $(BIN):$(PATH)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-export UV_PYTHON_DOWNLOADS := never  # this machine's Python, never a downloaded one
+# This machine's Python, never a downloaded one.
+export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: repro test lint format bench bench-scale upgrade clean
 
