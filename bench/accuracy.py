@@ -12,15 +12,12 @@ none inherits another's. Test accuracy from the experiment's metrics, wall time 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
-import tempfile
 import time
 
 from bench import report
-from bench.measure import bench_env, measure
+from bench.measure import measure, scratch_env
 from bench.run import fresh_clone
+from pipeline import artifacts
 
 ROWS = [  # (model, augment_copies, epochs)
     ("mlp", 0, 5),
@@ -32,14 +29,9 @@ ROWS = [  # (model, augment_copies, epochs)
 
 
 def main() -> None:
-    if not os.environ.get("DATA_MIRROR"):
-        sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
-    env = bench_env()
     started = time.perf_counter()
-    scratch = tempfile.mkdtemp(prefix="bench-accuracy-")
-    tempfile.tempdir, env["TMPDIR"] = scratch, scratch
     rows = []
-    try:
+    with scratch_env("bench-accuracy-") as env:
         clone = fresh_clone(env)
         measure(["dvc", "repro"], clone, env)
         for model, copies, epochs in ROWS:
@@ -47,7 +39,8 @@ def main() -> None:
             changes.append(f"train.epochs={epochs}")
             command = ["dvc", "exp", "run", *(a for c in changes for a in ("-S", c))]
             run = measure(command, clone, env)
-            metrics = json.loads((clone / "reports" / "metrics.json").read_text())
+            reports = artifacts.project_paths(clone)["reports"]
+            metrics = json.loads((reports / artifacts.METRICS_FILE).read_text())
             rows.append(
                 {
                     "model": model,
@@ -58,8 +51,6 @@ def main() -> None:
                 }
             )
             print(f"bench-accuracy: {rows[-1]}", flush=True)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     results = {"rows": rows, "seconds": time.perf_counter() - started}
     report.write_results("accuracy", results)
     report.update_docs()

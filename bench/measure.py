@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,22 @@ from pathlib import Path
 from pipeline import cli
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def scratch_env(prefix: str) -> Iterator[dict[str, str]]:
+    """The bench's environment (bench_env), with every temp file of the bench and of what
+    it runs (clones, data, tfds's prepared copy) in one scratch folder, removed at the end."""
+    if not os.environ.get("DATA_MIRROR"):
+        sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
+    env = bench_env()
+    scratch = tempfile.mkdtemp(prefix=prefix)
+    tempfile.tempdir, env["TMPDIR"] = scratch, scratch
+    try:
+        yield env
+    finally:
+        tempfile.tempdir = None
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def bench_env() -> dict[str, str]:
@@ -29,10 +46,10 @@ def bench_env() -> dict[str, str]:
     }
 
 
-def measure(command: list[str], cwd: Path, env: dict | None = None) -> dict:
+def measure(command: list[str], cwd: Path, env: dict | None = None, check: bool = True) -> dict:
     """Runs a command; returns wall seconds, peak RSS (MiB, largest process) and its output.
 
-    Exits the bench with the command's output if it fails.
+    Exits the bench with the command's output if it fails, unless `check` is false.
     """
     import time
 
@@ -43,7 +60,7 @@ def measure(command: list[str], cwd: Path, env: dict | None = None) -> dict:
         wall = time.perf_counter() - start
         log.seek(0)
         output = log.read()
-    if os.waitstatus_to_exitcode(status) != 0:
+    if check and os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"bench: {' '.join(command)} failed:\n{output[-3000:]}")
     return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "output": output}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from bench.measure import ROOT
 
@@ -246,11 +247,82 @@ def accuracy_table(results: dict) -> str:
     return _table(header, rows) + f"\n\nBench time {results['seconds'] / 60:.0f} min.\n"
 
 
+def tune_tables(results: dict) -> str:
+    """A trial's cost over a plain run, and the study's own report."""
+    overhead, study = results["overhead"], results["study"]
+    extra = overhead["trial_s"] - overhead["plain_s"]
+    costs = _table(
+        ["run", "wall s (median)"],
+        [
+            ["dvc exp run -S train.seed=N (workspace)", f"{overhead['plain_s']:.1f}"],
+            [
+                "a trial: dvc exp run --temp -n ... -S ... -S evaluate.push=false",
+                f"{overhead['trial_s']:.1f}",
+            ],
+            ["overhead per trial", f"{extra:+.1f}"],
+        ],
+    )
+    return (
+        f"{costs}\n\nThe study: {study['trials']} trials, {study['jobs']} at a time, "
+        f"{study['wall_s'] / 60:.1f} min. Its report:\n\n```\n{study['report']}\n```\n"
+    )
+
+
+def hostile_tables(results: dict) -> str:
+    """Peak memory on hostile inputs, against an ordinary one."""
+    predict, ingest = results["predict"], results["ingest"]
+    base = predict["digit.png"]["peak_rss_mib"]
+    rows = [
+        [
+            f"`{name}`",
+            f"{run['file_bytes']:,}",
+            f"{run['peak_rss_mib']:.0f}",
+            f"{run['peak_rss_mib'] / base:.2f}",
+            run["said"].split(": ", 1)[-1][:70],
+        ]
+        for name, run in predict.items()
+    ]
+    header = ["mnist-predict input", "file bytes", "peak RSS MiB", "/ digit", "result"]
+    normal = ingest["mirror"]["peak_rss_mib"]
+    ingest_rows = [
+        [
+            name,
+            f"{run['peak_rss_mib']:.0f}",
+            f"{run['peak_rss_mib'] / normal:.2f}",
+            f"{run['wall_s']:.1f}",
+            run["said"].split(" ERROR pipeline: ")[-1][:70],
+        ]
+        for name, run in ingest.items()
+    ]
+    ingest_header = ["ingest's mirror", "peak RSS MiB", "/ real mirror", "wall s", "last line"]
+    return f"{_table(header, rows)}\n\n{_table(ingest_header, ingest_rows)}\n"
+
+
+def study_output(results: dict) -> str:
+    """The study's report as mnist-tune printed it."""
+    study = results["study"]
+    return (
+        f"```\n$ mnist-tune --trials {study['trials']} --jobs {study['jobs']}\n"
+        f"...\n{study['report']}\n```\n\n{study['wall_s'] / 60:.0f} minutes in all.\n"
+    )
+
+
+def compare_output(results: dict) -> str:
+    """mnist-compare's table after the study, as it printed it."""
+    return f"```\n$ mnist-compare | head -8\n{results['compare']}\n```\n"
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {
+    "hostile": hostile_tables,
+    "study": study_output,
+    "compare": compare_output,
+    "tune": tune_tables,
     "bench": bench_tables,
     "scale": scale_tables,
     "accuracy": accuracy_table,
 }
+# Sections whose results file is not named after them.
+SOURCES = {"study": "tune", "compare": "tune"}
 _SECTION = re.compile(r"(<!-- bench:(\w+) -->\n).*?(<!-- /bench:\2 -->)", re.DOTALL)
 
 
@@ -258,15 +330,21 @@ def render(text: str) -> str:
     """`text` with every bench section rewritten from its results file."""
 
     def section(match: re.Match) -> str:
-        results = read_results(match.group(2))
-        body = RENDERERS[match.group(2)](results) if results else "(no results yet)\n"
+        name = match.group(2)
+        results = read_results(SOURCES.get(name, name))
+        body = RENDERERS[name](results) if results else "(no results yet)\n"
         return f"{match.group(1)}{body}{match.group(3)}"
 
     return _SECTION.sub(section, text)
 
 
+def pages() -> list[Path]:
+    """The pages with bench sections: the README and docs/."""
+    return [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+
+
 def update_docs() -> None:
-    for page in DOCS.glob("*.md"):
+    for page in pages():
         text = page.read_text()
         if (rendered := render(text)) != text:
             page.write_text(rendered)

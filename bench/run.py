@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,9 +32,9 @@ from pathlib import Path
 import yaml
 
 from bench import report
-from bench.measure import ROOT, bench_env, measure, run_record
+from bench.measure import ROOT, measure, run_record, scratch_env
 from components import STAGES, local_cluster
-from pipeline import io, schema
+from pipeline import artifacts, io, schema
 
 EXAMPLES = 70_000  # MNIST train + test: what ingest and preprocess process
 
@@ -97,7 +95,8 @@ def bench_stages(clone: Path, env: dict, repeats: int) -> dict:
 
 
 def bench_floor(clone: Path, env: dict, repeats: int) -> dict:
-    command = [sys.executable, "-m", "bench.floor", "data/processed", "params.yaml"]
+    processed = str(artifacts.project_paths(clone)["processed"].relative_to(clone))
+    command = [sys.executable, "-m", "bench.floor", processed, "params.yaml"]
     rates = [
         json.loads(measure(command, clone, env)["output"].strip().splitlines()[-1])["steps_per_s"]
         for _ in range(repeats)
@@ -111,7 +110,8 @@ def bench_streamed(clone: Path, env: dict, repeats: int) -> dict:
     params["train"]["cache_mib"] = 0
     path = clone / "params-streamed.yaml"
     path.write_text(yaml.safe_dump(params))
-    outputs = ["--data", "data/processed", "--model", "streamed.keras", "--live", "live2"]
+    processed = str(artifacts.project_paths(clone)["processed"].relative_to(clone))
+    outputs = ["--data", processed, "--model", "streamed.keras", "--live", "live2"]
     command = [sys.executable, "-m", "components", "train", "--params", str(path), *outputs]
     runs = []
     for _ in range(repeats):
@@ -132,11 +132,12 @@ def _share_of_mnist(clone: Path, share: float) -> tuple[Path, int]:
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     (work / "raw").mkdir()
     n = int(60_000 * share)
-    source = clone / "data/raw" / schema.split_file(schema.TRAIN)
+    raw = artifacts.project_paths(clone)["raw"]
+    source = raw / schema.split_file(schema.TRAIN)
     records = itertools.islice(io.read_tfrecords(source), n)
     io.write_tfrecords(work / "raw" / schema.split_file(schema.TRAIN), records)
     test = schema.split_file(schema.TEST)
-    (work / "raw" / test).write_bytes((clone / "data/raw" / test).read_bytes())
+    (work / "raw" / test).write_bytes((raw / test).read_bytes())
     return work, n
 
 
@@ -188,17 +189,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    if not os.environ.get("DATA_MIRROR"):
-        sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
-    env = bench_env()
-    # Clones, data folders and the notebook's tfds data all go under one scratch folder,
-    # removed at the end.
-    scratch = tempfile.mkdtemp(prefix="bench-")
-    tempfile.tempdir, env["TMPDIR"] = scratch, scratch
-    try:
+    with scratch_env("bench-") as env:
         results = run_all(env, args.repeats)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     report.write_results("bench", results)
     report.update_docs()
     print(report.bench_tables(results))

@@ -9,7 +9,7 @@ tfds supplies the dataset: its definition (files, URLs, features), its download 
 (registered checksums when downloading) and its example generator, whose key (the
 example's index in the source files) becomes ours: `train-00042`. What ingest skips is
 tfds's own prepare step, which would PNG-encode and hash-shuffle all 70,000 examples into
-tfds's TFRecords only for this stage to decode them again: ~12 of its ~15 s here.
+tfds's TFRecords only for this stage to decode them again: most of its time.
 
     python -m components ingest --out data/raw
 """
@@ -70,7 +70,7 @@ def _builder(dataset: str, mirror_dir: Path | None) -> tfds.core.GeneratorBasedB
         mirror.read_mirror(mirror_dir, dataset)
         logger.info("reading %s from mirror %s", dataset, mirror_dir)
         builder.URL = mirror_dir.as_uri() + "/"
-        tfds.disable_progress_bar()  # a local copy of 11 MB: its download bars are noise
+        tfds.disable_progress_bar()  # a local copy: its download bars are noise
     else:
         _check_reachable(builder.URL, dataset)
     return builder

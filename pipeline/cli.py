@@ -119,8 +119,8 @@ def stage(name: str) -> Iterator[dict[str, Any]]:
 def _exit_now(status: int) -> NoReturn:
     """Ends the process without Python's teardown of its modules.
 
-    With TensorFlow loaded that teardown takes ~0.8 s (measured on `import tensorflow`
-    alone), once per stage, for nothing: outputs are closed and renamed into place by now.
+    With TensorFlow loaded that teardown is slow, once per stage, for nothing: outputs
+    are closed and renamed into place by now.
     """
     logging.shutdown()
     sys.stdout.flush()

@@ -1,6 +1,6 @@
 """tf.train.Example's wire format for the schema's records, without importing TensorFlow.
 
-Stages that only move records (preprocess) skip TensorFlow's ~3 s import and its memory;
+Stages that only move records (preprocess) skip TensorFlow's import and its memory;
 every stage holds decoded records as `Examples`, made by `decode_records` alone;
 tests check both directions against TensorFlow's own serialiser and parser.
 """

@@ -149,9 +149,13 @@ def check_value(key: str, value: Any) -> type:
         PipelineError: for a key no section has, or a value it does not allow.
     """
     field = _field(key)
+    _check(key, field, value)
+    return {"int": int, "float": float, "str": str, "bool": bool}.get(str(field.type), object)
+
+
+def _check(key: str, field: dataclasses.Field, value: Any) -> None:
     if not field.metadata["check"](value):
         raise PipelineError(f"params: '{key}' is {value!r}; it must be {field.metadata['allowed']}")
-    return {"int": int, "float": float, "str": str, "bool": bool}.get(str(field.type), object)
 
 
 def _build(cls: type, section: str, values: Any) -> Any:
@@ -170,11 +174,7 @@ def _build(cls: type, section: str, values: Any) -> Any:
                 f"params: missing key '{key}'; add it to params.yaml "
                 f"({field.metadata.get('allowed', 'a section')})"
             )
-        value = values[name]
-        if "check" in field.metadata and not field.metadata["check"](value):
-            raise PipelineError(
-                f"params: '{key}' is {value!r}; it must be {field.metadata['allowed']}"
-            )
+        _check(key, field, values[name])
     return cls(**values)
 
 

@@ -7,7 +7,7 @@ decodes them) with three features:
   dataset's canonical order), used for the deterministic validation split; an augmented
   copy's key is its original's with a suffix, b"train-00042-aug3";
 - `image`: bytes, the 28x28 pixels row-major; uint8 after ingest, little-endian float32 in
-  [0, 1] after preprocess (raw bytes parse ~10x faster than a 784-value float_list);
+  [0, 1] after preprocess (raw bytes parse much faster than a 784-value float_list);
 - `label`: int64, the class in [0, NUM_CLASSES).
 """
 

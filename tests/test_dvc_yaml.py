@@ -6,6 +6,10 @@ checks that `dvc status` agrees).
 
 from __future__ import annotations
 
+import yaml
+
+from components import STAGES
+from tests.support import ROOT
 from tests.support.dvc_yaml import stage_code
 
 
@@ -19,3 +23,10 @@ def test_the_graph_is_real():
     code = {stage: imported for stage, (_, imported) in stage_code().items()}
     assert "pipeline/dataset.py" in code["train"] and "pipeline/dataset.py" not in code["ingest"]
     assert "pipeline/mirror.py" in code["ingest"] and "pipeline/mirror.py" not in code["train"]
+
+
+def test_the_stage_list_is_the_one_dvc_yaml_runs():
+    declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert list(declared) == list(STAGES)
+    for stage, spec in declared.items():  # each stage runs its own module
+        assert spec["cmd"].split()[:4] == ["python", "-m", "components", stage]

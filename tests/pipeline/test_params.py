@@ -42,7 +42,7 @@ def test_typo_names_key_and_closest_valid_one(raw):
         ("train", "buffer_size", "big", "a positive integer"),
         ("train", "learning_rate", 0, "a number > 0"),
         ("train", "model", "resnet", "one of mlp, cnn"),
-        # Removed: MultiWorkerMirroredStrategy fails under Keras 3's fit (README).
+        # Removed: MultiWorkerMirroredStrategy fails under Keras 3's fit (docs/scaling.md).
         ("train", "distribute", "multi_worker", "one of none, mirrored"),
         ("evaluate", "max_accuracy_drop", -0.1, "a number in [0, 1]"),
         ("preprocess", "validation_fraction", 1.0, "strictly between 0 and 1"),

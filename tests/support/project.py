@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,27 @@ class Project:
             args, cwd=cwd or self.path, env=self.env, capture_output=True, text=True, timeout=1800
         )
 
+    def kill_repro_when(self, pattern: str, after: float = 0.0, timeout: float = 600) -> None:
+        """Runs `dvc repro` and kills it, its stages and all (SIGKILL to its process group),
+        `after` seconds after a file matching `pattern` (a glob under the clone) appears.
+
+        Fails if the run ends first: then there was nothing to kill."""
+        repro = subprocess.Popen(
+            ["dvc", "repro"],
+            cwd=self.path,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not list(self.path.glob(pattern)):
+            assert repro.poll() is None and time.monotonic() < deadline, f"no {pattern} to see"
+            time.sleep(0.002)
+        time.sleep(after)
+        os.killpg(repro.pid, signal.SIGKILL)
+        repro.wait()
+
     def output_json(self, *args: str) -> object:
         """A command's JSON on stdout (DVC's warnings go to stderr)."""
         result = self.call(*args)
@@ -121,6 +144,11 @@ class Project:
             return {}
         return {str(p.relative_to(base)): p.read_bytes() for p in base.rglob("*") if p.is_file()}
 
+    def processed(self) -> dict[str, bytes]:
+        """Preprocess's output folder, file by file."""
+        folder = self.path / PATHS["processed"]
+        return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
     def versions(self) -> list[str]:
         """The serving folder's versions, as a model server sees them: numbered folders."""
         base = self.path / PATHS["serving"]
@@ -139,16 +167,16 @@ class Project:
         self.run("git", "checkout", "--", ".")
         self.run("dvc", "checkout", "--force")
 
+    def _experiments(self) -> Iterator[tuple[str, dict]]:
+        """(name, rev) of each experiment `dvc exp show --json` lists."""
+        for baseline in self.output_json("dvc", "exp", "show", "--json"):
+            for exp in baseline.get("experiments") or []:
+                for rev in exp["revs"]:
+                    yield exp["name"], rev
+
     def experiments(self) -> dict[str, dict]:
-        """Each experiment's rev data (params, metrics, deps, outs), by name,
-        from `dvc exp show --json`."""
-        shown = self.output_json("dvc", "exp", "show", "--json")
-        return {
-            exp["name"]: rev["data"]
-            for baseline in shown
-            for exp in baseline.get("experiments") or []
-            for rev in exp["revs"]
-        }
+        """Each experiment's data (params, metrics, deps, outs), by name."""
+        return {name: rev["data"] for name, rev in self._experiments()}
 
     def run_queue(self, jobs: int, timeout: float = 900) -> dict[str, str]:
         """Starts the queue's workers and waits until no experiment is queued or running.
@@ -173,13 +201,7 @@ class Project:
 
     def experiment_revs(self) -> dict[str, str]:
         """Each experiment's commit, by name."""
-        shown = self.output_json("dvc", "exp", "show", "--json")
-        return {
-            exp["name"]: rev["rev"]
-            for baseline in shown
-            for exp in baseline.get("experiments") or []
-            for rev in exp["revs"]
-        }
+        return {name: rev["rev"] for name, rev in self._experiments()}
 
     def json_at(self, rev: str, name: str) -> dict:
         """A JSON file as commit `rev` holds it."""

@@ -1,0 +1,74 @@
+"""`make bench-tune`: the study tune.yaml defines, and what a trial costs over a plain run.
+
+In a fresh clone after `dvc repro`, as a new user has it:
+
+- overhead: the command mnist-tune runs per trial (`dvc exp run --temp -n ... -S
+  evaluate.push=false`) against a plain `dvc exp run` of the same params in the workspace,
+  `--repeats` times each, with a new train.seed each time so nothing comes from the cache;
+- the study: `mnist-tune --trials 20 --jobs 2` with the project's tune.yaml: its wall time,
+  its report, and the best trial's test accuracy.
+
+Writes bench/results/tune.json; docs/tuning.md and the README show it.
+
+    DATA_MIRROR=../shared/data/mnist python -m bench.tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import time
+
+from bench import report
+from bench.measure import measure, scratch_env
+from bench.run import fresh_clone
+
+
+def _overhead(clone, env: dict, repeats: int) -> dict:
+    plain, trial = [], []
+    for n in range(repeats):
+        seed = ["-S", f"train.seed={200 + n}"]
+        plain.append(measure(["dvc", "exp", "run", *seed], clone, env)["wall_s"])
+        changes = ["-S", f"train.seed={300 + n}", "-S", "evaluate.push=false"]
+        command = ["dvc", "exp", "run", "--temp", "-n", f"overhead-{n}", *changes]
+        trial.append(measure(command, clone, env)["wall_s"])
+    return {
+        "plain_s": statistics.median(plain),
+        "trial_s": statistics.median(trial),
+        "runs": {"plain": plain, "trial": trial},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    with scratch_env("bench-tune-") as env:
+        clone = fresh_clone(env)
+        measure(["dvc", "repro"], clone, env)
+        results = {"overhead": _overhead(clone, env, args.repeats)}
+        print(f"bench-tune: overhead {results['overhead']}", flush=True)
+        started = time.perf_counter()
+        study = ["mnist-tune", "--trials", str(args.trials), "--jobs", str(args.jobs)]
+        run = measure(study, clone, env)
+        output = run["output"]
+        results["study"] = {
+            "trials": args.trials,
+            "jobs": args.jobs,
+            "wall_s": time.perf_counter() - started,
+            "report": output[output.rindex("\nstudy ") :].strip(),  # after the log lines
+        }
+        compare = measure(["mnist-compare"], clone, {**env, "COLUMNS": "120"})["output"]
+        results["compare"] = "\n".join(compare.strip().splitlines()[:8])
+        for kind in ("history", "importance"):  # the search's plots, for docs/tuning.md
+            shutil.copy(clone / "tune" / f"mlp-{kind}.png", report.DOCS / "images")
+    report.write_results("tune", results)
+    report.update_docs()
+    print(report.tune_tables(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""The README and docs/ stay true: their bench tables are what the bench results say, and
+their links lead somewhere."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench import report
+from tests.support import ROOT
+
+PAGES = report.pages()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_bench_sections_are_made_from_the_results_files(page):
+    text = page.read_text()
+    assert report.render(text) == text, (
+        f"{page.name}: run `python -c 'from bench import report; report.update_docs()'`"
+    )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_relative_links_lead_to_files(page):
+    for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+        assert (page.parent / target).exists(), f"{page.name} links to {target}"
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"docs/{page.name}" in readme, page.name
