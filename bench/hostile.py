@@ -6,7 +6,8 @@ same command on an ordinary input, so each bound reads as a ratio:
 - mnist-predict: an ordinary 28x28 digit; images that decode large from a small file (a
   PNG declaring the 50-megapixel limit in RGBA, in palette colours and in 1-bit, a 16-bit
   TIFF, a 50-megapixel JPEG); one declaring far more than the limit; the sparse-ink image
-  that once crashed it;
+  that once crashed it. Both the whole command and the image's reading alone (without
+  TensorFlow, whose import is most of the command's memory);
 - ingest: the real mirror, and the mirror with its train images replaced by a gzip that
   expands to 2 GiB behind a valid header.
 
@@ -31,6 +32,12 @@ from bench.measure import ROOT, bench_env, measure
 from pipeline import artifacts, mirror
 
 _SIDE = 7071  # 7071 x 7071 is just under the 50-megapixel limit
+# What mnist-predict does to a file before TensorFlow loads, alone in a process.
+_DECODE = (
+    "import sys\nfrom pathlib import Path\nfrom components import digits\n"
+    "try:\n    digits.to_mnist(digits.load_image(Path(sys.argv[1])))\n"
+    "except Exception as error:\n    print(error)\n"
+)
 
 
 def _images(folder: Path) -> dict[str, Path]:
@@ -79,20 +86,23 @@ def main() -> None:
         for name, path in _images(work).items():
             command = [sys.executable, "-m", "components.predict", str(path), "--model", str(model)]
             run = measure(command, work, env, check=False)
+            decode = measure([sys.executable, "-c", _DECODE, str(path)], work, env, check=False)
             results["predict"][name] = {
                 "file_bytes": path.stat().st_size,
                 "peak_rss_mib": run["peak_rss_mib"],
-                "said": run["output"].strip().splitlines()[-1][:160],
+                "decode_peak_rss_mib": decode["peak_rss_mib"],
+                "said": run["output"].strip().splitlines()[0][:160],
             }
         real = Path(env["DATA_MIRROR"])
         for name, folder in (("mirror", real), ("gzip bomb", _bomb_mirror(real, work))):
             params = ["--params", str(ROOT / "params.yaml")]
             command = [sys.executable, "-m", "components", "ingest", *params, "--out", "raw"]
             run = measure(command, work, {**env, "DATA_MIRROR": str(folder)}, check=False)
+            last = run["output"].strip().splitlines()[-1]
             results["ingest"][name] = {
                 "peak_rss_mib": run["peak_rss_mib"],
                 "wall_s": run["wall_s"],
-                "said": run["output"].strip().splitlines()[-1][:160],
+                "said": last.split(" pipeline: ", 1)[-1][:160],
             }
     results["seconds"] = time.perf_counter() - started
     report.write_results("hostile", results)

@@ -272,17 +272,24 @@ def hostile_tables(results: dict) -> str:
     """Peak memory on hostile inputs, against an ordinary one."""
     predict, ingest = results["predict"], results["ingest"]
     base = predict["digit.png"]["peak_rss_mib"]
+    decode_base = predict["digit.png"]["decode_peak_rss_mib"]
     rows = [
         [
             f"`{name}`",
             f"{run['file_bytes']:,}",
-            f"{run['peak_rss_mib']:.0f}",
-            f"{run['peak_rss_mib'] / base:.2f}",
+            f"{run['peak_rss_mib']:.0f} ({run['peak_rss_mib'] / base:.2f})",
+            f"{run['decode_peak_rss_mib']:.0f} ({run['decode_peak_rss_mib'] / decode_base:.2f})",
             run["said"].split(": ", 1)[-1][:70],
         ]
         for name, run in predict.items()
     ]
-    header = ["mnist-predict input", "file bytes", "peak RSS MiB", "/ digit", "result"]
+    header = [
+        "mnist-predict input",
+        "file bytes",
+        "peak RSS MiB (/ digit)",
+        "reading it alone (/ digit)",
+        "result",
+    ]
     normal = ingest["mirror"]["peak_rss_mib"]
     ingest_rows = [
         [
