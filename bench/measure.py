@@ -47,22 +47,26 @@ def bench_env() -> dict[str, str]:
 
 
 def measure(command: list[str], cwd: Path, env: dict | None = None, check: bool = True) -> dict:
-    """Runs a command; returns wall seconds, peak RSS (MiB, largest process) and its output.
+    """Runs a command; returns wall seconds, its peak RSS in MiB (bench.rss) and its output.
 
     Exits the bench with the command's output if it fails, unless `check` is false.
     """
     import time
 
-    with tempfile.TemporaryFile("w+") as log:
+    with tempfile.TemporaryDirectory(prefix="bench-measure-") as scratch:
+        peak = Path(scratch) / "peak.json"
+        log = Path(scratch) / "output.log"
+        wrapped = [sys.executable, "-m", "bench.rss", str(peak), *command]
+        wrapper_env = {**(env or os.environ), "PYTHONPATH": str(ROOT)}
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
+        with open(log, "w") as out:
+            subprocess.run(wrapped, cwd=cwd, env=wrapper_env, stdout=out, stderr=subprocess.STDOUT)
         wall = time.perf_counter() - start
-        log.seek(0)
-        output = log.read()
-    if check and os.waitstatus_to_exitcode(status) != 0:
+        output = log.read_text()
+        result = json.loads(peak.read_text())
+    if check and result["returncode"] != 0:
         sys.exit(f"bench: {' '.join(command)} failed:\n{output[-3000:]}")
-    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024, "output": output}
+    return {"wall_s": wall, "peak_rss_mib": result["peak_rss_kib"] / 1024, "output": output}
 
 
 @contextlib.contextmanager
