@@ -59,8 +59,9 @@ def _decoded(image: Image.Image) -> Image.Image:
     image.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG only: decode at 1/2, 1/4 or 1/8 size
     if image.mode == "1":
         image = image.convert("L")
-    elif image.mode in ("P", "PA"):  # palette indices do not average: colours do
-        image = image.convert("RGBA")
+    elif image.mode in ("P", "PA"):  # palette indices do not average: grey levels do
+        transparent = image.mode == "PA" or "transparency" in image.info
+        image = image.convert("LA" if transparent else "L")
     elif image.mode.startswith("I;16"):
         image = image.convert("I")
     factor = math.ceil(max(image.size) / MAX_SIDE)
