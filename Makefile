@@ -11,6 +11,9 @@ export PATH := $(BIN):$(PATH)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # This machine's Python, never a downloaded one.
 export UV_PYTHON_DOWNLOADS := never
+# Compile .pyc files at install, as pip does: where PYTHONDONTWRITEBYTECODE is set, Python
+# never writes them itself, and every stage would compile TensorFlow's modules at import.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: repro test lint format bench bench-scale bench-accuracy bench-tune bench-hostile upgrade clean
 

@@ -100,6 +100,12 @@ def scale_tables(results: dict) -> str:
         ["all", "-", "ingest", f"{ingest['wall_s']:.1f}", f"{ingest['peak_rss_mib']:.0f}", "-"],
     )
     stages = _table(["size", "train records", "stage", "wall s", "peak RSS MiB", "records/s"], rows)
+    return f"{stages}\n\n{scale_goals(results)}"
+
+
+def scale_goals(results: dict) -> str:
+    """The scaling goals: the largest size against the smallest."""
+    sizes = results["sizes"]
     first, last = sizes[0], sizes[-1]
     goals = []
     for name, value in _SCALE_MEASURES:
@@ -122,7 +128,7 @@ def scale_tables(results: dict) -> str:
         f"{'was' if same else 'was NOT'} byte-identical to FnApiRunner's at every size. "
         f"Bench time {results['seconds'] / 60:.0f} min."
     )
-    return f"{stages}\n\n{_table(header, goals)}\n\n{notes}\n"
+    return f"{_table(header, goals)}\n\n{notes}\n"
 
 
 def plot_scale(results: dict) -> None:
@@ -316,10 +322,12 @@ def study_output(results: dict) -> str:
 
 def compare_output(results: dict) -> str:
     """mnist-compare's table after the study, as it printed it."""
-    return f"```\n$ mnist-compare | head -8\n{results['compare']}\n```\n"
+    lines = "\n".join(results["compare"].splitlines()[:6])
+    return f"```\n$ mnist-compare | head -6\n{lines}\n```\n"
 
 
 RENDERERS: dict[str, Callable[[dict], str]] = {
+    "scale_goals": scale_goals,
     "hostile": hostile_tables,
     "study": study_output,
     "compare": compare_output,
@@ -329,7 +337,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "accuracy": accuracy_table,
 }
 # Sections whose results file is not named after them.
-SOURCES = {"study": "tune", "compare": "tune"}
+SOURCES = {"study": "tune", "compare": "tune", "scale_goals": "scale"}
 _SECTION = re.compile(r"(<!-- bench:(\w+) -->\n).*?(<!-- /bench:\2 -->)", re.DOTALL)
 
 

@@ -62,7 +62,7 @@ def main() -> None:
             "report": output[output.rindex("\nstudy ") :].strip(),  # after the log lines
         }
         compare = measure(["mnist-compare"], clone, {**env, "COLUMNS": "120"})["output"]
-        results["compare"] = "\n".join(compare.strip().splitlines()[:8])
+        results["compare"] = "\n".join(compare.strip().splitlines()[:6])
         for kind in ("history", "importance"):  # the search's plots, for docs/tuning.md
             shutil.copy(clone / "tune" / f"mlp-{kind}.png", report.DOCS / "images")
     report.write_results("tune", results)

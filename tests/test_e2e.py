@@ -105,6 +105,14 @@ def test_tuning_runs_each_trial_as_an_experiment_and_resumes(project: Project):
         assert trial.value == metrics[LIVE_METRICS]["data"]["val"]["accuracy"]
     assert project.serving() == serving
     assert (project.path / "tune" / "cheap-history.png").is_file()
+    # The best trial, promoted to a branch of its own, holds its params and results.
+    best = max(trials, key=lambda t: (t.value, -t.number))
+    project.run("dvc", "exp", "branch", best.user_attrs["experiment"], "tuned")
+    branch = yaml.safe_load(project.call("git", "show", "tuned:params.yaml").stdout)
+    assert branch["train"]["epochs"] == best.params["train.epochs"]
+    tested = project.output_json("git", "show", f"tuned:{METRICS}")["test"]["accuracy"]
+    assert tested == best.user_attrs["test_accuracy"]
+    project.run("git", "branch", "-D", "tuned")
     project.run("dvc", "exp", "remove", *names)
     project.run("git", "checkout", "--", "tune.yaml")
 

@@ -98,3 +98,26 @@ def test_trials_are_ranked_on_validation_never_on_test(tmp_path):
 
 def test_trials_are_named_after_the_study():
     assert tune.experiment_name(TuneSpec("mlp", 0, ()), 7) == "mlp-007"
+
+
+def test_a_failed_trial_is_recorded_with_its_reason_and_the_study_goes_on(tmp_path, monkeypatch):
+    # DVC's parallel runs can fail or lose an experiment: the study must not stop.
+    def run(self, name: str, params: dict) -> dict:
+        if name == "s-001":
+            return {"error": "dvc exp run succeeded but kept no experiment named s-001"}
+        return {"val_accuracy": params["train.learning_rate"], "test_accuracy": 0.5}
+
+    monkeypatch.setattr(tune.Trials, "run", run)
+    spec = TuneSpec("s", 1, (Dimension("train.learning_rate", float, 1e-4, 1e-1, log=True),))
+    study = tune.run_study(spec, total=4, jobs=2, root=tmp_path)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 3
+    failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
+    assert [t.user_attrs["error"] for t in failed] == [
+        "dvc exp run succeeded but kept no experiment named s-001"
+    ]
+    # Resumed: the study already holds 4 finished trials, failed one included.
+    assert len(tune.run_study(spec, total=4, jobs=2, root=tmp_path).get_trials()) == 4
+    assert "failed s-001: dvc exp run succeeded but kept no" in tune_report.report(
+        study, spec, tmp_path
+    )
