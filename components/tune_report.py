@@ -66,7 +66,7 @@ def report(study: Any, spec: Any, root: Path) -> str:
         )
     if not done:
         return "\n".join(lines)
-    keys = [d.key for d in spec.space]
+    keys = [d.key for d in spec.space if len(d.choices) != 1]  # a fixed choice says nothing
     names = short_names(keys)
     rows = [["experiment", *(names[k] for k in keys), "val accuracy"]]
     for trial in done[:TOP]:
