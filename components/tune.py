@@ -109,6 +109,25 @@ def _study(spec: TuneSpec, root: Path) -> Any:
     return study
 
 
+def _existing_study(spec: TuneSpec, root: Path) -> Any:
+    """The study tune.yaml names, as it is; creating nothing.
+
+    Raises:
+        PipelineError: if it has not been run yet.
+    """
+    import optuna
+
+    storage = root / STUDIES / "studies.db"
+    try:
+        if not storage.is_file():
+            raise KeyError(spec.study)
+        return optuna.load_study(study_name=spec.study, storage=f"sqlite:///{storage.resolve()}")
+    except KeyError:
+        raise PipelineError(
+            f"mnist-tune: no study {spec.study!r} yet; run mnist-tune --trials N first"
+        ) from None
+
+
 def experiment_name(spec: TuneSpec, number: int) -> str:
     return f"{spec.study}-{number:03d}"
 
@@ -189,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             raise PipelineError("mnist-tune: --trials and --jobs must be at least 1")
         spec = load_space(args.space)
         if args.report:
-            study = _study(spec, root)
+            study = _existing_study(spec, root)
         else:
             study = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
         print(tune_report.report(study, spec, root))

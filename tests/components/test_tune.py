@@ -1,3 +1,5 @@
+import logging
+
 import optuna
 import pytest
 import yaml
@@ -121,3 +123,12 @@ def test_a_failed_trial_is_recorded_with_its_reason_and_the_study_goes_on(tmp_pa
     assert "failed s-001: dvc exp run succeeded but kept no" in tune_report.report(
         study, spec, tmp_path
     )
+
+
+def test_a_report_of_a_study_never_run_says_so_and_creates_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tune.yaml").write_text((ROOT / "tune.yaml").read_text())
+    monkeypatch.setattr(logging.root, "handlers", [])
+    assert tune.main(["--report"]) == 1
+    assert "no study 'mlp' yet; run mnist-tune --trials N first" in capsys.readouterr().err
+    assert not (tmp_path / "tune").exists()
