@@ -87,11 +87,16 @@ def _last_error(output: str) -> str:
     return (lines[-1] if lines else "").strip()[:300]
 
 
+def _storage(root: Path) -> Path:
+    """The SQLite file of Optuna's storage, where every study of the project lives."""
+    return root / STUDIES / "studies.db"
+
+
 def _study(spec: TuneSpec, root: Path) -> Any:
     import optuna
 
     (root / STUDIES).mkdir(exist_ok=True)
-    storage = f"sqlite:///{(root / STUDIES / 'studies.db').resolve()}"
+    storage = f"sqlite:///{_storage(root).resolve()}"
     # Constant liar: trials running in parallel count as bad guesses until they end, so
     # the sampler does not propose the same point to both workers.
     sampler = optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True)
@@ -117,7 +122,7 @@ def _existing_study(spec: TuneSpec, root: Path) -> Any:
     """
     import optuna
 
-    storage = root / STUDIES / "studies.db"
+    storage = _storage(root)
     try:
         if not storage.is_file():
             raise KeyError(spec.study)

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from pipeline.errors import PipelineError
-from pipeline.params import check_key, check_value
+from pipeline.params import check_key, check_value, read_yaml
 
 SPACE_FILE = "tune.yaml"
 _STUDY_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,40}$")  # it names git refs, too
@@ -152,15 +151,5 @@ def load_space(path: str | Path = SPACE_FILE) -> TuneSpec:
     Raises:
         PipelineError: if it is missing, not YAML, or fails validation.
     """
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise PipelineError(
-            f"{path} not found; run from the project root, or pass --space"
-        ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise PipelineError(f"{path} is not valid YAML{where}; fix the syntax") from None
-    return parse_space(raw)
+    missing = "run from the project root, or pass --space"
+    return parse_space(read_yaml(path, prefix="", missing=missing))

@@ -7,8 +7,8 @@ checks (duplicate keys, leaks, drift) ran in preprocess, which wrote the files.
 
 A training split is streamed: shards interleaved record by record in a fixed order, a
 seeded shuffle buffer over records, batched parsing, prefetch, so memory follows the
-buffer, not the split. A split small enough (`cache_bytes`) is read once into memory
-instead, and each epoch shuffles indices into it: the same seeded shuffle, so the same
+buffer, not the split. A split small enough (train's `train.cache_mib`) is read once into
+memory instead, and each epoch shuffles indices into it: the same seeded shuffle, so the same
 batches, at less cost per epoch.
 """
 
@@ -80,10 +80,15 @@ def parse_batch(serialised: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return tf.reshape(pixels, (-1, *schema.IMAGE_SHAPE)), label
 
 
+def _counted(files: list[str], count: int) -> tf.data.Dataset:
+    """The records, of known length `count`: Keras needs it, and a split of another length
+    than its stats.json says fails the read."""
+    return records(files).apply(tf.data.experimental.assert_cardinality(count))
+
+
 def batches(files: list[str], *, count: int, batch_size: int) -> tf.data.Dataset:
     """(images, labels) batches of a split in file order, of known length `count` records."""
-    data = records(files).apply(tf.data.experimental.assert_cardinality(count))
-    return data.batch(batch_size).map(parse_batch).prefetch(tf.data.AUTOTUNE)
+    return _counted(files, count).batch(batch_size).map(parse_batch).prefetch(tf.data.AUTOTUNE)
 
 
 def shuffled_batches(
@@ -91,8 +96,7 @@ def shuffled_batches(
 ) -> tf.data.Dataset:
     """Training batches streamed from the shards: a seeded shuffle buffer over records,
     reshuffled each epoch."""
-    data = records(files).apply(tf.data.experimental.assert_cardinality(count))
-    data = data.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    data = _counted(files, count).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     parsed = data.batch(batch_size).map(
         parse_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )

@@ -214,13 +214,22 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     Raises:
         PipelineError: if the file is missing, is not YAML, or fails validation.
     """
+    return parse_params(read_yaml(path, prefix="params: ", missing="run from the project root"))
+
+
+def read_yaml(path: str | Path, *, prefix: str, missing: str) -> Any:
+    """A YAML settings file's contents.
+
+    Raises:
+        PipelineError: `prefix`, then that it is missing (and `missing`, what to do), or
+            not YAML and at which line.
+    """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise PipelineError(f"params: {path} not found; run from the project root") from None
+        raise PipelineError(f"{prefix}{path} not found; {missing}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise PipelineError(f"params: {path} is not valid YAML{where}; fix the syntax") from None
-    return parse_params(raw)
+        raise PipelineError(f"{prefix}{path} is not valid YAML{where}; fix the syntax") from None
