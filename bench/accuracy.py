@@ -39,7 +39,7 @@ def main() -> None:
             changes.append(f"train.epochs={epochs}")
             command = ["dvc", "exp", "run", *(a for c in changes for a in ("-S", c))]
             run = measure(command, clone, env)
-            reports = artifacts.project_paths(clone)["reports"]
+            reports = artifacts.under(clone)["reports"]
             metrics = json.loads((reports / artifacts.METRICS_FILE).read_text())
             rows.append(
                 {

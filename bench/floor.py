@@ -14,22 +14,24 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras
-import tensorflow as tf
 
-from components.models import build_model
-from components.train import EpochLogger
-from pipeline import dataset, io, schema, stats
+from components.train.callbacks import EpochLogger
+from components.train.models import build_model
+from components.train.stage import seed_process
+from pipeline import dataset, schema, stats, tfrecord
 from pipeline.params import load_params
 
 
 def main(data_dir: str, params_path: str) -> None:
     params = load_params(params_path).train
-    keras.utils.set_random_seed(params.seed)
-    tf.config.experimental.enable_op_determinism()
+    seed_process(params.seed)
     counts = {split: s.records for split, s in stats.read_stats(data_dir).items()}
-    images, labels = dataset.load(io.split_files(data_dir, schema.TRAIN), count=counts["train"])
-    held_out = dataset.load(io.split_files(data_dir, schema.VALIDATION), count=counts["validation"])
+    images, labels = dataset.load(
+        tfrecord.split_files(data_dir, schema.TRAIN), count=counts["train"]
+    )
+    held_out = dataset.load(
+        tfrecord.split_files(data_dir, schema.VALIDATION), count=counts["validation"]
+    )
     steps = -(-len(labels) // params.batch_size)
     model = build_model(params, steps_per_epoch=steps)
     timer = EpochLogger()

@@ -27,15 +27,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+import components
 from bench import report
 from bench.measure import ROOT, bench_env, measure
-from pipeline import artifacts, mirror
+from components.ingest import mirror
+from components.ingest.stage import Paths as IngestPaths
+from pipeline import artifacts
 
 _SIDE = 7071  # 7071 x 7071 is just under the 50-megapixel limit
 # What mnist-predict does to a file before TensorFlow loads, alone in a process.
 _DECODE = (
-    "import sys\nfrom pathlib import Path\nfrom components import digits\n"
-    "try:\n    digits.to_mnist(digits.load_image(Path(sys.argv[1])))\n"
+    "import sys\nfrom pathlib import Path\nfrom tools.predict import images\n"
+    "try:\n    images.to_mnist(images.load_image(Path(sys.argv[1])))\n"
     "except Exception as error:\n    print(error)\n"
 )
 
@@ -82,9 +85,9 @@ def main() -> None:
     results: dict = {"predict": {}, "ingest": {}}
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as scratch:
         work = Path(scratch)
-        model = artifacts.project_paths(ROOT)["serving"]  # after `make repro`
+        model = artifacts.under(ROOT)["serving"]  # after `make repro`
         for name, path in _images(work).items():
-            command = [sys.executable, "-m", "components.predict", str(path), "--model", str(model)]
+            command = [sys.executable, "-m", "tools.predict.cli", str(path), "--model", str(model)]
             run = measure(command, work, env, check=False)
             decode = measure([sys.executable, "-c", _DECODE, str(path)], work, env, check=False)
             results["predict"][name] = {
@@ -95,8 +98,10 @@ def main() -> None:
             }
         real = Path(env["DATA_MIRROR"])
         for name, folder in (("mirror", real), ("gzip bomb", _bomb_mirror(real, work))):
-            params = ["--params", str(ROOT / "params.yaml")]
-            command = [sys.executable, "-m", "components", "ingest", *params, "--out", "raw"]
+            ingest = components.arguments(
+                "ingest", IngestPaths(out="raw"), str(ROOT / "params.yaml")
+            )
+            command = [sys.executable, *ingest]
             run = measure(command, work, {**env, "DATA_MIRROR": str(folder)}, check=False)
             last = run["output"].strip().splitlines()[-1]
             results["ingest"][name] = {

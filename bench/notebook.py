@@ -23,7 +23,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from components.train import EpochLogger  # noqa: E402
+from components.train.callbacks import EpochLogger  # noqa: E402
 
 imported = time.perf_counter()
 

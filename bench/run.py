@@ -31,10 +31,14 @@ from pathlib import Path
 
 import yaml
 
+import components
 from bench import report
 from bench.measure import ROOT, measure, run_record, scratch_env
-from components import STAGES, local_cluster
-from pipeline import artifacts, io, schema
+from components import STAGES
+from components.preprocess.stage import Paths as PreprocessPaths
+from components.train.stage import Paths as TrainPaths
+from pipeline import artifacts, schema, tfrecord
+from tests.support import cluster
 
 EXAMPLES = 70_000  # MNIST train + test: what ingest and preprocess process
 
@@ -95,7 +99,7 @@ def bench_stages(clone: Path, env: dict, repeats: int) -> dict:
 
 
 def bench_floor(clone: Path, env: dict, repeats: int) -> dict:
-    processed = str(artifacts.project_paths(clone)["processed"].relative_to(clone))
+    processed = artifacts.paths["processed"]
     command = [sys.executable, "-m", "bench.floor", processed, "params.yaml"]
     rates = [
         json.loads(measure(command, clone, env)["output"].strip().splitlines()[-1])["steps_per_s"]
@@ -110,9 +114,8 @@ def bench_streamed(clone: Path, env: dict, repeats: int) -> dict:
     params["train"]["cache_mib"] = 0
     path = clone / "params-streamed.yaml"
     path.write_text(yaml.safe_dump(params))
-    processed = str(artifacts.project_paths(clone)["processed"].relative_to(clone))
-    outputs = ["--data", processed, "--model", "streamed.keras", "--live", "live2"]
-    command = [sys.executable, "-m", "components", "train", "--params", str(path), *outputs]
+    paths = TrainPaths(data=artifacts.paths["processed"], model="streamed.keras", live="live2")
+    command = [sys.executable, *components.arguments("train", paths, str(path))]
     runs = []
     for _ in range(repeats):
         with run_record(env) as (record_env, last_record):
@@ -132,10 +135,10 @@ def _share_of_mnist(clone: Path, share: float) -> tuple[Path, int]:
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     (work / "raw").mkdir()
     n = int(60_000 * share)
-    raw = artifacts.project_paths(clone)["raw"]
+    raw = artifacts.under(clone)["raw"]
     source = raw / schema.split_file(schema.TRAIN)
-    records = itertools.islice(io.read_tfrecords(source), n)
-    io.write_tfrecords(work / "raw" / schema.split_file(schema.TRAIN), records)
+    records = itertools.islice(tfrecord.read_tfrecords(source), n)
+    tfrecord.write_tfrecords(work / "raw" / schema.split_file(schema.TRAIN), records)
     test = schema.split_file(schema.TEST)
     (work / "raw" / test).write_bytes((raw / test).read_bytes())
     return work, n
@@ -144,22 +147,14 @@ def _share_of_mnist(clone: Path, share: float) -> tuple[Path, int]:
 def bench_portable(clone: Path, env: dict, repeats: int) -> list[dict]:
     """Preprocess on the portable runner: the launching process's peak RSS by data size."""
     rows = []
-    with local_cluster.beam_portable() as beam_args:
+    with cluster.beam_portable() as beam_args:
         for share in (0.25, 1.0):
             work, n = _share_of_mnist(clone, share)
             params = yaml.safe_load((work / "params.yaml").read_text())
             params["preprocess"].update(runner="PortableRunner", beam_args=beam_args)
             (work / "params.yaml").write_text(yaml.safe_dump(params))
-            command = [
-                sys.executable,
-                "-m",
-                "components",
-                "preprocess",
-                "--raw",
-                "raw",
-                "--out",
-                "p",
-            ]
+            paths = PreprocessPaths(raw="raw", out="p")
+            command = [sys.executable, *components.arguments("preprocess", paths)]
             runs = [measure(command, work, env) for _ in range(repeats)]
             rows.append(
                 {

@@ -14,6 +14,7 @@ docs/images/scale.png, and the tables into docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import filecmp
 import json
 import os
@@ -25,26 +26,24 @@ from pathlib import Path
 
 import yaml
 
+import components
 from bench import report
 from bench.measure import ROOT, bench_env, measure, run_record
-from components import local_cluster
+from components.evaluate.stage import Paths as EvaluatePaths
+from components.ingest.stage import Paths as IngestPaths
+from components.preprocess.stage import Paths as PreprocessPaths
+from components.train.stage import Paths as TrainPaths
 from pipeline import stats
+from tests.support import cluster
 
 SIZES = {1: 0, 8: 7, 32: 31}  # size, as a multiple of MNIST's train split: augment_copies
-STAGE_ARGS = {
-    "ingest": ["--out", "raw"],
-    "preprocess": ["--raw", "raw", "--out", "processed"],
-    "train": ["--data", "processed", "--model", "model.keras", "--live", "live"],
-    "evaluate": [
-        "--data",
-        "processed",
-        "--model",
-        "model.keras",
-        "--out",
-        "reports",
-        "--serving",
-        "serving",
-    ],
+STAGE_PATHS = {  # in a scratch folder of the bench's
+    "ingest": IngestPaths(out="raw"),
+    "preprocess": PreprocessPaths(raw="raw", out="processed"),
+    "train": TrainPaths(data="processed", model="model.keras", live="live"),
+    "evaluate": EvaluatePaths(
+        data="processed", model="model.keras", out="reports", serving="serving"
+    ),
 }
 
 
@@ -57,10 +56,8 @@ def _params(work: Path, copies: int, name: str, **preprocess: object) -> Path:
 
 
 def _stage(stage: str, work: Path, params: Path, env: dict, **args: str) -> dict:
-    argv = [*STAGE_ARGS[stage]]
-    for flag, value in args.items():
-        argv[argv.index(f"--{flag}") + 1] = value
-    command = [sys.executable, "-m", "components", stage, "--params", str(params), *argv]
+    paths = dataclasses.replace(STAGE_PATHS[stage], **args)
+    command = [sys.executable, *components.arguments(stage, paths, str(params))]
     with run_record(env) as (record_env, read_record):
         run = measure(command, work, record_env)
         return {"wall_s": run["wall_s"], "peak_rss_mib": run["peak_rss_mib"], **read_record()}
@@ -68,7 +65,7 @@ def _stage(stage: str, work: Path, params: Path, env: dict, **args: str) -> dict
 
 def _dask_preprocess(work: Path, copies: int, env: dict) -> dict:
     """Preprocess on a fresh two-worker Dask cluster: the launcher's and workers' peak RSS."""
-    with local_cluster.dask(workers=2) as address:
+    with cluster.dask(workers=2) as address:
         params = _params(
             work,
             copies,
@@ -77,7 +74,7 @@ def _dask_preprocess(work: Path, copies: int, env: dict) -> dict:
             beam_args=[f"--dask_client_address={address}"],
         )
         run = _stage("preprocess", work, params, env, out="processed-dask")
-        workers = local_cluster.dask_worker_peak_rss_mib(address)
+        workers = cluster.dask_worker_peak_rss_mib(address)
     same = _same_files(work / "processed", work / "processed-dask")
     shutil.rmtree(work / "processed-dask")
     return {**run, "workers_peak_rss_mib": workers, "same_bytes_as_fnapi": same}

@@ -22,9 +22,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"usage: python -m components {{{','.join(STAGES)}}} [flags]")
     cli.set_tensorflow_log_level()
     with cli.quiet_native_startup():
-        stage = importlib.import_module(f"components.{argv[0]}")
+        stage = importlib.import_module(f"components.{argv[0]}.stage")
     sys.argv = [f"python -m components {argv[0]}", *argv[1:]]
-    cli.run(stage.main)
+    cli.run(stage.main, argv[0])
 
 
 if __name__ == "__main__":

@@ -1,42 +1,47 @@
-"""Where artifacts live: the stage output folders, as dvc.yaml names them, and file names
-inside them.
+"""Where artifacts live: the stage output folders and the file names inside them, once.
 
-dvc.yaml is the one place the folders are spelled (its `vars: paths`, which DVC puts into
-each stage's command); code that needs them outside a stage (mnist-predict, mnist-tune, the
-bench, the tests) reads them from there with `project_paths`.
+This module is also dvc.yaml's `vars` file: DVC reads its literal assignments (not its
+imports or functions), so `${paths.raw}` and `${files.metrics}` in dvc.yaml are the values
+below. Stages get their folders from the command line dvc.yaml builds from them; code that
+runs outside a stage (mnist-predict, mnist-compare, mnist-tune, the bench, the tests)
+takes them from here with `under`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from pipeline.errors import PipelineError
-
-STATS_FILE = "stats.json"  # in preprocess's output: examples per split and class, pixel stats
-MODEL_FILE = "model.keras"  # in train's output: the Keras model, native format
-METRICS_FILE = "metrics.json"  # in evaluate's output: test loss and accuracy, blessed
-BLESSING_FILE = "blessing.json"  # in evaluate's output: the verdict, its check, both models
-PREDICTIONS_FILE = "predictions.csv"  # in evaluate's output: actual,predicted per test example
-PER_CLASS_FILE = "per_class.csv"  # in evaluate's output: class,precision,recall,f1
-MISCLASSIFIED_FILE = "misclassified.png"  # in evaluate's output: wrong test digits, captioned
+# The stage output folders and files, relative to the project root.
+paths = {
+    "raw": "data/raw",  # ingest: TFRecords of the source splits
+    "processed": "data/processed",  # preprocess: scaled, split TFRecords and stats.json
+    "model": "models/model.keras",  # train: the Keras model, native format
+    "live": "dvclive",  # train: DVCLive's per-epoch metrics and plots data
+    "reports": "reports",  # evaluate: the files below
+    "serving": "models/serving",  # evaluate pushes to it: numbered SavedModel versions
+}
+# Files inside those folders.
+files = {
+    "stats": "stats.json",  # preprocess: examples per split and class, pixel statistics
+    "live_summary": "metrics.json",  # train: DVCLive's name for its last-epoch summary
+    "metrics": "metrics.json",  # evaluate: test loss and accuracy, blessed
+    "blessing": "blessing.json",  # evaluate: the verdict, its check, both models
+    "predictions": "predictions.csv",  # evaluate: actual,predicted per test example
+    "per_class": "per_class.csv",  # evaluate: class,precision,recall,f1
+    "misclassified": "misclassified.png",  # evaluate: wrong test digits, captioned
+}
 ANOMALIES_DIR = "anomalies"  # at the project root: <stage>.json lists a failed check's anomalies
-DVC_FILE = "dvc.yaml"
+LOGS_DIR = "logs"  # at the project root: <stage>.log, the whole story behind a one-line error
+
+STATS_FILE = files["stats"]
+METRICS_FILE = files["metrics"]
+BLESSING_FILE = files["blessing"]
+PREDICTIONS_FILE = files["predictions"]
+PER_CLASS_FILE = files["per_class"]
+MISCLASSIFIED_FILE = files["misclassified"]
+MODEL_FILE = Path(paths["model"]).name
 
 
-def project_paths(root: str | Path = ".") -> dict[str, Path]:
-    """The artifact folders and files dvc.yaml's `vars: paths` names, under `root`.
-
-    Raises:
-        PipelineError: if `root` holds no dvc.yaml with those paths.
-    """
-    path = Path(root) / DVC_FILE
-    try:
-        declared = yaml.safe_load(path.read_text())
-        paths = next(v["paths"] for v in declared["vars"] if isinstance(v, dict) and "paths" in v)
-    except FileNotFoundError:
-        raise PipelineError(f"no {path}; run this from the project's root folder") from None
-    except (yaml.YAMLError, KeyError, TypeError, StopIteration):
-        raise PipelineError(f"{path} names no `vars: paths`; restore it from git") from None
+def under(root: str | Path = ".") -> dict[str, Path]:
+    """The stage output folders and files, under the project root `root`."""
     return {name: Path(root) / value for name, value in paths.items()}

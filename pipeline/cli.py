@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
+import dataclasses
 import json
 import logging
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
-from pipeline.errors import PipelineError, disk_full
+from pipeline import artifacts, outputs
+from pipeline.errors import PipelineError, environment_error
 from pipeline.params import Params, load_params
 
 logger = logging.getLogger("pipeline")
@@ -71,19 +75,46 @@ def setup_logging(level: int = logging.INFO) -> None:
     )
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    """An argument parser with the `--params` option every stage takes."""
-    result = argparse.ArgumentParser(description=description)
-    result.add_argument("--params", default="params.yaml", help="params file (params.yaml)")
-    return result
+def flag(help: str) -> Any:
+    """A field of a stage's `StagePaths`: the required command-line flag `--<field name>`."""
+    return dataclasses.field(metadata={"help": help})
 
 
-def load(args: argparse.Namespace) -> Params:
-    return load_params(args.params)
+@dataclasses.dataclass(frozen=True)
+class StagePaths:
+    """A stage's inputs and outputs, as its command line names them: each field is a
+    required `--<field>` flag. The same fields parse the command and build it (for the
+    bench and the tests); a test holds dvc.yaml's commands to them."""
+
+    def argv(self) -> list[str]:
+        """The flags that name these paths, in field order."""
+        return [
+            part
+            for field in dataclasses.fields(self)
+            for part in (f"--{field.name}", str(getattr(self, field.name)))
+        ]
 
 
-def project_path(path: str | Path) -> Path:
-    """`path` relative to the project root, also when DVC runs the stage elsewhere.
+P = TypeVar("P", bound=StagePaths)
+
+
+def arguments(paths: type[P], argv: list[str] | None, description: str) -> tuple[P, Params]:
+    """A stage's command line: its paths and the params file, read and validated.
+
+    Raises:
+        PipelineError: for a params file that is missing or fails validation.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="params file (params.yaml)")
+    for field in dataclasses.fields(paths):
+        parser.add_argument(f"--{field.name}", required=True, help=field.metadata["help"])
+    args = parser.parse_args(argv)
+    named = {field.name: getattr(args, field.name) for field in dataclasses.fields(paths)}
+    return paths(**named), load_params(args.params)
+
+
+def workspace_path(path: str | Path) -> Path:
+    """`path` in the user's workspace, also when DVC runs the stage in a copy of it.
 
     `dvc exp run --temp` and `dvc queue start` run stages in a copy of the project under
     `.dvc/tmp/exps/`; DVC sets DVC_ROOT to the project the experiment came from, so state
@@ -94,6 +125,7 @@ def project_path(path: str | Path) -> Path:
 
 
 RECORD_ENV = "PIPELINE_RUN_RECORD"
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent exits
 
 
 @contextmanager
@@ -128,21 +160,65 @@ def _exit_now(status: int) -> NoReturn:
     os._exit(status)
 
 
-def run(main: Callable[[], None]) -> None:
-    """Runs a stage's main: a PipelineError, or a write that found the disk full, becomes
-    one line and exit status 1."""
+def _with_evidence(name: str, error: PipelineError) -> str:
+    """The error's line, and where its evidence was written (see PipelineError)."""
+    if error.evidence is None:
+        return str(error)
+    path = workspace_path(artifacts.LOGS_DIR) / f"{name}.log"
+    try:
+        outputs.write_text(path, error.evidence)
+    except OSError:  # no room for it either: the line alone
+        return str(error)
+    return f"{error}; all of it is in {path}"
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop a signal asked for, handled as Ctrl-C is: outputs are left as they were."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def interrupted_status(interrupt: KeyboardInterrupt) -> int:
+    """The exit status a shell gives a process the signal stopped: 128 + its number."""
+    return 128 + getattr(interrupt, "signum", signal.SIGINT)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
+def handle_stop_signals() -> None:
+    """Makes SIGTERM (what `kill`, `timeout`, CI systems and container stops send) stop the
+    process as Ctrl-C does, and so the death of the process that started it: a stage whose
+    `dvc repro` was killed stops too, rather than run on unseen. For entry points only."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    if sys.platform == "linux":
+        parent = os.getppid()
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # it died before the call took effect
+            raise Interrupted(signal.SIGTERM)
+
+
+def run(main: Callable[[], None], name: str) -> None:
+    """Runs the `main` of the stage called `name`: a PipelineError, or a write that found no
+    room or no permission, becomes one line and exit status 1; SIGINT or SIGTERM, one line
+    and 128 + the signal's number."""
     setup_logging()
     try:
+        handle_stop_signals()
         main()
     except PipelineError as error:
-        logger.error("%s", error)
+        logger.error("%s", _with_evidence(name, error))
         _exit_now(1)
-    except Exception as error:
-        if (full := disk_full(error)) is None:
-            raise
-        logger.error("%s", full)
-        _exit_now(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         logger.error("interrupted; outputs were left as they were before this run")
-        sys.exit(130)
+        _exit_now(interrupted_status(interrupt))
+    except Exception as error:
+        if (said := environment_error(error)) is None:
+            raise
+        logger.error("%s", said)
+        _exit_now(1)
     _exit_now(0)

@@ -2,7 +2,7 @@
 
 Each record is checked against the schema as it is parsed (its features, image size, label
 range, and finite pixels in [0, 1]); a record that fails stops the read with a TensorFlow
-error, which `checked` turns into the usual one line naming the file. The whole-split
+error, which `reading` turns into the usual one line naming the file. The whole-split
 checks (duplicate keys, leaks, drift) ran in preprocess, which wrote the files.
 
 A training split is streamed: shards interleaved record by record in a fixed order, a
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pipeline import schema, validate
+from pipeline import schema, stats, validate
 from pipeline.errors import PipelineError
 
 IMAGE_BYTES = schema.NUM_PIXELS * np.dtype(schema.PROCESSED_DTYPE).itemsize
@@ -148,7 +148,7 @@ def make_dataset(
 
 
 @contextlib.contextmanager
-def checked(stage: str, directory: str | Path, splits: tuple[str, ...]) -> Iterator[None]:
+def reading(stage: str, directory: str | Path, splits: tuple[str, ...]) -> Iterator[None]:
     """Turns a failed read of `directory` inside the block into one line naming the file.
 
     TensorFlow's error says what failed, not where: a second, streaming read with the
@@ -161,8 +161,10 @@ def checked(stage: str, directory: str | Path, splits: tuple[str, ...]) -> Itera
         yield
     except _READ_ERRORS as error:
         validate.diagnose(stage, directory, splits, schema.PROCESSED_DTYPE)
-        said = _TF_DECORATIONS.sub("", getattr(error, "message", str(error))).strip().splitlines()
+        whole = _TF_DECORATIONS.sub("", getattr(error, "message", str(error))).strip()
+        said = whole.splitlines()
         raise PipelineError(
             f"{stage}: reading {directory} failed ({said[0][:300] if said else error!r}); "
-            "re-run preprocess (dvc repro --force preprocess)"
+            f"{stats.REDO_PREPROCESS}",
+            evidence=whole,
         ) from None

@@ -1,25 +1,30 @@
 """Typed, validated view of params.yaml.
 
 Every key is required and checked before any stage does work, so a typo or an out-of-range
-value fails in one line that names the key, the value and what is allowed.
+value fails in one line that names the key, the value and what is allowed. Every number is
+finite and bounded by what the stage that reads it can honour: a value that passes here is
+one the pipeline can run with.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, shown
+from pipeline.settings import read_settings
 
 DATASETS = ("mnist", "fashion_mnist", "kmnist")
-MODELS = ("mlp", "cnn")
+MLP, CNN = "mlp", "cnn"  # train.model: the reference notebook's MLP, or a small CNN
+MODELS = (MLP, CNN)
 STRATEGIES = ("none", "mirrored")
 MAX_AUGMENT_COPIES = 100  # a typo of 1000 would fill a disk, not make a better model
+MAX_SEED = 2**32 - 1  # what NumPy's and TensorFlow's generators take
+MAX_HIDDEN = 8192  # the MLP's 8192-unit layers, with Adam's state, take about 2 GB
 
 
 def _knob(allowed: str, check: Callable[[Any], bool]) -> Any:
@@ -31,19 +36,16 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite int or float: NaN and the infinities pass no range check here."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _positive_int() -> Any:
-    return _knob("a positive integer", lambda v: _is_int(v) and v > 0)
-
-
-def _count(most: int) -> Any:
-    return _knob(f"an integer from 0 to {most}", lambda v: _is_int(v) and 0 <= v <= most)
+def _integer(least: int, most: int) -> Any:
+    return _knob(f"an integer from {least} to {most}", lambda v: _is_int(v) and least <= v <= most)
 
 
 def _seed() -> Any:
-    return _knob("an integer >= 0", lambda v: _is_int(v) and v >= 0)
+    return _integer(0, MAX_SEED)
 
 
 def _one_of(names: tuple[str, ...]) -> Any:
@@ -65,15 +67,16 @@ class PreprocessParams:
     )
     seed: int = _seed()
     num_shards: int | str = _knob(
-        "auto or a positive integer", lambda v: v == "auto" or (_is_int(v) and v > 0)
+        "auto or an integer from 1 to 10000",
+        lambda v: v == "auto" or (_is_int(v) and 0 < v <= 10_000),
     )
-    augment_copies: int = _count(MAX_AUGMENT_COPIES)
+    augment_copies: int = _integer(0, MAX_AUGMENT_COPIES)
     runner: str = _knob("a Beam runner name", lambda v: isinstance(v, str) and v != "")
     beam_args: list[str] = _knob(  # noqa: RUF009 (_knob returns a dataclasses.field)
         "a list of --flag strings",
         lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
     )
-    worker_start_timeout: int = _positive_int()
+    worker_start_timeout: int = _integer(1, 86_400)  # seconds: a day at most
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,13 +90,13 @@ class ValidateParams:
 @dataclasses.dataclass(frozen=True)
 class TrainParams:
     model: str = _one_of(MODELS)
-    hidden_layer_size: int = _positive_int()
-    learning_rate: float = _knob("a number > 0", lambda v: _is_number(v) and v > 0)
-    batch_size: int = _positive_int()
-    epochs: int = _positive_int()
-    buffer_size: int = _positive_int()
+    hidden_layer_size: int = _integer(1, MAX_HIDDEN)
+    learning_rate: float = _knob("a number in (0, 10]", lambda v: _is_number(v) and 0 < v <= 10)
+    batch_size: int = _integer(1, 65_536)
+    epochs: int = _integer(1, 10_000)
+    buffer_size: int = _integer(1, 1_000_000)  # records held: 3 GB of MNIST's at most
     seed: int = _seed()
-    cache_mib: int = _count(1 << 20)
+    cache_mib: int = _integer(0, 1 << 16)  # 64 GiB
     distribute: str = _one_of(STRATEGIES)
 
 
@@ -127,10 +130,10 @@ def _field(key: str) -> dataclasses.Field:
     section, _, name = key.partition(".")
     if section not in _SECTIONS:
         known = list(_SECTIONS)
-        raise PipelineError(f"params: unknown section '{section}'; {_suggest(section, known)}")
+        raise PipelineError(f"params: unknown section {shown(section)}; {_suggest(section, known)}")
     fields = {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
     if name not in fields:
-        raise PipelineError(f"params: unknown key '{key}'; {_suggest(name, list(fields))}")
+        raise PipelineError(f"params: unknown key {shown(key)}; {_suggest(name, list(fields))}")
     return fields[name]
 
 
@@ -155,17 +158,20 @@ def check_value(key: str, value: Any) -> type:
 
 def _check(key: str, field: dataclasses.Field, value: Any) -> None:
     if not field.metadata["check"](value):
-        raise PipelineError(f"params: '{key}' is {value!r}; it must be {field.metadata['allowed']}")
+        raise PipelineError(
+            f"params: '{key}' is {shown(value)}; it must be {field.metadata['allowed']}"
+        )
 
 
 def _build(cls: type, section: str, values: Any) -> Any:
     if not isinstance(values, dict):
-        raise PipelineError(f"params: '{section}' must be a mapping of keys, got {values!r}")
+        raise PipelineError(f"params: '{section}' must be a mapping of keys, got {shown(values)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name in values:
         if name not in fields:
             raise PipelineError(
-                f"params: unknown key '{section}.{name}'; {_suggest(name, list(fields))}"
+                f"params: unknown key {shown(f'{section}.{name}')}; "
+                f"{_suggest(str(name), list(fields))}"
             )
     for name, field in fields.items():
         key = f"{section}.{name}"
@@ -200,7 +206,7 @@ def parse_params(raw: Any) -> Params:
     for name in raw:
         if name not in _SECTIONS:
             raise PipelineError(
-                f"params: unknown section '{name}'; {_suggest(name, list(_SECTIONS))}"
+                f"params: unknown section {shown(name)}; {_suggest(str(name), list(_SECTIONS))}"
             )
     for name in _SECTIONS:
         if name not in raw:
@@ -212,24 +218,6 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     """Reads and validates a params file.
 
     Raises:
-        PipelineError: if the file is missing, is not YAML, or fails validation.
+        PipelineError: if the file is missing, is not a small YAML file, or fails validation.
     """
-    return parse_params(read_yaml(path, prefix="params: ", missing="run from the project root"))
-
-
-def read_yaml(path: str | Path, *, prefix: str, missing: str) -> Any:
-    """A YAML settings file's contents.
-
-    Raises:
-        PipelineError: `prefix`, then that it is missing (and `missing`, what to do), or
-            not YAML and at which line.
-    """
-    path = Path(path)
-    try:
-        return yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise PipelineError(f"{prefix}{path} not found; {missing}") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise PipelineError(f"{prefix}{path} is not valid YAML{where}; fix the syntax") from None
+    return parse_params(read_settings(path, prefix="params: ", missing="run from the project root"))

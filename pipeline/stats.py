@@ -13,6 +13,8 @@ from typing import Any
 from pipeline import artifacts, schema
 from pipeline.errors import PipelineError
 
+REDO_PREPROCESS = "re-run preprocess (dvc repro --force preprocess)"  # the fix for its outputs
+
 
 @dataclasses.dataclass(frozen=True)
 class SplitStats:
@@ -59,7 +61,7 @@ def read_stats(directory: str | Path) -> dict[str, SplitStats]:
         PipelineError: if it is missing or not what preprocess writes.
     """
     path = Path(directory) / artifacts.STATS_FILE
-    fix = "re-run preprocess (dvc repro --force preprocess)"
+    fix = REDO_PREPROCESS
     try:
         data = json.loads(path.read_text())
         if not isinstance(data, dict):

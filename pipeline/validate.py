@@ -6,7 +6,7 @@ split, a key twice in a split or in two splits, or statistics that drift between
 beyond the params' thresholds each become an anomaly. Any anomaly fails the stage, naming a
 JSON report that lists them all.
 
-Preprocess finds them inside its Beam pipeline (components.beam_checks), ingest with
+Preprocess finds them inside its Beam pipeline (components.preprocess.checks), ingest with
 `check_split_dir`; train and evaluate check each record as tf.data parses it and, if one
 fails, `diagnose` names the file. Every read here streams: a chunk of records at a time.
 """
@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from pipeline import artifacts, example, io, schema
+from pipeline import artifacts, codec, outputs, schema, tfrecord
 from pipeline.errors import PipelineError
 from pipeline.stats import SplitStats
 
@@ -95,7 +95,17 @@ def _fix_hint(path: str) -> str:
     return f"re-run the stage that wrote it (dvc repro --force the stage writing {path})"
 
 
-def read_file(file: str, dtype: np.dtype) -> Iterator[tuple[example.Examples, list[bytes]]]:
+def corrupt_file(path: str, error: Exception) -> str:
+    """What is wrong with a record file that cannot be read to its end."""
+    return f"{path} is truncated or corrupted ({error})"
+
+
+def foreign_record(path: str, error: Exception) -> str:
+    """What is wrong with a record file holding a record that is not the schema's."""
+    return f"{path} holds a record that is not a {schema.__name__} example ({error})"
+
+
+def read_file(file: str, dtype: np.dtype) -> Iterator[tuple[codec.Examples, list[bytes]]]:
     """Decodes a file's records a chunk at a time: (examples of the schema's image size,
     keys of the records of another size).
 
@@ -104,19 +114,14 @@ def read_file(file: str, dtype: np.dtype) -> Iterator[tuple[example.Examples, li
             that is not an Example of the schema.
     """
     try:
-        records = io.read_tfrecords(file)
+        records = tfrecord.read_tfrecords(file)
         while chunk := list(itertools.islice(records, _READ_CHUNK)):
             try:
-                yield example.decode_records(chunk, dtype)
+                yield codec.decode_records(chunk, dtype)
             except ValueError as error:
-                raise PipelineError(
-                    f"{file} holds a record that is not a {schema.__name__} example ({error}); "
-                    f"{_fix_hint(file)}"
-                ) from None
-    except io.CorruptRecordsError as error:
-        raise PipelineError(
-            f"{file} is truncated or corrupted ({error}); {_fix_hint(file)}"
-        ) from None
+                raise PipelineError(f"{foreign_record(file, error)}; {_fix_hint(file)}") from None
+    except tfrecord.CorruptRecordsError as error:
+        raise PipelineError(f"{corrupt_file(file, error)}; {_fix_hint(file)}") from None
 
 
 def scan_file(file: str, dtype: np.dtype) -> tuple[SplitSummary, np.ndarray]:
@@ -228,13 +233,13 @@ def drift_anomalies(
     return found
 
 
-def report(stage: str, directory: str | Path, anomalies: list[str]) -> None:
+def fail_on_anomalies(stage: str, directory: str | Path, anomalies: list[str]) -> None:
     """Writes the stage's anomaly report and fails, or clears an old report if none."""
     path = Path(artifacts.ANOMALIES_DIR) / f"{stage}.json"
     if not anomalies:
         path.unlink(missing_ok=True)
         return
-    io.write_json(path, {"stage": stage, "data": str(directory), "anomalies": anomalies})
+    outputs.write_json(path, {"stage": stage, "data": str(directory), "anomalies": anomalies})
     raise PipelineError(
         f"{stage}: {len(anomalies)} data anomal{'y' if len(anomalies) == 1 else 'ies'} in "
         f"{directory}, first: {anomalies[0]}; all listed in {path}"
@@ -256,14 +261,14 @@ def check_split_dir(
     found, keys, counts = [], {}, {}
     for split in splits:
         summary, split_keys = SplitSummary.empty(), []
-        for file in io.split_files(directory, split):
+        for file in tfrecord.split_files(directory, split):
             file_summary, file_keys = scan_file(file, dtype)
             summary, split_keys = summary.merge(file_summary), [*split_keys, file_keys]
         keys[split] = np.concatenate(split_keys)
         counts[split] = summary.examples
         found += summary_anomalies(split, summary)
         found += key_anomalies({split: duplicate_keys(keys[split])}, {})
-    report(stage, directory, found + cross_split_anomalies(keys))
+    fail_on_anomalies(stage, directory, found + cross_split_anomalies(keys))
     return counts
 
 
@@ -277,7 +282,7 @@ def diagnose(stage: str, directory: str | Path, splits: tuple[str, ...], dtype: 
     """
     found = []
     for split in splits:
-        for file in io.split_files(directory, split):
+        for file in tfrecord.split_files(directory, split):
             summary, _ = scan_file(file, dtype)
             found += record_anomalies(file, summary)
-    report(stage, directory, found)
+    fail_on_anomalies(stage, directory, found)

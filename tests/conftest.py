@@ -15,15 +15,16 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from pipeline import mirror, schema
+from components.ingest import mirror
+from pipeline import schema
 from tests.support import ROOT
-from tests.support.records import LOOSE_LIMITS, default_params, write_records
+from tests.support.records import LOOSE_LIMITS, default_params, train_model, write_records
 
 DEFAULT_MIRROR = ROOT.parent / "shared" / "data" / "mnist"
 
 # The fuzzers' budgets: `bounded` (the default) keeps each property to seconds and derives
 # its inputs from a fixed seed, so a CI failure reproduces; `long` explores for real:
-# `pytest --hypothesis-profile=long tests/pipeline tests/components/test_predict.py`.
+# `pytest --hypothesis-profile=long tests/pipeline tests/components tests/tools`.
 _FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("bounded", max_examples=150, derandomize=True, **_FUZZ)
 settings.register_profile("long", max_examples=20_000, **_FUZZ)
@@ -75,18 +76,18 @@ def small_raw_dir(tmp_path_factory: pytest.TempPathFactory, mnist: dict) -> Path
 @pytest.fixture(scope="session")
 def small_processed_dir(tmp_path_factory: pytest.TempPathFactory, small_raw_dir: Path) -> Path:
     """Preprocess's output for `small_raw_dir`, with the default params."""
-    from components.preprocess import preprocess
+    from components.preprocess.stage import Paths, preprocess
 
     path = tmp_path_factory.mktemp("small") / "processed"
-    params = default_params().preprocess
-    preprocess(raw_dir=small_raw_dir, out_dir=path, params=params, limits=LOOSE_LIMITS)
+    preprocess(Paths(str(small_raw_dir), str(path)), default_params().preprocess, LOOSE_LIMITS)
     return path
 
 
 @pytest.fixture(scope="session")
 def raw_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
     """The real ingest stage's output for all of MNIST, with every socket connect refused."""
-    from components.ingest import ingest
+    from components.ingest.stage import Paths, ingest
+    from pipeline.params import DataParams
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"ingest tried the network: {args}")
@@ -95,30 +96,26 @@ def raw_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket.socket, "connect", refuse)
         patch.setattr(socket, "create_connection", refuse)
-        ingest(dataset="mnist", out_dir=path, mirror_dir=mirror_dir)
+        ingest(Paths(str(path)), DataParams(dataset="mnist", mirror=str(mirror_dir)))
     return path
 
 
 @pytest.fixture(scope="session")
 def processed_dir(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> Path:
     """The real preprocess stage's output for all of MNIST, default params."""
-    from components.preprocess import preprocess
+    from components.preprocess.stage import Paths, preprocess
 
     path = tmp_path_factory.mktemp("full") / "processed"
     params = default_params()  # real data, real drift thresholds
-    preprocess(raw_dir=raw_dir, out_dir=path, params=params.preprocess, limits=params.validate)
+    preprocess(Paths(str(raw_dir), str(path)), params.preprocess, params.validate)
     return path
 
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory, processed_dir: Path) -> Path:
     """The reference MLP trained 2 epochs on all of MNIST's train split."""
-    from components.train import train
-
-    path = tmp_path_factory.mktemp("model") / "model.keras"
     params = dataclasses.replace(default_params().train, epochs=2)
-    train(data_dir=processed_dir, model_path=path, params=params)
-    return path
+    return train_model(tmp_path_factory.mktemp("model"), processed_dir, params)
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +123,7 @@ def serving_dir(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -
     """`trained_model` exported as the serving SavedModel."""
     import keras
 
-    from components.export import export_saved_model
+    from components.evaluate.export import export_saved_model
 
     path = tmp_path_factory.mktemp("export") / "serving"
     export_saved_model(keras.models.load_model(trained_model), path)

@@ -17,10 +17,14 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from components.local_cluster import HOST, free_port
+from components.evaluate.stage import Paths as EvaluatePaths
+from components.ingest.stage import Paths as IngestPaths
+from components.preprocess.stage import Paths as PreprocessPaths
+from components.train.stage import Paths as TrainPaths
 from pipeline import schema, stats
 from pipeline.stats import SplitStats
 from tests.support import ROOT
+from tests.support.cluster import HOST, free_port
 from tests.support.damage import MIRROR_DAMAGE
 from tests.support.records import raw_examples, write_records
 from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
@@ -45,7 +49,12 @@ def _set_params(workdir: Path, section: str, key: str, value) -> None:
 
 PARAMS_CASES = {
     "typo": ("train", "epoch", 5, "unknown key 'train.epoch'; did you mean 'epochs'?"),
-    "zero_batch": ("train", "batch_size", 0, "'train.batch_size' is 0; it must be a positive"),
+    "zero_batch": (
+        "train",
+        "batch_size",
+        0,
+        "'train.batch_size' is 0; it must be an integer from 1",
+    ),
     "fraction": ("preprocess", "validation_fraction", 1.5, "must be a number strictly between"),
     "dataset": ("data", "dataset", "cifar10", "one of mnist, fashion_mnist, kmnist"),
 }
@@ -58,7 +67,7 @@ def test_bad_params(workdir, case):
     before = snapshot(workdir / "out")
     result = run_stage(
         "train",
-        *("--data", "d", "--model", "out/model.keras", "--live", "l"),
+        TrainPaths(data="d", model="out/model.keras", live="l"),
         cwd=workdir,
         process=case == "typo",  # the train stage's wiring, once
     )
@@ -70,7 +79,7 @@ def test_params_not_yaml(workdir):
     (workdir / "p.yaml").write_text("train: {epochs: 5\n")
     result = run_stage(
         "evaluate",
-        *("--data", "d", "--model", "m", "--out", "out", "--serving", "s"),
+        EvaluatePaths(data="d", model="m", out="out", serving="s"),
         cwd=workdir,
         process=True,  # the evaluate stage's wiring
     )
@@ -124,7 +133,9 @@ def test_bad_runner_settings(workdir, small_raw_dir, case):
     for key, value in settings.items():
         _set_params(workdir, "preprocess", key, value)
     before = snapshot(workdir / "out")
-    result = run_stage("preprocess", "--raw", str(small_raw_dir), "--out", "out", cwd=workdir)
+    result = run_stage(
+        "preprocess", PreprocessPaths(raw=str(small_raw_dir), out="out"), cwd=workdir
+    )
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
 
@@ -137,16 +148,15 @@ def test_bad_mirror(workdir, broken_mirror, damage):
     spoil, message = MIRROR_DAMAGE[damage]
     spoil(broken_mirror)
     before = snapshot(workdir / "out")
-    result = run_stage(
-        "ingest", "--out", "out", cwd=workdir, env={"DATA_MIRROR": str(broken_mirror)}
-    )
+    env = {"DATA_MIRROR": str(broken_mirror)}
+    result = run_stage("ingest", IngestPaths(out="out"), cwd=workdir, env=env)
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
 
 
 def test_mirror_not_a_folder(workdir):
     env = {"DATA_MIRROR": "nowhere"}
-    result = run_stage("ingest", "--out", "out", cwd=workdir, env=env, process=True)
+    result = run_stage("ingest", IngestPaths(out="out"), cwd=workdir, env=env, process=True)
     assert_fails_cleanly(result, "nowhere is not a folder; point DATA_MIRROR")
     assert (workdir / "out" / "previous.txt").exists()
 
@@ -185,13 +195,13 @@ def test_damaged_records_name_the_file(workdir, small_raw_dir, small_processed_d
     data = workdir / "data"
     shutil.copytree(source, data)
     damage(data, schema.TRAIN)
-    args = (
-        ["--raw", "data", "--out", "out"]
+    paths = (
+        PreprocessPaths(raw="data", out="out")
         if stage == "preprocess"
-        else ["--data", "data", "--model", "out/model.keras", "--live", "live"]
+        else TrainPaths(data="data", model="out/model.keras", live="live")
     )
     before = snapshot(workdir / "out")
-    result = run_stage(stage, *args, cwd=workdir)
+    result = run_stage(stage, paths, cwd=workdir)
     assert_fails_cleanly(result, message, schema.split_file(schema.TRAIN))
     assert snapshot(workdir / "out") == before
 
@@ -247,7 +257,8 @@ def test_schema_anomaly_fails_with_a_report(workdir, mnist, case):
     write_records(workdir / "raw", schema.TEST, *change(*_raw(mnist, schema.TEST, 200)))
     before = snapshot(workdir / "out")
     wiring = case == "label_out_of_range"  # the preprocess stage's, once
-    result = run_stage("preprocess", "--raw", "raw", "--out", "out", cwd=workdir, process=wiring)
+    paths = PreprocessPaths(raw="raw", out="out")
+    result = run_stage("preprocess", paths, cwd=workdir, process=wiring)
     assert_fails_cleanly(result, message, "anomalies/preprocess.json")
     assert message in (workdir / "anomalies" / "preprocess.json").read_text()
     assert snapshot(workdir / "out") == before
@@ -272,9 +283,8 @@ def _processed_with_nan(workdir: Path, mnist) -> Path:
 def test_nan_pixels_reach_no_training(workdir, mnist, cache_mib):
     _processed_with_nan(workdir, mnist)
     _set_params(workdir, "train", "cache_mib", cache_mib)
-    result = run_stage(
-        "train", "--data", "data", "--model", "out/model.keras", "--live", "live", cwd=workdir
-    )
+    paths = TrainPaths(data="data", model="out/model.keras", live="live")
+    result = run_stage("train", paths, cwd=workdir)
     file = Path("data") / schema.split_file(schema.TRAIN)  # as the command named the folder
     assert_fails_cleanly(result, f"{file}: 1 pixels are NaN", "anomalies/train.json")
     assert (workdir / "out" / "previous.txt").exists()
@@ -286,6 +296,6 @@ def test_drift_between_splits_fails_preprocess(workdir, mnist):
     write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
     keys, images, labels = _raw(mnist, schema.TEST, 200)
     write_records(workdir / "raw", schema.TEST, keys, 255 - images, labels)  # inverted digits
-    result = run_stage("preprocess", "--raw", "raw", "--out", "out", cwd=workdir)
+    result = run_stage("preprocess", PreprocessPaths(raw="raw", out="out"), cwd=workdir)
     assert_fails_cleanly(result, "test: pixel mean drifts", "validate.max_pixel_mean_drift")
     assert (workdir / "out" / "previous.txt").exists()

@@ -31,3 +31,26 @@ def test_every_docs_page_is_linked_from_the_readme():
     readme = (ROOT / "README.md").read_text()
     for page in sorted((ROOT / "docs").glob("*.md")):
         assert f"docs/{page.name}" in readme, page.name
+
+
+def test_the_parameters_page_lists_every_key_with_the_default_params_yaml_holds():
+    import dataclasses
+
+    import yaml
+
+    from pipeline import params
+
+    rows = re.findall(
+        r"^\| `([a-z_]+\.[a-z_]+)` \| `([^`]*)` \|", (ROOT / "docs/parameters.md").read_text(), re.M
+    )
+    documented = {key: yaml.safe_load(default) for key, default in rows}
+    pinned = yaml.safe_load((ROOT / "params.yaml").read_text())
+    keys = [
+        f"{section}.{field.name}"
+        for section, kind in params._SECTIONS.items()
+        for field in dataclasses.fields(kind)
+    ]
+    assert list(documented) == keys  # every key, in params.yaml's order
+    for key, default in documented.items():
+        section, name = key.split(".")
+        assert default == pinned[section][name], key

@@ -1,4 +1,5 @@
-"""dvc.yaml lists, for each stage, exactly the project code its command imports.
+"""dvc.yaml lists, for each stage, exactly the project code its command imports, and runs
+it with exactly the flags the stage's `Paths` define.
 
 So editing a shared module re-runs the stages that use it and no other (an e2e test
 checks that `dvc status` agrees).
@@ -6,27 +7,44 @@ checks that `dvc status` agrees).
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import re
+
 import yaml
 
 from components import STAGES
 from tests.support import ROOT
-from tests.support.dvc_yaml import stage_code
+from tests.support.dvc_yaml import code_of, declared, stage_commands
 
 
 def test_each_stage_lists_exactly_the_code_it_imports():
-    for stage, (listed, imported) in stage_code().items():
-        assert listed == imported, f"{stage}: dvc.yaml lists {sorted(listed)}"
+    for stage in STAGES:
+        assert declared(stage) == code_of(stage), stage
+
+
+def test_a_stage_imports_its_own_folder_and_pipeline_only():
+    for stage in STAGES:
+        own = (f"components/{stage}/", "components/__", "pipeline/")
+        assert [f for f in code_of(stage) if not f.startswith(own)] == [], stage
 
 
 def test_the_graph_is_real():
     # A check of the checker: train reads data through pipeline/dataset.py, ingest does not.
-    code = {stage: imported for stage, (_, imported) in stage_code().items()}
-    assert "pipeline/dataset.py" in code["train"] and "pipeline/dataset.py" not in code["ingest"]
-    assert "pipeline/mirror.py" in code["ingest"] and "pipeline/mirror.py" not in code["train"]
+    assert "pipeline/dataset.py" in code_of("train") and "pipeline/dataset.py" not in code_of(
+        "ingest"
+    )
+    assert "components/ingest/mirror.py" in code_of("ingest")
 
 
 def test_the_stage_list_is_the_one_dvc_yaml_runs():
-    declared = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    assert list(declared) == list(STAGES)
-    for stage, spec in declared.items():  # each stage runs its own module
-        assert spec["cmd"].split()[:4] == ["python", "-m", "components", stage]
+    declared_stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert list(declared_stages) == list(STAGES)
+
+
+def test_each_command_runs_its_stage_with_the_flags_of_its_paths():
+    for stage, command in stage_commands().items():
+        assert command.split()[:4] == ["python", "-m", "components", stage]
+        paths = importlib.import_module(f"components.{stage}.stage").Paths
+        flags = re.findall(r"--(\w+)", command)
+        assert flags == [field.name for field in dataclasses.fields(paths)], stage

@@ -4,7 +4,7 @@ Each stage runs as its real command with a file size limit (RLIMIT_FSIZE), so it
 large write fails as it would on a full disk, wherever in the stage that write is: in
 tfds's extraction, a Beam worker, Keras's save, TensorFlow's SavedModel export. Each must
 end in one line, leave its previous output as it was, and succeed once there is room.
-(A kill during the push, and parallel pushes, are in tests/test_e2e_serving.py.)
+(A kill during the push, and parallel pushes, are in tests/e2e/test_serving.py.)
 """
 
 from __future__ import annotations
@@ -14,20 +14,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.evaluate.stage import Paths as EvaluatePaths
+from components.ingest.stage import Paths as IngestPaths
+from components.preprocess.stage import Paths as PreprocessPaths
+from components.train.stage import Paths as TrainPaths
 from tests.support import ROOT
 from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
 
-# stage -> (its arguments, where its output goes, a limit below its largest file)
+# stage -> (its paths, where its output goes, a limit below its largest file)
 CASES = {
-    "ingest": (["--out", "out"], "out", 5_000_000),
-    "preprocess": (["--raw", "{raw}", "--out", "out"], "out", 1_000_000),
-    "train": (
-        ["--data", "{processed}", "--model", "out/model.keras", "--live", "live"],
-        "out",
-        400_000,
-    ),
+    "ingest": (IngestPaths(out="out"), "out", 5_000_000),
+    "preprocess": (PreprocessPaths(raw="{raw}", out="out"), "out", 1_000_000),
+    "train": (TrainPaths(data="{processed}", model="out/model.keras", live="live"), "out", 400_000),
     "evaluate": (
-        ["--data", "{processed}", "--model", "{model}", "--out", "out", "--serving", "serving"],
+        EvaluatePaths(data="{processed}", model="{model}", out="out", serving="serving"),
         "out",
         200_000,
     ),
@@ -38,13 +38,10 @@ CASES = {
 def model(tmp_path_factory, small_processed_dir) -> Path:
     import dataclasses
 
-    from components.train import train
-    from tests.support.records import default_params
+    from tests.support.records import default_params, train_model
 
-    path = tmp_path_factory.mktemp("model") / "model.keras"
     params = dataclasses.replace(default_params().train, epochs=1)
-    train(data_dir=small_processed_dir, model_path=path, params=params)
-    return path
+    return train_model(tmp_path_factory.mktemp("model"), small_processed_dir, params)
 
 
 def _full_disk(tmp_path, stage, mirror_dir, small_raw_dir, small_processed_dir, model) -> tuple:
@@ -56,20 +53,20 @@ def _full_disk(tmp_path, stage, mirror_dir, small_raw_dir, small_processed_dir, 
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "model.keras").write_text("the last good output")
-    args, output, limit = CASES[stage]
-    paths = {"raw": small_raw_dir, "processed": small_processed_dir, "model": model}
-    args = [arg.format(**paths) for arg in args]
+    template, output, limit = CASES[stage]
+    inputs = {"raw": small_raw_dir, "processed": small_processed_dir, "model": model}
+    paths = type(template)(**{k: v.format(**inputs) for k, v in vars(template).items()})
     env = {"DATA_MIRROR": str(mirror_dir)}
     before = snapshot(tmp_path / output)
 
-    full = run_stage(stage, *args, cwd=tmp_path, env=env, process=True, file_size_limit=limit)
+    full = run_stage(stage, paths, cwd=tmp_path, env=env, process=True, file_size_limit=limit)
     assert_fails_cleanly(full, "no room to write the output (File too large)", "untouched")
     assert snapshot(tmp_path / output) == before
     assert not list(tmp_path.glob(".*.tmp-*")) and not list(tmp_path.glob("*/.*.tmp-*"))
     assert not (tmp_path / "live").exists()  # train's outputs are replaced together
     assert not list((tmp_path / "serving").glob("*"))  # no version, not even a hidden one
 
-    return args, env, output, before
+    return paths, env, output, before
 
 
 @pytest.mark.parametrize("stage", CASES)
@@ -84,9 +81,9 @@ def test_the_next_run_completes_once_there_is_room(
 ):
     # What a full disk leaves is what was there before and no temp (above, every stage):
     # so the next run is an ordinary run. Once here, for the stage that writes the most.
-    args, env, output, before = _full_disk(
+    paths, env, output, before = _full_disk(
         tmp_path, "preprocess", mirror_dir, small_raw_dir, small_processed_dir, model
     )
-    room = run_stage("preprocess", *args, cwd=tmp_path, env=env, process=True)
+    room = run_stage("preprocess", paths, cwd=tmp_path, env=env, process=True)
     assert room.returncode == 0, room.stderr[-3000:]
     assert snapshot(tmp_path / output) != before

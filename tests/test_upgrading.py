@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -18,7 +18,7 @@ import keras
 import pytest
 import tensorflow as tf
 
-from components import models
+from components.train import keras_archive, models
 from pipeline import cli, dataset
 from tests.support import ROOT
 from tests.support.records import default_params
@@ -38,6 +38,36 @@ def test_tfds_builders_keep_the_two_methods_ingest_calls():
     assert list(inspect.signature(generators).parameters) == ["dl_manager"], _guide(
         "tfds's split generators"
     )
+
+
+def test_tfds_builders_still_download_from_their_url_attribute(mirror_dir):
+    import tensorflow_datasets as tfds
+
+    # ingest points the builder's `URL` at the mirror; its download manager reads it from
+    # the split generators as `urljoin(URL, file)`.
+    source = inspect.getsource(type(tfds.builder("mnist"))._split_generators)
+    assert "self.URL" in source, _guide("tfds's mirror URL")
+    from components.ingest import source as ingest_source
+
+    builder = ingest_source.builder("mnist", mirror_dir)
+    assert mirror_dir.as_uri() + "/" == builder.URL, _guide("tfds's mirror URL")
+
+
+def test_keras_archives_still_hold_the_entries_train_rewrites(tmp_path):
+    import zipfile
+
+    model = models.build_model(default_params().train, steps_per_epoch=1)
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        names = set(archive.namelist())
+        metadata = archive.read("metadata.json")
+        config = archive.read("config.json")
+    assert {"metadata.json", "config.json"} <= names, _guide("Keras's .keras archive")
+    assert b"date_saved" in metadata and b"shared_object_id" in config, _guide(
+        "Keras's .keras archive"
+    )
+    keras_archive.save_model(model, tmp_path / "stable.keras")
+    keras.models.load_model(tmp_path / "stable.keras", safe_mode=True)  # still Keras's own
 
 
 def test_keras_can_still_create_the_train_steps_variables_up_front():
@@ -89,21 +119,32 @@ def test_tensorflows_errors_on_hostile_records_are_ones_the_stages_catch():
 
 
 def test_grpc_servers_can_still_be_bound_to_loopback_only():
-    # local_cluster narrows every port Beam's services bind to 127.0.0.1 by wrapping
-    # grpc.server's add_insecure_port.
+    # cluster narrows every port Beam's services bind to 127.0.0.1 by wrapping grpc.server's
+    # add_insecure_port. The server runs while the kernel's table of listening sockets is
+    # read: each of its ports must listen on 127.0.0.1 and nowhere else.
     script = (
-        "import grpc\n"
+        "import grpc, json\n"
         "from concurrent import futures\n"
-        "from components import local_cluster\n"
-        "local_cluster._bind_loopback_only()\n"
+        "from tests.support import cluster\n"
+        "cluster._bind_loopback_only()\n"
         "server = grpc.server(futures.ThreadPoolExecutor(1))\n"
-        "print(server.add_insecure_port('[::]:0'))\n"
+        "port = server.add_insecure_port('[::]:0')\n"
+        "server.start()\n"
+        "rows = [line.split() for name in ('tcp', 'tcp6')\n"
+        "        for line in open(f'/proc/net/{name}').read().splitlines()[1:]]\n"
+        "local = [row[1].rsplit(':', 1)[0] for row in rows\n"
+        "         if int(row[1].rsplit(':', 1)[1], 16) == port and row[3] == '0A']\n"
+        "server.stop(0)\n"
+        "print(json.dumps({'port': port, 'listening_on': local}))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
     assert result.returncode == 0, f"{result.stderr[-2000:]}: {_guide('gRPC bind address')}"
-    port = int(result.stdout.strip())
-    assert port > 0, _guide("gRPC bind address")
-    with socket.socket() as sock:  # the port was bound on loopback: it is free there again
-        sock.bind(("127.0.0.1", port))
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["port"] > 0, _guide("gRPC bind address")
+    # 127.0.0.1, as IPv4 or IPv4-mapped IPv6 (::ffff:127.0.0.1); "::" would be everywhere.
+    loopback = {"0100007F", "0000000000000000FFFF00000100007F"}
+    assert found["listening_on"] and set(found["listening_on"]) <= loopback, (
+        f"{found}: {_guide('gRPC bind address')}"
+    )

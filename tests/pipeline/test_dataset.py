@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import dataset, example, io, schema
+from pipeline import codec, dataset, schema, tfrecord
 from pipeline.errors import PipelineError
 
 N = 1_000
@@ -26,10 +26,10 @@ def _shards(tmp_path, shards: int = 3) -> list[str]:
     images, ids = _split()
     files = [str(tmp_path / schema.split_file(schema.TRAIN, s, shards)) for s in range(shards)]
     for s, file in enumerate(files):
-        io.write_tfrecords(
+        tfrecord.write_tfrecords(
             file,
             (
-                example.encode_example(str(i).encode(), images[i], ids[i] % 10)
+                codec.encode_example(str(i).encode(), images[i], ids[i] % 10)
                 for i in range(s, N, shards)
             ),
         )
@@ -86,7 +86,7 @@ def _bad_record(kind: str) -> bytes:
     if kind == "short_image":
         image = image.reshape(-1)[:700]
     label = {"label_ten": 10, "label_negative": -1}.get(kind, 3)
-    return example.encode_example(b"k", image, label)
+    return codec.encode_example(b"k", image, label)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def _bad_record(kind: str) -> bytes:
 )
 def test_parsing_checks_each_record_against_the_schema(kind):
     record = b"not an Example" if kind == "not_an_example" else _bad_record(kind)
-    good = example.encode_example(b"g", np.zeros(schema.IMAGE_SHAPE, np.float32), 1)
+    good = codec.encode_example(b"g", np.zeros(schema.IMAGE_SHAPE, np.float32), 1)
     with pytest.raises(tf.errors.InvalidArgumentError):
         dataset.parse_batch(tf.constant([good, record]))
     images, labels = dataset.parse_batch(tf.constant([good, good]))
@@ -104,10 +104,10 @@ def test_parsing_checks_each_record_against_the_schema(kind):
 def test_a_bad_record_is_one_error_naming_its_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     files = _shards(tmp_path)
-    records = list(io.read_tfrecords(files[1]))
+    records = list(tfrecord.read_tfrecords(files[1]))
     records[7] = _bad_record("nan")
-    io.write_tfrecords(files[1], records)
-    with pytest.raises(PipelineError) as error, dataset.checked("train", tmp_path, ("train",)):
+    tfrecord.write_tfrecords(files[1], records)
+    with pytest.raises(PipelineError) as error, dataset.reading("train", tmp_path, ("train",)):
         _epoch(dataset.batches(files, count=N, batch_size=100))
     assert f"{files[1]}: 1 pixels are NaN" in str(error.value)
     assert "anomalies/train.json" in str(error.value)
@@ -118,7 +118,7 @@ def test_a_split_shorter_than_its_stats_says_so(tmp_path, monkeypatch):
     files = _shards(tmp_path)
     with (
         pytest.raises(PipelineError, match=r"expected to contain 1001 elements.*re-run preprocess"),
-        dataset.checked("train", tmp_path, ("train",)),
+        dataset.reading("train", tmp_path, ("train",)),
     ):
         _epoch(dataset.batches(files, count=N + 1, batch_size=100))
 
@@ -128,12 +128,12 @@ def test_a_hostile_record_tensorflow_cannot_even_describe_is_named_too(tmp_path,
     # (UnicodeDecodeError, not an OpError): still one error naming the file.
     monkeypatch.chdir(tmp_path)
     files = _shards(tmp_path)
-    records = list(io.read_tfrecords(files[2]))
+    records = list(tfrecord.read_tfrecords(files[2]))
     records[0] = b"\x80\xff not an Example"
-    io.write_tfrecords(files[2], records)
+    tfrecord.write_tfrecords(files[2], records)
     named = r"train-00002-of-00003\.tfrecord holds a record that is not a pipeline\.schema"
     with (
         pytest.raises(PipelineError, match=named),
-        dataset.checked("evaluate", tmp_path, ("train",)),
+        dataset.reading("evaluate", tmp_path, ("train",)),
     ):
         _epoch(dataset.batches(files, count=N, batch_size=100))

@@ -36,18 +36,26 @@ def test_typo_names_key_and_closest_valid_one(raw):
 @pytest.mark.parametrize(
     ("section", "key", "value", "allowed"),
     [
-        ("train", "batch_size", 0, "a positive integer"),
-        ("train", "epochs", 2.5, "a positive integer"),
-        ("train", "epochs", True, "a positive integer"),
-        ("train", "buffer_size", "big", "a positive integer"),
-        ("train", "learning_rate", 0, "a number > 0"),
+        ("train", "batch_size", 0, "an integer from 1 to 65536"),
+        ("train", "epochs", 2.5, "an integer from 1 to 10000"),
+        ("train", "epochs", True, "an integer from 1 to 10000"),
+        ("train", "buffer_size", "big", "an integer from 1 to 1000000"),
+        ("train", "buffer_size", 2**64, "an integer from 1 to 1000000"),  # beyond int64
+        ("train", "learning_rate", 0, "a number in (0, 10]"),
+        ("train", "learning_rate", float("inf"), "a number in (0, 10]"),
+        ("train", "learning_rate", float("nan"), "a number in (0, 10]"),
+        # Passes as a positive integer, and is killed for memory at 8.8 GB while building.
+        ("train", "hidden_layer_size", 3_000_000, "an integer from 1 to 8192"),
+        ("train", "seed", 2**32, "an integer from 0 to 4294967295"),
+        ("evaluate", "min_accuracy", float("-inf"), "a number in [0, 1]"),
         ("train", "model", "resnet", "one of mlp, cnn"),
         # Removed: MultiWorkerMirroredStrategy fails under Keras 3's fit (docs/scaling.md).
         ("train", "distribute", "multi_worker", "one of none, mirrored"),
         ("evaluate", "max_accuracy_drop", -0.1, "a number in [0, 1]"),
         ("preprocess", "validation_fraction", 1.0, "strictly between 0 and 1"),
         ("preprocess", "validation_fraction", 0, "strictly between 0 and 1"),
-        ("preprocess", "seed", -1, "an integer >= 0"),
+        ("preprocess", "seed", -1, "an integer from 0 to 4294967295"),
+        ("preprocess", "seed", 2**40, "an integer from 0 to 4294967295"),
         ("preprocess", "beam_args", "--x", "a list of --flag strings"),
         ("data", "dataset", "cifar10", "one of mnist, fashion_mnist, kmnist"),
     ],
@@ -84,3 +92,10 @@ def test_invalid_yaml_names_line(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(PipelineError, match="not found"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_a_long_value_is_shown_cut_to_a_readable_length(raw):
+    raw["train"]["model"] = "x" * 10_000_000
+    with pytest.raises(PipelineError) as error:
+        parse_params(raw)
+    assert len(str(error.value)) < 200 and "'train.model' is 'xxx" in str(error.value)

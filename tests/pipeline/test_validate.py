@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline import example, io, schema, validate
+from pipeline import codec, schema, tfrecord, validate
 from pipeline.errors import PipelineError
 from pipeline.stats import SplitStats
 
@@ -71,16 +71,16 @@ def test_drift_beyond_thresholds_is_an_anomaly():
 def test_report_lists_anomalies_and_the_error_names_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(PipelineError, match=r"2 data anomalies in d, first: x; .*anomalies/s.json"):
-        validate.report("s", "d", ["x", "y"])
+        validate.fail_on_anomalies("s", "d", ["x", "y"])
     assert '"x"' in (tmp_path / "anomalies" / "s.json").read_text()
-    validate.report("s", "d", [])
+    validate.fail_on_anomalies("s", "d", [])
     assert not (tmp_path / "anomalies" / "s.json").exists()
 
 
 def _write(folder, split, keys, labels, shard=0, shards=1):
     images = np.zeros((len(keys), *schema.IMAGE_SHAPE), np.uint8)
-    records = map(example.encode_example, keys, images, labels)
-    io.write_tfrecords(folder / schema.split_file(split, shard, shards), records)
+    records = map(codec.encode_example, keys, images, labels)
+    tfrecord.write_tfrecords(folder / schema.split_file(split, shard, shards), records)
 
 
 def test_check_split_dir_reads_shards_in_chunks_and_finds_leaks(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import gzip
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline import mirror
+from components.ingest import mirror
 
 
 def edit(name: str, change: Callable[[bytearray], bytes]) -> Callable[[Path], None]:

@@ -9,7 +9,7 @@ import yaml
 
 from tests.support import ROOT
 
-PACKAGES = ("components", "pipeline")
+PACKAGES = ("components", "pipeline", "tools")
 
 
 def _module_file(name: str) -> Path | None:
@@ -37,9 +37,9 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def code_of(module: str) -> set[str]:
-    """Every project file `python -m <module>` runs, as paths relative to the root."""
-    seen, todo = set(), {module, "components", "components.__main__"}
+def code_of(stage: str) -> set[str]:
+    """Every project file `python -m components <stage>` runs, relative to the root."""
+    seen, todo = set(), {f"components.{stage}.stage", "components", "components.__main__"}
     while todo:
         name = todo.pop()
         if name in seen or not (path := _module_file(name)):
@@ -49,12 +49,18 @@ def code_of(module: str) -> set[str]:
     return {str(_module_file(name).relative_to(ROOT)) for name in seen}
 
 
-def stage_code() -> dict[str, tuple[set[str], set[str]]]:
-    """Each stage's (code deps in dvc.yaml, code its command imports)."""
+def declared(stage: str) -> set[str]:
+    """A stage's code as dvc.yaml lists it under `deps`, folders expanded to their modules."""
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
+    listed = set()
+    for dep in (d for d in deps if d.split("/")[0] in PACKAGES):
+        path = ROOT / dep
+        found = path.rglob("*.py") if path.is_dir() else [path]
+        listed |= {str(p.relative_to(ROOT)) for p in found}
+    return listed
+
+
+def stage_commands() -> dict[str, str]:
+    """Each stage's command, as dvc.yaml spells it (before DVC fills in its vars)."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    result = {}
-    for name, stage in stages.items():
-        module = f"components.{stage['cmd'].split()[3]}"  # python -m components <stage> ...
-        listed = {d for d in stage["deps"] if d.split("/")[0] in PACKAGES}
-        result[name] = (listed, code_of(module))
-    return result
+    return {name: stage["cmd"] for name, stage in stages.items()}

@@ -33,7 +33,7 @@ _GIT_IDENTITY = {
 }
 ALL_STAGES = list(STAGES)
 AFTER_TRAINING = ALL_STAGES[ALL_STAGES.index("train") :]
-PATHS = {name: str(p.relative_to(ROOT)) for name, p in artifacts.project_paths(ROOT).items()}
+PATHS = dict(artifacts.paths)
 BLESSING = f"{PATHS['reports']}/{artifacts.BLESSING_FILE}"
 METRICS = f"{PATHS['reports']}/{artifacts.METRICS_FILE}"
 
@@ -78,9 +78,10 @@ class Project:
             args, cwd=cwd or self.path, env=self.env, capture_output=True, text=True, timeout=1800
         )
 
-    def kill_repro_when(self, pattern: str, after: float = 0.0, timeout: float = 600) -> None:
+    def kill_repro_when(self, pattern: str, timeout: float = 600) -> None:
         """Runs `dvc repro` and kills it, its stages and all (SIGKILL to its process group),
-        `after` seconds after a file matching `pattern` (a glob under the clone) appears.
+        as soon as a file matching `pattern` (a glob under the clone) appears: a mark the
+        stage itself leaves, so no machine is too fast for the kill.
 
         Fails if the run ends first: then there was nothing to kill."""
         repro = subprocess.Popen(
@@ -95,7 +96,6 @@ class Project:
         while not list(self.path.glob(pattern)):
             assert repro.poll() is None and time.monotonic() < deadline, f"no {pattern} to see"
             time.sleep(0.002)
-        time.sleep(after)
         os.killpg(repro.pid, signal.SIGKILL)
         repro.wait()
 

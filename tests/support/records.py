@@ -6,11 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
-from pipeline import example, io, schema
-from pipeline.params import Params, ValidateParams, load_params
+from pipeline import cli, codec, schema, tfrecord
+from pipeline.params import Params, TrainParams, ValidateParams, load_params
 from tests.support import ROOT
+
+# The first import of TensorFlow in each pytest-xdist worker, before pytest captures output:
+# its start-up lines are held back, as the stages' entry point holds them back.
+with cli.quiet_native_startup():
+    import tensorflow as tf
 
 # A 200-example validation split drifts from train by chance far more than MNIST's 6000
 # do, so tests on small slices switch the drift check off; full-data tests keep it.
@@ -36,7 +40,7 @@ def write_records(path: Path, split: str, keys, images, labels) -> None:
     path.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path / schema.split_file(split))) as writer:
         for key, image, label in zip(keys, images, labels, strict=True):
-            writer.write(example.encode_example(key, image, label))
+            writer.write(codec.encode_example(key, image, label))
 
 
 def tf_parse(serialized: tf.Tensor, dtype: np.dtype) -> dict[str, tf.Tensor]:
@@ -54,5 +58,16 @@ def tf_parse(serialized: tf.Tensor, dtype: np.dtype) -> dict[str, tf.Tensor]:
 
 def read_split(directory: Path, split: str, dtype: np.dtype) -> dict[str, np.ndarray]:
     """All records of a split as numpy arrays, read by TensorFlow (not the pipeline's reader)."""
-    dataset = tf.data.TFRecordDataset(io.split_files(directory, split)).batch(1 << 22)
+    dataset = tf.data.TFRecordDataset(tfrecord.split_files(directory, split)).batch(1 << 22)
     return {name: value.numpy() for name, value in tf_parse(next(iter(dataset)), dtype).items()}
+
+
+def train_model(folder: Path, data_dir: Path, params: TrainParams) -> Path:
+    """Trains with `params` on preprocess's output `data_dir`, seeded as the stage's entry
+    seeds it; returns the model file, in `folder` (with DVCLive's folder beside it)."""
+    from components.train.stage import Paths, seed_process, train
+
+    seed_process(params.seed)
+    paths = Paths(data=str(data_dir), model=str(folder / "model.keras"), live=str(folder / "live"))
+    train(paths, params)
+    return Path(paths.model)

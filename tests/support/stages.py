@@ -42,13 +42,13 @@ def _exit(status: int) -> None:
 
 
 def _in_process(stage: str, argv: list[str]) -> Result:
-    module = importlib.import_module(f"components.{stage}")
+    module = importlib.import_module(f"components.{stage}.stage")
     stderr = io.StringIO()
     status = 0
     handlers, level = logging.root.handlers[:], logging.root.level
     with contextlib.redirect_stderr(stderr):
         try:
-            cli.run(lambda: module.main(argv))
+            cli.run(lambda: module.main(argv), stage)
         except _Exited as exited:
             status = exited.status
         except BaseException:  # a crash: the traceback a user would see, for the checks
@@ -62,19 +62,21 @@ def _in_process(stage: str, argv: list[str]) -> Result:
 
 def run_stage(
     stage: str,
-    *args: str,
+    paths: cli.StagePaths,
+    *,
     cwd: Path,
     env: dict | None = None,
     process: bool = False,
     file_size_limit: int | None = None,
 ) -> Result:
-    """Runs `python -m components <stage> --params <cwd>/p.yaml <args>` in `cwd`.
+    """Runs `python -m components <stage> --params <cwd>/p.yaml <paths' flags>` in `cwd`.
 
     Args:
+        paths: the stage's `Paths`, which make its flags.
         file_size_limit: with `process`, the largest file in bytes the stage may write
             (RLIMIT_FSIZE): a write beyond it fails as on a full disk.
     """
-    argv = ["--params", str(cwd / "p.yaml"), *args]
+    argv = ["--params", str(cwd / "p.yaml"), *paths.argv()]
     if process:
 
         def limit() -> None:
@@ -96,6 +98,8 @@ def run_stage(
         for name, value in (env or {}).items():
             patch.setenv(name, value)
         patch.setattr(cli, "_exit_now", _exit)
+        # The signal handlers are the process's: this one is pytest's worker.
+        patch.setattr(cli, "handle_stop_signals", lambda: None)
         return _in_process(stage, argv)
 
 

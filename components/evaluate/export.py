@@ -1,0 +1,79 @@
+"""Export and push: the trained model as a TF Serving SavedModel, the next version.
+
+The evaluate stage calls `push` for a blessed model (TFX's Pusher). A push writes the
+serving folder's next number (components.evaluate.serving), atomically (a hidden temp
+folder renamed into place), and never touches an earlier version, so a model server
+watching the base folder picks up each push and can roll back to any earlier one.
+
+The SavedModel's signatures take raw pixels, so the scaling to [0, 1] lives in the graph
+and serving cannot drift from training:
+
+- `serving_default`: `images`, uint8 [N, 28, 28] or [N, 28, 28, 1];
+- `predict_png`: `png`, string [N] of encoded PNG digits (any size, resized to 28x28);
+
+both return `classes` (int64 [N]) and `probabilities` (float32 [N, 10]).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from components.evaluate import serving
+from pipeline import outputs, schema, transform
+
+SIGNATURES = ("serving_default", "predict_png")
+
+
+def classify(model: keras.Model, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Raw uint8 pixels -> predicted classes and probabilities, scaled as preprocess does."""
+    scaled = transform.scale_pixels_tf(tf.reshape(images, (-1, *schema.IMAGE_SHAPE)))
+    probabilities = model(scaled, training=False)
+    return {"classes": tf.argmax(probabilities, axis=1), "probabilities": probabilities}
+
+
+def _decode_png(png: tf.Tensor) -> tf.Tensor:
+    image = tf.io.decode_png(png, channels=1)
+    resized = tf.image.resize(image, schema.IMAGE_SHAPE[:2], antialias=True)
+    return tf.cast(tf.round(resized), tf.uint8)
+
+
+def export_saved_model(
+    model: keras.Model, out_dir: str | Path, record: serving.PushRecord | None = None
+) -> None:
+    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, atomically.
+
+    Args:
+        record: if given, stored as the SavedModel's push record.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=lambda images: classify(model, images),
+        input_signature=[tf.TensorSpec(None, tf.uint8, name="images")],
+    )
+    archive.add_endpoint(
+        name="predict_png",
+        fn=lambda png: classify(model, tf.map_fn(_decode_png, png, fn_output_signature=tf.uint8)),
+        input_signature=[tf.TensorSpec([None], tf.string, name="png")],
+    )
+    with outputs.atomic_output(out_dir) as temp:
+        archive.write_out(str(temp), verbose=False)
+        if record is not None:
+            serving.write_push_record(temp, record)
+
+
+def push(model: keras.Model, base: str | Path, record: serving.PushRecord) -> Path:
+    """Exports `model` as the next version under `base`, with its push record.
+
+    Callers hold `base`'s push lock (serving.push_lock), so version numbers never collide.
+
+    Returns:
+        The new version folder.
+    """
+    version = serving.next_version(base)
+    export_saved_model(model, version, record)
+    return version

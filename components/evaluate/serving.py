@@ -1,0 +1,121 @@
+"""The serving folder: TF Serving's layout of numbered model versions, and its one home.
+
+One base folder (`models/serving`) holds a folder per version, `1/`, `2/`, ..., each a
+complete SavedModel. Evaluate pushes the next number (components.evaluate.export) while
+holding the folder's lock; a push killed mid-way leaves only a hidden temp folder, never a
+version, which the next push removes. Each version carries `assets.extra/push.json`
+(TF Serving ignores `assets.extra/`): the SHA-256 of the `.keras` file it was exported
+from and its test scores when pushed.
+
+What serves is the latest complete version: evaluate's baseline and mnist-predict's model.
+Nothing here imports TensorFlow but `load_signature`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline import outputs
+from pipeline.errors import PipelineError
+from pipeline.reports import Record, Score
+
+SAVED_MODEL = "saved_model.pb"
+PUSH_RECORD = Path("assets.extra") / "push.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class PushRecord(Record):
+    """What a push records about the version it made."""
+
+    model_sha256: str  # of the `.keras` file the version was exported from
+    test: Score  # its test scores when pushed
+
+
+def versions(base: str | Path) -> list[Path]:
+    """The version folders under `base`, oldest first: folders named by a number."""
+    base = Path(base)
+    numbered = [p for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
+    return sorted(numbered, key=lambda p: int(p.name))
+
+
+def latest_version(base: str | Path) -> Path | None:
+    """The highest-numbered version folder (TF Serving's pick), or None."""
+    found = versions(base)
+    return found[-1] if found else None
+
+
+def next_version(base: str | Path) -> Path:
+    """The folder the next push writes."""
+    latest = latest_version(base)
+    return Path(base) / str(int(latest.name) + 1 if latest else 1)
+
+
+def saved_model_dir(path: str | Path) -> Path | None:
+    """`path` if it is a SavedModel, else the latest version under it if that is one."""
+    path = Path(path)
+    if (path / SAVED_MODEL).is_file():
+        return path
+    latest = latest_version(path)
+    return latest if latest and (latest / SAVED_MODEL).is_file() else None
+
+
+@contextlib.contextmanager
+def push_lock(base: Path) -> Iterator[None]:
+    """Holds `base`'s lock: one run at a time reads the baseline and pushes.
+
+    The lock is on the folder itself, so the serving folder holds versions and nothing else.
+    """
+    base.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(base, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when the descriptor is closed
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def remove_unfinished_pushes(base: str | Path) -> None:
+    """Removes what a push killed mid-way left: a hidden temp folder, never a version.
+
+    Callers hold `base`'s push lock, so no push is under way.
+    """
+    for stale in Path(base).glob(".*" + outputs.TMP_MARK + "*"):
+        outputs.remove(stale)
+
+
+def write_push_record(version: Path, record: PushRecord) -> None:
+    (version / PUSH_RECORD).parent.mkdir(exist_ok=True)
+    outputs.write_json(version / PUSH_RECORD, record.to_json())
+
+
+def read_push_record(version: Path) -> PushRecord | None:
+    """What the push of `version` recorded; None for a version pushed by other means."""
+    path = version / PUSH_RECORD
+    return PushRecord.from_json(json.loads(path.read_text())) if path.is_file() else None
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_signature(version: Path) -> Any:
+    """A version's `serving_default`: uint8 `images` in, `probabilities` out.
+
+    Raises:
+        PipelineError: for a damaged or foreign SavedModel, in TensorFlow's first words.
+    """
+    import tensorflow as tf  # only the callers that serve pay for TensorFlow
+
+    try:
+        return tf.saved_model.load(str(version)).signatures["serving_default"]
+    except Exception as error:  # a damaged or foreign SavedModel fails in TensorFlow's words
+        said = str(error).strip().splitlines()[:1] or [type(error).__name__]
+        raise PipelineError(f"cannot load the SavedModel in {version} ({said[0][:200]})") from None

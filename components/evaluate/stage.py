@@ -1,0 +1,141 @@
+"""Evaluate stage: score the trained model on the test split, bless it, push it if blessed.
+
+TFX's Evaluator and Pusher in one process (a stage of its own would cost a TensorFlow
+start-up per experiment): components.evaluate.blessing compares the model with the
+thresholds and with the model serving now; a blessed model becomes the next version under
+the serving folder (components.evaluate.serving), unless `evaluate.push` is false. The
+test split is streamed through the model a batch at a time (pipeline.dataset), so memory
+does not grow with it. Writes, into the reports folder: `metrics.json` (test loss and
+accuracy, and whether the model was blessed), `blessing.json` (the verdict, which check
+decided it, both models' metrics), `predictions.csv` (actual,predicted per test example:
+the confusion matrix), `per_class.csv` (precision, recall, F1 per class) and
+`misclassified.png` (misclassified test digits captioned with their true and predicted
+labels).
+
+    python -m components evaluate --data data/processed --model models/model.keras \\
+        --out reports --serving models/serving
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from components.evaluate import serving
+from components.evaluate.blessing import bless_and_push
+from components.evaluate.scores import Misclassified, Scorer
+from pipeline import artifacts, cli, dataset, outputs, schema, stats, tfrecord, transform
+from pipeline.params import EvaluateParams
+from pipeline.reports import Blessing, ClassScores, HeadlineMetrics, Score
+
+logger = logging.getLogger(__package__)
+
+_BATCH_SIZE = 1000
+_SPLITS = (schema.TEST,)
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths(cli.StagePaths):
+    data: str = cli.flag("preprocess's output folder")
+    model: str = cli.flag("train's .keras model file")
+    out: str = cli.flag("output folder for the reports")
+    serving: str = cli.flag("serving base folder, relative to the project root")
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluated:
+    """What an evaluate run found: the candidate's test scores and the blessing."""
+
+    test: Score
+    blessing: Blessing
+
+
+def _score_candidate(model: keras.Model, test: tf.data.Dataset, out_dir: Path) -> Scorer:
+    """Scores the model batch by batch, writing predictions.csv and misclassified.png."""
+    scores, wrong = Scorer(), Misclassified()
+    with (out_dir / artifacts.PREDICTIONS_FILE).open("w", newline="") as file:
+        rows = csv.writer(file)
+        rows.writerow(["actual", "predicted"])
+        for images, labels in test:
+            images, labels = images.numpy(), labels.numpy()
+            predicted = scores.add(labels, model.predict_on_batch(images))
+            rows.writerows(zip(labels, predicted, strict=True))
+            wrong.add(images, labels, predicted)
+    wrong.grid().save(out_dir / artifacts.MISCLASSIFIED_FILE)
+    return scores
+
+
+def _score_version(version: Path, test: tf.data.Dataset) -> Score:
+    """A pushed version's test scores, through its `serving_default`: raw pixels in."""
+    serve = serving.load_signature(version)
+    scores = Scorer()
+    for images, labels in test:
+        pixels = transform.unscale_pixels(images.numpy())
+        scores.add(labels.numpy(), serve(images=tf.constant(pixels))["probabilities"].numpy())
+    return scores.score()
+
+
+def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
+    """Scores `paths.model` on the test split of `paths.data`, blesses and pushes it.
+
+    `paths.out`, the reports folder, is replaced atomically; a blessed model is pushed to
+    `paths.serving`, the serving base folder, unless `params.push` is false.
+
+    Raises:
+        PipelineError: for a missing model, or a record that breaks the schema.
+    """
+    count = stats.read_stats(paths.data)[schema.TEST].records
+    files = tfrecord.split_files(paths.data, schema.TEST)
+
+    def test() -> tf.data.Dataset:
+        return dataset.batches(files, count=count, batch_size=_BATCH_SIZE)
+
+    model_path = outputs.require(paths.model, "train")
+    model = keras.models.load_model(model_path, safe_mode=True)
+    with (
+        outputs.atomic_output(paths.out) as temp,
+        dataset.reading("evaluate", paths.data, _SPLITS),
+    ):
+        temp.mkdir()
+        scores = _score_candidate(model, test(), temp)
+        score = scores.score()
+        logger.info("test accuracy %.4f, loss %.4f", score.accuracy, score.loss)
+        blessing = bless_and_push(
+            model=model,
+            model_path=model_path,
+            candidate=score,
+            score_version=lambda version: _score_version(version, test()),
+            serving_dir=paths.serving,
+            params=params,
+        )
+        _write_reports(temp, HeadlineMetrics(score, blessing.blessed), scores.per_class(), blessing)
+    return Evaluated(score, blessing)
+
+
+def _write_reports(
+    out_dir: Path, metrics: HeadlineMetrics, per_class: dict[str, ClassScores], blessing: Blessing
+) -> None:
+    # The headline metrics only; per-class scores are in per_class.csv for the plots.
+    outputs.write_json(out_dir / artifacts.METRICS_FILE, metrics.to_json())
+    outputs.write_json(out_dir / artifacts.BLESSING_FILE, blessing.to_json())
+    with (out_dir / artifacts.PER_CLASS_FILE).open("w", newline="") as file:
+        rows = csv.writer(file)
+        rows.writerow(["class", "precision", "recall", "f1"])
+        rows.writerows(
+            [c, f"{s.precision:.6f}", f"{s.recall:.6f}", f"{s.f1:.6f}"]
+            for c, s in per_class.items()
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    paths, params = cli.arguments(Paths, argv, __doc__.splitlines()[0])
+    paths = dataclasses.replace(paths, serving=str(cli.workspace_path(paths.serving)))
+    # TensorFlow logs "Assets written to <temp folder>" twice per push, at INFO: noise.
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    with cli.stage("evaluate"):
+        evaluate(paths, params.evaluate)

@@ -1,0 +1,6 @@
+"""Ingest: a tfds dataset, from the offline mirror or downloaded, written as TFRecords.
+
+- `stage`: the stage's entry and `ingest()`;
+- `source`: the tfds builder and its examples;
+- `mirror`: the mirror's IDX files, checked before tfds reads them.
+"""

@@ -1,0 +1,288 @@
+"""Preprocess's data checks and statistics, computed inside its Beam pipeline.
+
+On a cluster they run on the workers, beside the work itself: per-split summaries and
+statistics by a combiner, duplicate and cross-split keys by a grouping over key hash
+buckets, unreadable files and wrong-size images found by the read, and the written shards
+summarised by their writers. Each result is a small typed finding; one last step turns them
+into `stats.json` and an `Outcome`: the anomalies (the wording of pipeline.validate), which is
+all the launching process reads. Its files go through Beam's FileSystems.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from components.preprocess.keys import key_buckets
+from pipeline import artifacts, codec, schema, stats, transform, validate
+from pipeline.params import ValidateParams
+from pipeline.stats import SplitStats
+
+REPORT_FILE = ".report.json"  # the pipeline's report to the launcher, removed once read
+STARTED_FILE = ".started"  # left by the first worker to read: the launcher's sign of life
+_KEY_BUCKETS = 16  # units of parallel work for the key checks
+
+
+# The findings: what each check tells the last step.
+@dataclasses.dataclass(frozen=True)
+class Unreadable:
+    message: str  # names the file and what is wrong with it
+
+
+@dataclasses.dataclass(frozen=True)
+class WrongSize:
+    split: str
+    keys: list[bytes]  # of records whose image is not the schema's size
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    split: str
+    summary: validate.SplitSummary  # of the split's source examples
+    stats: SplitStats
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    split: str
+    summary: validate.SplitSummary  # of the records one shard holds, as written
+
+
+@dataclasses.dataclass(frozen=True)
+class Duplicates:
+    split: str
+    keys: list[bytes]
+
+
+@dataclasses.dataclass(frozen=True)
+class Shared:
+    splits: tuple[str, str]
+    keys: list[bytes]
+
+
+Finding = Unreadable | WrongSize | Source | Written | Duplicates | Shared
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What the pipeline tells the launcher: the statistics and every anomaly found."""
+
+    stats: dict[str, SplitStats]
+    anomalies: list[str]
+
+    def to_json(self) -> str:
+        splits = {split: s.to_json() for split, s in self.stats.items()}
+        return json.dumps({"stats": splits, "anomalies": self.anomalies}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Outcome:
+        data = json.loads(text)
+        splits = {split: SplitStats.from_json(s) for split, s in data["stats"].items()}
+        return cls(splits, data["anomalies"])
+
+
+class SplitStatsFn(beam.CombineFn):
+    """A split's schema summary and statistics, in exact integer arithmetic.
+
+    Sums of raw uint8 values are integers, so the result does not depend on the order
+    the runner combines batches in: stats.json is byte-stable.
+    """
+
+    def create_accumulator(self) -> tuple[validate.SplitSummary, int, int]:
+        return validate.SplitSummary.empty(), 0, 0
+
+    def add_input(self, acc: tuple, batch: codec.Examples) -> tuple:
+        summary, total, squares = acc
+        squared = batch.images.astype(np.uint16) ** 2  # 255**2 still fits 16 bits
+        return (
+            summary.merge(validate.SplitSummary.of(batch.images, batch.labels)),
+            total + int(batch.images.sum(dtype=np.uint64)),
+            squares + int(squared.sum(dtype=np.uint64)),
+        )
+
+    def merge_accumulators(self, accumulators: Iterable[tuple]) -> tuple:
+        summary, total, squares = self.create_accumulator()
+        for acc in accumulators:
+            summary, total, squares = summary.merge(acc[0]), total + acc[1], squares + acc[2]
+        return summary, total, squares
+
+    def extract_output(self, acc: tuple) -> tuple[validate.SplitSummary, SplitStats]:
+        summary, total, squares = acc
+        values = max(summary.examples * schema.NUM_PIXELS, 1)
+        mean = total / values / transform.MAX_PIXEL  # the mean of the scaled pixels
+        variance = max(squares / values / transform.MAX_PIXEL**2 - mean * mean, 0.0)
+        return summary, SplitStats(
+            examples=summary.examples,
+            records=summary.examples,  # until the writers say what they wrote
+            examples_per_class=tuple(int(n) for n in summary.class_counts),
+            pixel_mean=round(mean, 6),
+            pixel_std=round(float(np.sqrt(variance)), 6),
+        )
+
+
+def source_finding(result: tuple[validate.SplitSummary, SplitStats], split: str) -> Source:
+    return Source(split, *result)
+
+
+def bucket_keys(batch: codec.Examples, split: str) -> Iterator[tuple[int, tuple]]:
+    """A batch's keys by hash bucket: equal keys always meet in the same bucket."""
+    for bucket, mask in key_buckets(batch.keys, _KEY_BUCKETS):
+        yield bucket, (split, batch.keys[mask])
+
+
+def check_bucket(item: tuple[int, Iterable[tuple[str, np.ndarray]]]) -> Iterator[Finding]:
+    """Duplicate keys within a split and keys shared by two splits, in one bucket."""
+    _, parts = item
+    by_split: dict[str, list[np.ndarray]] = {}
+    for split, keys in parts:
+        by_split.setdefault(split, []).append(keys)
+    keys = {
+        split: np.concatenate(by_split[split])
+        for split in schema.PROCESSED_SPLITS
+        if split in by_split
+    }
+    for split, split_keys in keys.items():
+        if duplicates := validate.duplicate_keys(split_keys):
+            yield Duplicates(split, duplicates)
+    for pair, shared in validate.shared_keys(keys).items():
+        yield Shared(pair, shared)
+
+
+def key_anomalies(findings: list[Finding]) -> list[str]:
+    """The key anomalies from all buckets' findings, in one order."""
+    duplicates: dict[str, list[bytes]] = {}
+    shared: dict[tuple[str, str], list[bytes]] = {}
+    for finding in findings:
+        if isinstance(finding, Duplicates):
+            duplicates.setdefault(finding.split, []).extend(finding.keys)
+        elif isinstance(finding, Shared):
+            shared.setdefault(finding.splits, []).extend(finding.keys)
+    order = {split: n for n, split in enumerate(schema.PROCESSED_SPLITS)}
+    shared = dict(sorted(shared.items(), key=lambda item: [order[s] for s in item[0]]))
+    return validate.key_anomalies(duplicates, shared)
+
+
+def _split_anomalies(
+    split: str, source: Source, findings: list[Finding], copies: int
+) -> tuple[list[str], int]:
+    """One split's anomalies, in the source and as written; and the records written."""
+    other_size = [
+        k for f in findings if isinstance(f, WrongSize) and f.split == split for k in f.keys
+    ]
+    summary = source.summary.merge(
+        validate.SplitSummary.of(np.zeros(0, np.uint8), np.zeros(0, np.int64), other_size)
+    )
+    found = validate.summary_anomalies(split, summary)
+    written = validate.SplitSummary.empty()
+    for finding in findings:
+        if isinstance(finding, Written) and finding.split == split:
+            written = written.merge(finding.summary)
+    expected = summary.examples * (1 + (copies if split == schema.TRAIN else 0))
+    if written.examples != expected:
+        found.append(f"{split}: {written.examples} of {expected} records written")
+    return found + validate.pixel_anomalies(split, written), written.examples
+
+
+def make_outcome(findings: list[Finding], *, limits: ValidateParams, copies: int) -> Outcome:
+    """The statistics and every anomaly, from all of the pipeline's findings."""
+    sources = {f.split: f for f in findings if isinstance(f, Source)}
+    anomalies = sorted(f.message for f in findings if isinstance(f, Unreadable))
+    split_stats = {}
+    for split in (s for s in schema.PROCESSED_SPLITS if s in sources):
+        found, records = _split_anomalies(split, sources[split], findings, copies)
+        anomalies += found
+        split_stats[split] = dataclasses.replace(sources[split].stats, records=records)
+    anomalies += key_anomalies(findings)
+    anomalies += validate.drift_anomalies(
+        split_stats,
+        max_class_drift=limits.max_class_drift,
+        max_pixel_mean_drift=limits.max_pixel_mean_drift,
+    )
+    return Outcome(split_stats, anomalies)
+
+
+def write_outcome(outcome: Outcome, out_dir: str) -> None:
+    """Writes `stats.json` (an artifact) and the report the launcher reads."""
+    for name, text in (
+        (artifacts.STATS_FILE, stats.dumps(outcome.stats)),
+        (REPORT_FILE, outcome.to_json()),
+    ):
+        with FileSystems.create(FileSystems.join(out_dir, name)) as file:
+            file.write(text.encode())
+
+
+class CheckSplits(beam.PTransform):
+    """{split: batches} -> `stats.json` and the report, written into `out_dir`.
+
+    Every check's result is a small finding; one list of them all makes the report, in few
+    transforms: building a Beam graph costs time too.
+    """
+
+    def __init__(
+        self,
+        *,
+        out_dir: str,
+        findings: list[beam.PCollection],
+        limits: ValidateParams,
+        copies: int,
+    ):
+        super().__init__()
+        self.out_dir, self.findings, self.limits, self.copies = out_dir, findings, limits, copies
+
+    def expand(self, splits: dict[str, beam.PCollection]) -> beam.PCollection:
+        sources = [
+            batches
+            | f"Stats{split}" >> beam.CombineGlobally(SplitStatsFn())
+            | f"Name{split}" >> beam.Map(source_finding, split)
+            for split, batches in splits.items()
+        ]
+        keys = (
+            [
+                batches | f"Keys{split}" >> beam.FlatMap(bucket_keys, split)
+                for split, batches in splits.items()
+            ]
+            | "FlattenKeys" >> beam.Flatten()
+            | "GroupByBucket" >> beam.GroupByKey()
+            | "CheckBuckets" >> beam.FlatMap(check_bucket)
+        )
+        return (
+            [*sources, keys, *self.findings]
+            | "FlattenFindings" >> beam.Flatten()
+            | "AllFindings" >> beam.combiners.ToList()
+            | "Report" >> beam.Map(make_outcome, limits=self.limits, copies=self.copies)
+            | "WriteReport" >> beam.Map(write_outcome, self.out_dir)
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class StartMark:
+    """The sign a worker leaves when it starts work, in the output folder: how the launcher
+    tells a slow start from workers that never start (components.preprocess.runner)."""
+
+    out_dir: str
+
+    @property
+    def path(self) -> str:
+        return FileSystems.join(self.out_dir, STARTED_FILE)
+
+    def leave(self) -> None:
+        with FileSystems.create(self.path):
+            pass
+
+    def left(self) -> bool:
+        return FileSystems.exists(self.path)
+
+
+def read_outcome(out_dir: str) -> Outcome:
+    """The pipeline's report; it and the started mark are removed from `out_dir`."""
+    path = FileSystems.join(out_dir, REPORT_FILE)
+    with FileSystems.open(path) as file:
+        outcome = Outcome.from_json(file.read())
+    started = FileSystems.join(out_dir, STARTED_FILE)
+    FileSystems.delete([path, started] if FileSystems.exists(started) else [path])
+    return outcome

@@ -1,0 +1,121 @@
+"""Preprocess stage: an Apache Beam pipeline that scales pixels and splits train/validation.
+
+Reads ingest's TFRecords, scales pixels to float32 in [0, 1], sends each train example to
+validation when a seeded hash of its key falls below `validation_fraction` (so the split is
+deterministic and disjoint, and no validation example ever reaches training), adds
+`augment_copies` elastically distorted copies of each training example
+(components.preprocess.augment), and writes train, validation and test TFRecords plus
+`stats.json` (pipeline.stats). The data checks run inside the pipeline too
+(components.preprocess.checks), so on a cluster they run on the workers: the launching
+process reads no record, only the pipeline's small report, and fails the stage if it lists
+any anomaly.
+
+What crosses the shuffle to the writers is the source data as uint8, whatever
+`augment_copies` is: the copies are made by the writers, so memory follows the size of a
+shard's source examples, not the size of the output. The pipeline runs on any Beam runner
+(components.preprocess.runner) and writes the same bytes on each.
+
+    python -m components preprocess --raw data/raw --out data/processed
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from components.preprocess import checks, runner, transforms
+from components.preprocess.shards import shard_counts
+from pipeline import cli, outputs, schema, tfrecord, validate
+from pipeline.params import PreprocessParams, ValidateParams
+from pipeline.stats import SplitStats
+
+logger = logging.getLogger(__package__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Paths(cli.StagePaths):
+    raw: str = cli.flag("ingest's output folder")
+    out: str = cli.flag("output folder")
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessed:
+    """What a preprocess run wrote, and how fast the pipeline ran."""
+
+    stats: dict[str, SplitStats]
+    seconds: float  # the Beam pipeline's wall time
+
+    @property
+    def records(self) -> int:
+        return sum(s.records for s in self.stats.values())
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.seconds
+
+
+def raw_bytes(raw_dir: str) -> dict[str, int]:
+    """The size of each raw split's files.
+
+    Raises:
+        PipelineError: for a split with no files.
+    """
+    sizes = {}
+    for split in schema.RAW_SPLITS:
+        pattern = FileSystems.join(raw_dir, schema.split_pattern(split))
+        files = FileSystems.match([pattern])[0].metadata_list
+        if not files:
+            raise tfrecord.no_split_error(split, raw_dir)
+        sizes[split] = sum(f.size_in_bytes for f in files)
+    return sizes
+
+
+def preprocess(paths: Paths, params: PreprocessParams, limits: ValidateParams) -> Preprocessed:
+    """Runs the Beam pipeline from `paths.raw`; replaces `paths.out` atomically when its
+    report is clean. Both folders are on any Beam filesystem, absolute where local.
+
+    Args:
+        params: the `preprocess` section of params.yaml (the runner's settings included).
+        limits: the drift thresholds between splits (its `validate` section).
+
+    Raises:
+        PipelineError: for missing input, bad runner settings, a runner that fails, or any
+            anomaly in the input or output records, naming the anomaly report.
+    """
+    options = runner.options(params.runner, params.beam_args)
+    shards = shard_counts(raw_bytes(paths.raw), params)
+    with outputs.atomic_output_dir(paths.out) as temp:
+        started = time.perf_counter()
+        p = beam.Pipeline(options=options)
+        transforms.build(
+            p, raw_dir=paths.raw, out_dir=temp, params=params, limits=limits, shards=shards
+        )
+        runner.run(
+            p, started=checks.StartMark(temp).left, start_timeout=params.worker_start_timeout
+        )
+        outcome = checks.read_outcome(temp)
+        seconds = time.perf_counter() - started
+        validate.fail_on_anomalies("preprocess", paths.raw, outcome.anomalies)
+    return Preprocessed(outcome.stats, seconds)
+
+
+def main(argv: list[str] | None = None) -> None:
+    paths, params = cli.arguments(Paths, argv, __doc__.splitlines()[0])
+    # Workers may run in another working folder: they get absolute paths.
+    paths = Paths(raw=runner.absolute(paths.raw), out=runner.absolute(paths.out))
+    runner.quiet_logs()
+    with cli.stage("preprocess") as record:
+        result = preprocess(paths, params.preprocess, params.validate)
+        record["beam_records_per_s"] = result.records_per_s
+        logger.info(
+            "beam: %d records in %.1f s (%.0f/s)",
+            result.records,
+            result.seconds,
+            result.records_per_s,
+        )
+        for split, split_stats in result.stats.items():
+            logger.info("%s: %d records", split, split_stats.records)

@@ -1,0 +1,138 @@
+"""The pipeline's report files as typed records, each written and read through its type.
+
+- `TrainingMetrics`: train's last-epoch loss and accuracy on train and validation, the
+  summary DVCLive writes (`dvclive/metrics.json`);
+- `HeadlineMetrics`: evaluate's headline metrics (`reports/metrics.json`);
+- `Blessing`: evaluate's verdict, the check that decided it and both models' scores
+  (`reports/blessing.json`).
+
+mnist-compare and mnist-tune read these files back (from `dvc exp show --json` or an
+experiment's commit) through the same types, so a renamed field fails loudly there
+instead of showing as `-`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from typing import Any, Self
+
+
+class Record:
+    """A frozen dataclass that reads and writes itself as JSON, field by field."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _dumped(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        """Reads exactly what `to_json` writes.
+
+        Raises:
+            ValueError: naming the first field that is missing, extra or of another type.
+        """
+        return _loaded(cls, data, cls.__name__)
+
+
+def _dumped(value: Any) -> Any:
+    return value.to_json() if isinstance(value, Record) else value
+
+
+def _loaded(kind: Any, value: Any, where: str) -> Any:
+    if isinstance(kind, type) and issubclass(kind, Record):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} is not a mapping")
+        hints = typing.get_type_hints(kind)
+        names = [f.name for f in dataclasses.fields(kind)]
+        if unknown := sorted(set(value) - set(names)):
+            raise ValueError(f"{where} has unknown fields {unknown}")
+        if missing := [name for name in names if name not in value]:
+            raise ValueError(f"{where} lacks {missing[0]}")
+        return kind(**{n: _loaded(hints[n], value[n], f"{where}.{n}") for n in names})
+    if isinstance(kind, types.UnionType):  # `X | None`
+        if value is None and types.NoneType in kind.__args__:
+            return None
+        (kind,) = (arg for arg in kind.__args__ if arg is not types.NoneType)
+        return _loaded(kind, value, where)
+    if not _is(kind, value):
+        raise ValueError(f"{where} is {value!r}, not a {kind.__name__}")
+    return float(value) if kind is float else value
+
+
+def _is(kind: type, value: Any) -> bool:
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float) and math.isfinite(value)
+    return isinstance(value, kind)
+
+
+@dataclasses.dataclass(frozen=True)
+class Score(Record):
+    """A model's loss and accuracy on one split."""
+
+    accuracy: float
+    loss: float
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingMetrics(Record):
+    """The last epoch's scores, as train's DVCLive summary holds them."""
+
+    train: Score
+    val: Score
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadlineMetrics(Record):
+    """Evaluate's headline metrics: the candidate's test scores, and whether it was blessed."""
+
+    test: Score
+    blessed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassScores(Record):
+    """One class's test precision, recall and F1."""
+
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate(Record):
+    """The model just trained: its `.keras` file's SHA-256 and its test scores."""
+
+    model_sha256: str
+    test: Score
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline(Record):
+    """The model serving when the candidate was judged, scored on the same test split."""
+
+    version: int
+    model_sha256: str | None  # None for a version pushed by other means
+    test: Score
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds(Record):
+    min_accuracy: float
+    max_accuracy_drop: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Blessing(Record):
+    """Whether the candidate is good enough to serve, which check decided, and why."""
+
+    blessed: bool
+    check: str  # "value" or "change", TFX's two thresholds
+    reason: str
+    candidate: Candidate
+    baseline: Baseline | None
+    thresholds: Thresholds
+    pushed_version: int | None

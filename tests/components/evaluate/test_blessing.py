@@ -1,0 +1,120 @@
+"""Blessing and push: TFX's value and change thresholds, against the model serving now."""
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import keras
+import pytest
+
+from components.evaluate import blessing as bl
+from components.evaluate import export, serving
+from components.evaluate.stage import Paths, evaluate
+from pipeline import artifacts
+from pipeline.reports import Baseline, Blessing, Score, Thresholds
+from tests.support.records import default_params, train_model
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "baseline", "verdict"),
+    [
+        (0.96, None, (False, "value")),  # below min_accuracy, nothing to compare with
+        (0.96, 0.95, (False, "value")),  # better than the baseline, still below min_accuracy
+        (0.98, None, (True, "value")),  # no baseline: the value threshold alone, as in TFX
+        (0.98, 0.99, (True, "change")),  # 0.01 worse: within max_accuracy_drop 0.01
+        (0.975, 0.99, (False, "change")),  # 0.015 worse: beyond it
+        (0.99, 0.98, (True, "change")),  # better
+    ],
+)
+def test_decide(accuracy, baseline, verdict):
+    blessed, check, reason = bl.decide(
+        Score(accuracy=accuracy, loss=0.1),
+        baseline and Baseline(3, None, Score(accuracy=baseline, loss=0.1)),
+        Thresholds(min_accuracy=0.97, max_accuracy_drop=0.01),
+    )
+    assert (blessed, check) == verdict
+    assert f"{accuracy:.4f}" in reason
+    if check == "change":
+        assert "serving version 3's" in reason
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def weak_model(tmp_path_factory, small_processed_dir) -> Path:
+    """An MLP trained 1 epoch on 1,800 digits: far below `trained_model` on test."""
+    params = dataclasses.replace(default_params().train, epochs=1)
+    return train_model(tmp_path_factory.mktemp("weak"), small_processed_dir, params)
+
+
+def _evaluate(model: Path, data: Path, tmp_path: Path, served: Path, **thresholds) -> Blessing:
+    paths = Paths(str(data), str(model), str(tmp_path / "reports"), str(served))
+    params = dataclasses.replace(
+        default_params().evaluate, **({"min_accuracy": 0.5, "max_accuracy_drop": 0.0} | thresholds)
+    )
+    return evaluate(paths, params).blessing
+
+
+def _push(model: Path, served: Path) -> None:
+    record = serving.PushRecord(serving.file_sha256(model), Score(accuracy=0.9, loss=0.3))
+    export.push(keras.models.load_model(model), served, record)
+
+
+def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(
+    tmp_path, small_processed_dir, trained_model, weak_model
+):
+    served = tmp_path / "serving"
+    _push(trained_model, served)
+    before = _snapshot(served)
+    blessing = _evaluate(weak_model, small_processed_dir, tmp_path, served)
+    assert not blessing.blessed and blessing.check == "change"
+    assert blessing.baseline.version == 1
+    assert blessing.baseline.model_sha256 == serving.file_sha256(trained_model)
+    assert blessing.baseline.test.accuracy > blessing.candidate.test.accuracy
+    assert blessing.pushed_version is None
+    assert _snapshot(served) == before
+    # The stage's outputs record it: the blessing in full, the verdict among the metrics.
+    reports = tmp_path / "reports"
+    assert json.loads((reports / artifacts.BLESSING_FILE).read_text()) == blessing.to_json()
+    metrics = json.loads((reports / artifacts.METRICS_FILE).read_text())
+    assert metrics == {"test": blessing.candidate.test.to_json(), "blessed": False}
+
+
+def test_a_better_candidate_is_pushed_as_the_next_version(
+    tmp_path, small_processed_dir, trained_model, weak_model
+):
+    served = tmp_path / "serving"
+    _push(weak_model, served)
+    first = _snapshot(served / "1")
+    blessing = _evaluate(trained_model, small_processed_dir, tmp_path, served)
+    assert blessing.blessed and blessing.check == "change"
+    assert blessing.pushed_version == 2
+    assert _snapshot(served / "1") == first
+    assert serving.read_push_record(served / "2") == serving.PushRecord(
+        serving.file_sha256(trained_model), blessing.candidate.test
+    )
+    # The same model again is blessed against itself, and not pushed a second time.
+    again = _evaluate(trained_model, small_processed_dir, tmp_path, served)
+    assert again.blessed and again.pushed_version is None
+    assert again.baseline.version == 2
+    assert serving.latest_version(served) == served / "2"
+
+
+def test_below_the_value_threshold_with_nothing_serving_completes(
+    tmp_path, small_processed_dir, weak_model
+):
+    served = tmp_path / "serving"
+    blessing = _evaluate(weak_model, small_processed_dir, tmp_path, served, min_accuracy=0.99)
+    assert not blessing.blessed and blessing.check == "value"
+    assert blessing.baseline is None and blessing.pushed_version is None
+    assert serving.latest_version(served) is None
+    assert (
+        json.loads((tmp_path / "reports" / artifacts.METRICS_FILE).read_text())["blessed"] is False
+    )

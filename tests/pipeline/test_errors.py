@@ -1,0 +1,59 @@
+import errno
+
+import pytest
+
+from pipeline.errors import PipelineError, environment_error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, "No space left on device", "out/x"),
+        OSError(errno.EFBIG, "File too large"),
+        OSError(errno.EDQUOT, "Disk quota exceeded"),
+        RuntimeError("a worker failed: [Errno 28] No space left on device"),  # a library's words
+    ],
+)
+def test_a_full_disk_is_recognised_wherever_it_is_in_the_chain(error):
+    try:
+        try:
+            raise error
+        except Exception as cause:
+            raise ValueError("wrapped") from cause
+    except ValueError as wrapped:
+        found = environment_error(wrapped)
+    assert isinstance(found, PipelineError)
+    assert str(found).startswith("no room to write the output")
+    assert str(found).endswith("its previous output is untouched")
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            OSError(errno.EACCES, "Permission denied", "models/serving/3"),
+            "cannot write models/serving/3 (Permission denied)",
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system", "models/x"),
+            "cannot write models/x (Read-only file system)",
+        ),
+        (
+            RuntimeError("failed: Read-only file system"),
+            "cannot write the output (Read-only file system)",
+        ),
+    ],
+)
+def test_a_folder_the_run_may_not_write_is_named(error, said):
+    assert str(environment_error(error)).startswith(said)
+
+
+def test_other_errors_are_not_the_environments():
+    assert environment_error(OSError(errno.ECONNREFUSED, "Connection refused")) is None
+    assert environment_error(ValueError("no space here")) is None
+
+
+def test_a_cycle_in_the_chain_ends():
+    first, second = ValueError("a"), ValueError("b")
+    first.__context__, second.__context__ = second, first
+    assert environment_error(first) is None

@@ -1,0 +1,66 @@
+import subprocess
+import sys
+
+from tests.support import ROOT
+from tools import compare
+
+
+def _rev(rev: str, params: dict, metrics: dict | None) -> dict:
+    return {"rev": rev, "data": {"params": {"params.yaml": {"data": params}}, "metrics": metrics}}
+
+
+def _metrics(val: float, test: float, blessed: bool) -> dict:
+    score = {"accuracy": 0.0, "loss": 1.0}
+    return {
+        compare.FILES["live"]: {"data": {"train": score, "val": {"accuracy": val, "loss": 0.1}}},
+        compare.FILES["test"]: {
+            "data": {"test": {"accuracy": test, "loss": 0.1}, "blessed": blessed}
+        },
+    }
+
+
+def _shown() -> list[dict]:
+    """What `dvc exp show --json` gives: a baseline, and its experiments' revisions."""
+    base = {"train": {"epochs": 5, "seed": 42}, "preprocess": {"seed": 42}}
+    baseline = _rev("workspace", base, _metrics(0.97, 0.975, True))
+    worse = _rev(
+        "a" * 40, {**base, "train": {"epochs": 1, "seed": 42}}, _metrics(0.90, 0.91, False)
+    )
+    better = _rev(
+        "b" * 40, {**base, "train": {"epochs": 9, "seed": 42}}, _metrics(0.98, 0.981, True)
+    )
+    queued = _rev("c" * 40, {**base, "train": {"epochs": 3, "seed": 42}}, None)
+    runs = {"exp-a": worse, "exp-b": better, "exp-c": queued}
+    baseline["experiments"] = [{"name": name, "revs": [rev]} for name, rev in runs.items()]
+    return [baseline]
+
+
+def test_experiments_sort_by_validation_and_show_only_the_params_that_differ():
+    lines = compare.render(compare.rows(_shown())).splitlines()
+    assert lines[0].split() == ["experiment", "val", "acc", "test", "acc", "blessed", "epochs"]
+    assert [line.split()[0] for line in lines[1:]] == ["workspace", "exp-b", "exp-a", "exp-c"]
+    assert lines[2].split() == ["exp-b", "0.9800", "0.9810", "True", "9"]
+    assert lines[4].split() == ["exp-c", "-", "-", "-", "3"]  # not run yet
+
+
+def test_a_metrics_file_of_another_layout_is_named_not_shown_as_missing(capsys):
+    shown = _shown()
+    live = shown[0]["data"]["metrics"][compare.FILES["live"]]["data"]
+    live["validation"] = live.pop("val")  # a renamed key
+    rows = compare.rows(shown)
+    assert rows[0]["val"] is None
+    assert f"mnist-compare: workspace: {compare.FILES['live']} is not what the pipeline writes" in (
+        capsys.readouterr().err
+    )
+
+
+def test_help_is_the_commands_own():
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.compare", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("usage: mnist-compare")
+    assert "dvc exp show" in result.stdout

@@ -1,0 +1,34 @@
+import optuna
+
+from tools.tune import report
+from tools.tune.space import Dimension, TuneSpec
+
+
+def _study(trials: list[tuple[str, float, float]]) -> optuna.Study:
+    study = optuna.create_study(direction="maximize")
+    distribution = optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True)
+    for n, (name, val, test) in enumerate(trials):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"train.learning_rate": 1e-3 * (n + 1)},
+                distributions={"train.learning_rate": distribution},
+                value=val,
+                user_attrs={"experiment": name, "test_accuracy": test},
+            )
+        )
+    return study
+
+
+def test_trials_are_ranked_on_validation_never_on_test(tmp_path):
+    (tmp_path / "tune").mkdir()
+    spec = TuneSpec("s", 1, (Dimension("train.learning_rate", float, 1e-4, 1e-1, log=True),))
+    # s-001 has the best test accuracy and the worse validation accuracy: it must lose.
+    study = _study([("s-000", 0.981, 0.970), ("s-001", 0.975, 0.990)])
+    rendered = report.render(study, spec, tmp_path)
+    assert "best: s-000, test accuracy 0.9700" in rendered
+    assert "promote it: dvc exp apply s-000 && dvc exp run -S evaluate.push=true" in rendered
+    assert rendered.index("s-000") < rendered.index("s-001")
+    assert "0.9900" not in rendered  # never shown, so never tempting
+    assert max(map(len, rendered.splitlines())) <= 120
+    assert (tmp_path / "tune" / "s-history.png").is_file()
+    assert (tmp_path / "tune" / "s-importance.png").is_file()

@@ -1,0 +1,71 @@
+"""`mnist-tune`: adaptive hyperparameter search in which every trial is a DVC experiment.
+
+Optuna's TPE sampler, seeded, proposes params from the search space in tune.yaml
+(tools.tune.space). Each trial is the whole pipeline run as an experiment of its own,
+`dvc exp run --temp -n <study>-<trial> -S <params> -S evaluate.push=false`, `--jobs` at a
+time: ingest and preprocess come from DVC's cache, train and evaluate run. Trials are
+ranked by the last epoch's validation accuracy; test accuracy is reported for the best
+trial only, never used to choose, and no trial pushes a model. The study lives in Optuna's
+SQLite storage under tune/, so running mnist-tune again resumes it, adding trials up to
+`--trials`; a trial that fails (DVC's parallel runs can lose one) is recorded as failed with
+its reason and the study goes on.
+
+    mnist-tune --trials 20 --jobs 2      # run (or resume) the study tune.yaml names
+    mnist-tune --report                  # its best trials and plots, running nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pipeline import cli
+from pipeline.errors import PipelineError
+from tools.tune import report
+from tools.tune.space import SPACE_FILE, load_space
+from tools.tune.study import existing_study, run_study
+
+logger = logging.getLogger(__package__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mnist-tune", description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20, help="trials in the study, in all")
+    parser.add_argument("--jobs", type=int, default=2, help="trials at a time")
+    parser.add_argument("--space", default=SPACE_FILE, help="the search space file")
+    parser.add_argument("--report", action="store_true", help="report the study; run nothing")
+    args = parser.parse_args(argv)
+    cli.setup_logging()
+    root = Path.cwd()
+    try:
+        if args.trials < 1 or args.jobs < 1:
+            raise PipelineError("mnist-tune: --trials and --jobs must be at least 1")
+        spec = load_space(args.space)
+        if args.report:
+            study = existing_study(spec, root)
+        else:
+            study = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
+        print(report.render(study, spec, root))
+    except PipelineError as error:
+        logger.error("%s", error)
+        return 1
+    except KeyboardInterrupt:
+        logger.error("interrupted: trials that finished are kept in the study; run again to resume")
+        return 130
+    return 0
+
+
+def console() -> None:
+    """The `mnist-tune` script: the process entry point, where process-wide settings go."""
+    import matplotlib
+    import optuna
+
+    matplotlib.use("Agg")  # the plots are files: no window, wherever this runs
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial lines: ours say more
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

@@ -1,0 +1,81 @@
+"""What mnist-tune reports of a study: the table of the best trials, the best one's test
+accuracy, the command that promotes it, and the plots of the search (Optuna's optimisation
+history and parameter importances)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tools.table import WIDTH, short_names, table
+from tools.tune.space import TuneSpec
+
+TOP = 5  # trials in the table
+
+
+def render(study: Any, spec: TuneSpec, root: Path) -> str:
+    """The study's best trials by validation accuracy, the best's test accuracy, the
+    command to promote it, and where the plots are."""
+    import optuna
+
+    trials = study.get_trials(deepcopy=False)
+    done = sorted(
+        (t for t in trials if t.state == optuna.trial.TrialState.COMPLETE),
+        key=lambda t: (-t.value, t.number),
+    )
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    lines = [f"study {spec.study}: {len(done)} trials finished, {len(failed)} failed"]
+    for trial in failed:
+        lines.append(
+            f"  failed {trial.user_attrs.get('experiment', trial.number)}: "
+            f"{trial.user_attrs.get('error', 'interrupted')}"[:WIDTH]
+        )
+    if not done:
+        return "\n".join(lines)
+    keys = [d.key for d in spec.space if len(d.choices) != 1]  # a fixed choice says nothing
+    names = short_names(keys)
+    rows = [["experiment", *(names[k] for k in keys), "val accuracy"]]
+    for trial in done[:TOP]:
+        values = [_format(trial.params.get(k)) for k in keys]
+        rows.append([trial.user_attrs["experiment"], *values, f"{trial.value:.4f}"])
+    best = done[0]
+    name = best.user_attrs["experiment"]
+    lines += ["", *table(rows), ""]
+    lines.append(
+        f"best: {name}, test accuracy {best.user_attrs['test_accuracy']:.4f} "
+        "(reported for the best only; trials are ranked on validation)"
+    )
+    lines.append(f"promote it: dvc exp apply {name} && dvc exp run -S evaluate.push=true")
+    lines += [f"plots: {path}" for path in plot(study, spec, root)]
+    return "\n".join(line[:WIDTH] for line in lines)
+
+
+def _format(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def plot(study: Any, spec: TuneSpec, root: Path) -> list[Path]:
+    """Optuna's optimisation history and parameter importances as PNGs under tune/."""
+    import optuna
+    from matplotlib import pyplot
+
+    made = []
+    plots = {
+        "history": optuna.visualization.matplotlib.plot_optimization_history,
+        "importance": optuna.visualization.matplotlib.plot_param_importances,
+    }
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and t.value]
+    for kind, draw in plots.items():
+        if kind == "importance" and len(complete) < 2:
+            continue  # importances need trials that differ
+        with warnings.catch_warnings():
+            # Optuna marks its matplotlib plots experimental: a notice, not this run's news.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            axes = draw(study)
+        path = root / "tune" / f"{spec.study}-{kind}.png"
+        axes.figure.tight_layout()
+        axes.figure.savefig(path, dpi=100)
+        pyplot.close(axes.figure)
+        made.append(path.relative_to(root))
+    return made

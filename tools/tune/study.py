@@ -1,0 +1,231 @@
+"""The study: Optuna's TPE proposes params, each trial runs as a DVC experiment of the whole
+pipeline (`dvc exp run --temp`), and its result is read back from the experiment's commit.
+
+Trials are ranked by the last epoch's validation accuracy; test accuracy is recorded for
+the report, never used to choose. The study lives in Optuna's SQLite storage under tune/,
+so running again resumes it; a trial that fails is recorded as failed with its reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from pipeline import artifacts
+from pipeline.errors import PipelineError
+from pipeline.reports import HeadlineMetrics, TrainingMetrics
+from tools.tune.space import TuneSpec, overrides
+
+logger = logging.getLogger(__package__)
+
+STUDIES = Path("tune")  # Optuna's storage and the search's plots, git-ignored
+NO_PUSH = "evaluate.push=false"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialResult:
+    """What a finished trial's experiment scored, as its commit's metrics files hold it."""
+
+    val_accuracy: float  # the last epoch's: what trials are ranked by
+    test_accuracy: float  # reported for the best trial, never used to choose
+
+
+class Trials:
+    """Trials as DVC experiments: started as processes, read back from their git commits."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.running: dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+
+    def run(self, name: str, params: dict[str, Any]) -> TrialResult | str:
+        """Runs one trial to its end.
+
+        Returns:
+            Its result, or why it failed.
+        """
+        command = ["dvc", "exp", "run", "--temp", "-n", name]
+        for override in [*overrides(params), NO_PUSH]:
+            command += ["-S", override]
+        process = subprocess.Popen(
+            command,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # Ctrl-C is mnist-tune's to handle, not each trial's
+        )
+        with self._lock:
+            self.running[name] = process
+        output, _ = process.communicate()
+        with self._lock:
+            self.running.pop(name, None)
+        if process.returncode != 0:
+            return _last_error(output) or f"dvc exp run exited {process.returncode}"
+        return experiment_result(self.root, name)
+
+    def stop(self) -> None:
+        """Kills every trial still running, with its whole process group."""
+        with self._lock:
+            for process in self.running.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+
+def _last_error(output: str) -> str:
+    lines = [line for line in output.splitlines() if "ERROR" in line]
+    return (lines[-1] if lines else "").strip()[:300]
+
+
+def _storage(root: Path) -> Path:
+    """The SQLite file of Optuna's storage, where every study of the project lives."""
+    return root / STUDIES / "studies.db"
+
+
+def _study(spec: TuneSpec, root: Path) -> Any:
+    import optuna
+
+    (root / STUDIES).mkdir(exist_ok=True)
+    storage = f"sqlite:///{_storage(root).resolve()}"
+    # Constant liar: trials running in parallel count as bad guesses until they end, so
+    # the sampler does not propose the same point to both workers.
+    sampler = optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True)
+    study = optuna.create_study(
+        study_name=spec.study,
+        storage=storage,
+        direction="maximize",
+        sampler=sampler,
+        load_if_exists=True,
+    )
+    for trial in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):
+        # Left running by an earlier mnist-tune that was killed: it will never end.
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+        logger.warning("trial %d was left running by an earlier mnist-tune: failed", trial.number)
+    return study
+
+
+def existing_study(spec: TuneSpec, root: Path) -> Any:
+    """The study tune.yaml names, as it is; creating nothing.
+
+    Raises:
+        PipelineError: if it has not been run yet.
+    """
+    import optuna
+
+    storage = _storage(root)
+    try:
+        if not storage.is_file():
+            raise KeyError(spec.study)
+        return optuna.load_study(study_name=spec.study, storage=f"sqlite:///{storage.resolve()}")
+    except KeyError:
+        raise PipelineError(
+            f"mnist-tune: no study {spec.study!r} yet; run mnist-tune --trials N first"
+        ) from None
+
+
+def experiment_name(spec: TuneSpec, number: int) -> str:
+    return f"{spec.study}-{number:03d}"
+
+
+def _start(study: Any, spec: TuneSpec, trials: Trials, pool: ThreadPoolExecutor) -> tuple:
+    trial = study.ask()
+    params = {dimension.key: dimension.suggest(trial) for dimension in spec.space}
+    name = experiment_name(spec, trial.number)
+    trial.set_user_attr("experiment", name)
+    logger.info("trial %s: %s", name, " ".join(overrides(params)))
+    return pool.submit(trials.run, name, params), trial
+
+
+def _finish(study: Any, trial: Any, result: TrialResult | str, progress: str) -> None:
+    import optuna
+
+    name = trial.user_attrs["experiment"]
+    if isinstance(result, str):
+        trial.set_user_attr("error", result)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        logger.warning("trial %s failed (%s): %s", name, progress, result)
+        return
+    trial.set_user_attr("test_accuracy", result.test_accuracy)  # reported, never used
+    study.tell(trial, result.val_accuracy)
+    logger.info("trial %s: val accuracy %.4f (%s)", name, result.val_accuracy, progress)
+
+
+def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Any:
+    """Runs trials until the study holds `total` finished ones, `jobs` at a time.
+
+    Raises:
+        KeyboardInterrupt: after killing the running trials and recording them as failed.
+    """
+    study = _study(spec, root)
+    finished = len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
+    to_run = max(total - finished, 0)
+    logger.info(
+        "study %s: %d trials finished, %d to run, %d at a time", spec.study, finished, to_run, jobs
+    )
+    trials, running, started = Trials(root), {}, time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        try:
+            while to_run or running:
+                while to_run and len(running) < jobs:
+                    future, trial = _start(study, spec, trials, pool)
+                    running[future], to_run = trial, to_run - 1
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    finished += 1
+                    progress = f"{finished}/{total} done, {time.perf_counter() - started:.0f} s"
+                    _finish(study, running.pop(future), future.result(), progress)
+        except KeyboardInterrupt:
+            trials.stop()
+            _record_interrupted(study, running)
+            raise
+    return study
+
+
+def _record_interrupted(study: Any, running: dict[Future, Any]) -> None:
+    import optuna
+
+    for trial in running.values():
+        trial.set_user_attr("error", "interrupted")
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def experiment_rev(root: Path, name: str) -> str | None:
+    """The commit of the experiment called `name` (DVC keeps it under refs/exps/)."""
+    refs = _git(root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps")
+    for line in refs.splitlines():
+        rev, ref = line.split(" ", 1)
+        if ref.endswith(f"/{name}"):
+            return rev
+    return None
+
+
+def experiment_result(root: Path, name: str) -> TrialResult | str:
+    """The result of the finished experiment called `name`, or why there is none."""
+    rev = experiment_rev(root, name)
+    if rev is None:
+        return f"dvc exp run succeeded but kept no experiment named {name}"
+    paths = artifacts.paths
+    live = f"{paths['live']}/{artifacts.files['live_summary']}"
+    test = f"{paths['reports']}/{artifacts.METRICS_FILE}"
+    try:
+        training = TrainingMetrics.from_json(json.loads(_git(root, "show", f"{rev}:{live}")))
+        tested = HeadlineMetrics.from_json(json.loads(_git(root, "show", f"{rev}:{test}")))
+    except (subprocess.CalledProcessError, ValueError) as error:
+        return f"experiment {name} has no readable metrics ({type(error).__name__})"
+    return TrialResult(training.val.accuracy, tested.test.accuracy)
