@@ -186,6 +186,10 @@ def interrupted_status(interrupt: KeyboardInterrupt) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    # Once: a second signal (a second Ctrl-C, the parent's death after a `kill`) must not
+    # cut short the removal of what the first one left half-written.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.SIG_IGN)
     raise Interrupted(signum)
 
 
@@ -193,7 +197,9 @@ def handle_stop_signals() -> None:
     """Makes SIGTERM (what `kill`, `timeout`, CI systems and container stops send) stop the
     process as Ctrl-C does, and so the death of the process that started it: a stage whose
     `dvc repro` was killed stops too, rather than run on unseen. For entry points only."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(stop) is not signal.SIG_IGN:  # ignored on purpose (nohup, &)
+            signal.signal(stop, _interrupt)
     if sys.platform == "linux":
         parent = os.getppid()
         libc = ctypes.CDLL(None, use_errno=True)

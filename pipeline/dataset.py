@@ -15,6 +15,7 @@ batches, at less cost per epoch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pipeline import schema, stats, validate
+from pipeline import artifacts, schema, stats, tfrecord, validate
 from pipeline.errors import PipelineError
 
 IMAGE_BYTES = schema.NUM_PIXELS * np.dtype(schema.PROCESSED_DTYPE).itemsize
@@ -44,6 +45,41 @@ _FEATURES = {
     schema.IMAGE: tf.io.FixedLenFeature([], tf.string),
     schema.LABEL: tf.io.FixedLenFeature([], tf.int64),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitInput:
+    """A split's shard files and how many records they hold."""
+
+    files: list[str]
+    count: int
+
+
+def split_input(directory: str | Path, split: str) -> SplitInput:
+    """A split of preprocess's output, checked before TensorFlow reads it: each file's
+    framing is sound (tfrecord.count_records: TensorFlow trusts a record's length header,
+    and a hostile one crashes it), and the files hold the records stats.json says.
+
+    Raises:
+        PipelineError: naming the file, or stats.json, and the fix.
+    """
+    said = stats.read_stats(directory).get(split)
+    files = tfrecord.split_files(directory, split)
+    held = 0
+    for file in files:
+        try:
+            held += tfrecord.count_records(file)
+        except tfrecord.CorruptRecordsError as error:
+            raise PipelineError(
+                f"{validate.corrupt_file(file, error)}; {stats.REDO_PREPROCESS}"
+            ) from None
+    if said is None or said.records != held:
+        says = f"says {said.records}" if said else "has no entry for it"
+        raise PipelineError(
+            f"{split}: its files hold {held} records and "
+            f"{Path(directory) / artifacts.STATS_FILE} {says}; {stats.REDO_PREPROCESS}"
+        )
+    return SplitInput(files, held)
 
 
 def records(files: list[str]) -> tf.data.Dataset:

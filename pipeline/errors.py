@@ -50,13 +50,18 @@ def _found(
     return None
 
 
-def environment_error(error: BaseException) -> PipelineError | None:
+def environment_error(error: BaseException, where: str | None = None) -> PipelineError | None:
     """The user's error for a write that found no room (a full disk, a quota, a file size
     limit) or no permission (a read-only folder or file system), wherever in `error`'s
-    chain it happened; None for any other error."""
+    chain it happened; None for any other error.
+
+    Args:
+        where: what was being written, for errors a library has wrapped without a file name.
+    """
     untouched = "and run the stage again: its previous output is untouched"
     if found := _found(error, _DISK_FULL, _DISK_FULL_WORDS):
         file, said = found
+        file = file or where
         where = f" writing {file}" if file else ""
         return PipelineError(
             f"no room to write the output{where} ({said}); free some disk space (or raise the "
@@ -64,6 +69,7 @@ def environment_error(error: BaseException) -> PipelineError | None:
         )
     if found := _found(error, _NO_WRITE, _NO_WRITE_WORDS):
         file, said = found
+        file = file or where
         return PipelineError(
             f"cannot write {file or 'the output'} ({said}); make its folder writable {untouched}"
         )

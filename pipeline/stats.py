@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline import artifacts, schema
+from pipeline import artifacts, outputs, schema
 from pipeline.errors import PipelineError
 
 REDO_PREPROCESS = "re-run preprocess (dvc repro --force preprocess)"  # the fix for its outputs
@@ -63,11 +63,11 @@ def read_stats(directory: str | Path) -> dict[str, SplitStats]:
     path = Path(directory) / artifacts.STATS_FILE
     fix = REDO_PREPROCESS
     try:
-        data = json.loads(path.read_text())
+        data = outputs.read_report(path)
         if not isinstance(data, dict):
             raise ValueError("not a mapping of splits")
         return {split: SplitStats.from_json(value) for split, value in data.items()}
     except FileNotFoundError:
         raise PipelineError(f"{path} not found; {fix}") from None
-    except (ValueError, UnicodeDecodeError) as error:
+    except ValueError as error:
         raise PipelineError(f"{path} is not preprocess's statistics ({error}); {fix}") from None

@@ -96,20 +96,46 @@ def read_tfrecords(source: str | Path | BinaryIO) -> Iterator[bytes]:
         size = _bytes_left(file)  # once: seeking would drop the read buffer
         offset = 0
         while header := file.read(12):
-            length_bytes, length_crc = header[:8], header[8:]
-            if len(header) < 12 or _masked_crc(length_bytes) != length_crc:
-                raise CorruptRecordsError(f"a bad record header at byte {offset}")
-            (length,) = struct.unpack("<Q", length_bytes)
-            if size is not None and offset + 16 + length > size:
-                raise CorruptRecordsError(
-                    f"a record at byte {offset} says it holds {length} bytes; "
-                    f"the file has {max(size - offset - 16, 0)} left"
-                )
+            length = _length(header, offset, size)
             record, record_crc = _read_exactly(file, length), file.read(4)
             if len(record) < length or _masked_crc(record) != record_crc:
                 raise CorruptRecordsError(f"a truncated or corrupted record at byte {offset}")
             offset += 16 + length
             yield record
+
+
+def _length(header: bytes, offset: int, size: int | None) -> int:
+    """The data length a record's header gives, once its CRC and the file's size allow it."""
+    length_bytes, length_crc = header[:8], header[8:]
+    if len(header) < 12 or _masked_crc(length_bytes) != length_crc:
+        raise CorruptRecordsError(f"a bad record header at byte {offset}")
+    (length,) = struct.unpack("<Q", length_bytes)
+    if size is not None and offset + 16 + length > size:
+        raise CorruptRecordsError(
+            f"a record at byte {offset} says it holds {length} bytes; "
+            f"the file has {max(size - offset - 16, 0)} left"
+        )
+    return length
+
+
+def count_records(path: str | Path) -> int:
+    """The records of a TFRecord file, counted by walking their headers alone.
+
+    TensorFlow's reader trusts a length header (with a valid CRC) whatever the file's size,
+    and a hostile one makes it allocate terabytes or crash: files it reads are walked here
+    first. The records' data and their CRCs are left to the reader.
+
+    Raises:
+        CorruptRecordsError: naming the byte offset where the framing stops making sense.
+    """
+    with open(path, "rb", buffering=0) as file:
+        size = _bytes_left(file)
+        offset = count = 0
+        while header := file.read(12):
+            offset += 16 + _length(header, offset, size)
+            file.seek(offset)
+            count += 1
+    return count
 
 
 def write_tfrecords(target: str | Path | BinaryIO, records: Iterable[bytes]) -> int:

@@ -134,14 +134,20 @@ def scan_file(file: str, dtype: np.dtype) -> tuple[SplitSummary, np.ndarray]:
     return summary, np.concatenate(keys) if keys else np.zeros(0, object)
 
 
-def summary_anomalies(split: str, summary: SplitSummary) -> list[str]:
-    """Schema anomalies within one split, from its summary."""
+def summary_anomalies(split: str, summary: SplitSummary, sized_by: str = "") -> list[str]:
+    """Schema anomalies within one split, from its summary.
+
+    Args:
+        sized_by: the param that decides the split's size, if one does, for the anomalies
+            of a split too small: an empty one, one missing a class.
+    """
+    hint = f" ({sized_by})" if sized_by else ""
     if summary.examples + summary.wrong_size == 0:
-        return [f"{split}: the split is empty"]
+        return [f"{split}: the split is empty{hint}"]
     found = record_anomalies(split, summary)
     missing = np.flatnonzero(summary.class_counts == 0).tolist()
     if missing:
-        found.append(f"{split}: no examples of class {_few(missing, 10)}")
+        found.append(f"{split}: no examples of class {_few(missing, 10)}{hint}")
     return found
 
 

@@ -26,6 +26,7 @@ from pipeline.stats import SplitStats
 from tests.support import ROOT
 from tests.support.cluster import HOST, free_port
 from tests.support.damage import MIRROR_DAMAGE
+from tests.support.fuzz import ALIAS_BOMB
 from tests.support.records import raw_examples, write_records
 from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
 
@@ -299,3 +300,52 @@ def test_drift_between_splits_fails_preprocess(workdir, mnist):
     result = run_stage("preprocess", PreprocessPaths(raw="raw", out="out"), cwd=workdir)
     assert_fails_cleanly(result, "test: pixel mean drifts", "validate.max_pixel_mean_drift")
     assert (workdir / "out" / "previous.txt").exists()
+
+
+def test_a_validation_split_too_small_names_the_param_that_sizes_it(workdir, mnist):
+    _set_params(workdir, "preprocess", "validation_fraction", 1e-9)
+    write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
+    write_records(workdir / "raw", schema.TEST, *_raw(mnist, schema.TEST, 200))
+    result = run_stage("preprocess", PreprocessPaths(raw="raw", out="out"), cwd=workdir)
+    said = "validation: the split is empty (preprocess.validation_fraction 1e-09 decides its size)"
+    assert_fails_cleanly(result, said)
+    assert (workdir / "out" / "previous.txt").exists()
+
+
+# ---- the settings files themselves ----
+
+SETTINGS_CASES = {
+    "alias_bomb": (ALIAS_BOMB, "expands to more than 10000 values"),
+    "fifty_megabytes": ("a: " + "1" * 50_000_000 + "\n", "is larger than 1 MiB"),
+    "duplicate_key": (
+        (ROOT / "params.yaml").read_text().replace("  epochs: 5", "  epochs: 5\n  epochs: 6"),
+        "sets 'epochs' twice",
+    ),
+    "not_utf8": (b"train:\n  model: \xe9\n", "is not UTF-8 text"),
+    "inf_learning_rate": (
+        (ROOT / "params.yaml").read_text().replace("learning_rate: 0.001", "learning_rate: .inf"),
+        "'train.learning_rate' is inf",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SETTINGS_CASES)
+def test_a_hostile_params_file_is_one_line(workdir, case):
+    content, message = SETTINGS_CASES[case]
+    path = workdir / "p.yaml"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    before = snapshot(workdir / "out")
+    paths = TrainPaths(data="d", model="out/model.keras", live="l")
+    result = run_stage("train", paths, cwd=workdir, process=case == "alias_bomb")
+    assert_fails_cleanly(result, message)
+    assert snapshot(workdir / "out") == before
+
+
+def test_a_params_file_that_is_a_device_or_a_folder(workdir):
+    (workdir / "p.yaml").unlink()
+    (workdir / "p.yaml").symlink_to("/dev/zero")
+    paths = TrainPaths(data="d", model="out/model.keras", live="l")
+    assert_fails_cleanly(run_stage("train", paths, cwd=workdir), "p.yaml is not a regular file")
+    (workdir / "p.yaml").unlink()
+    (workdir / "p.yaml").mkdir()
+    assert_fails_cleanly(run_stage("train", paths, cwd=workdir), "p.yaml is a folder")

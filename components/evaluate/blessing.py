@@ -62,7 +62,7 @@ def decide(
 
 def _baseline(serving_dir: Path, score_version: Callable[[Path], Score]) -> Baseline | None:
     """The model serving now, the latest version, scored; None if nothing serves yet."""
-    latest = serving.latest_version(serving_dir)
+    latest = serving.serving_version(serving_dir)
     if latest is None:
         return None
     record = serving.read_push_record(latest)

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from components.evaluate import serving
 from pipeline import outputs, schema, transform
+from pipeline.errors import environment_error
 
 SIGNATURES = ("serving_default", "predict_png")
 
@@ -75,5 +76,10 @@ def push(model: keras.Model, base: str | Path, record: serving.PushRecord) -> Pa
         The new version folder.
     """
     version = serving.next_version(base)
-    export_saved_model(model, version, record)
+    try:
+        export_saved_model(model, version, record)
+    except Exception as error:  # TensorFlow words a full or read-only disk without the file
+        if (said := environment_error(error, where=str(version))) is None:
+            raise
+        raise said from None
     return version

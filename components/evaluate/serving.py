@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +66,22 @@ def saved_model_dir(path: str | Path) -> Path | None:
     return latest if latest and (latest / SAVED_MODEL).is_file() else None
 
 
+def serving_version(base: str | Path) -> Path | None:
+    """The version that serves: the latest one; None if there is none yet.
+
+    Raises:
+        PipelineError: if the latest version is not a complete SavedModel: TF Serving would
+            pick it, and fail.
+    """
+    latest = latest_version(base)
+    if latest is not None and not (latest / SAVED_MODEL).is_file():
+        raise PipelineError(
+            f"{latest}, the latest version, holds no SavedModel (emptied or damaged by hand?); "
+            f"remove it (rm -r {latest}) so the version before it serves again"
+        )
+    return latest
+
+
 @contextlib.contextmanager
 def push_lock(base: Path) -> Iterator[None]:
     """Holds `base`'s lock: one run at a time reads the baseline and pushes.
@@ -97,9 +112,20 @@ def write_push_record(version: Path, record: PushRecord) -> None:
 
 
 def read_push_record(version: Path) -> PushRecord | None:
-    """What the push of `version` recorded; None for a version pushed by other means."""
+    """What the push of `version` recorded; None for a version pushed by other means.
+
+    Raises:
+        PipelineError: for a record that is not what a push writes.
+    """
     path = version / PUSH_RECORD
-    return PushRecord.from_json(json.loads(path.read_text())) if path.is_file() else None
+    if not path.exists():
+        return None
+    try:
+        return PushRecord.from_json(outputs.read_report(path))
+    except ValueError as error:
+        raise PipelineError(
+            f"{path} is not a push record ({error}); restore the version or remove it"
+        ) from None
 
 
 def file_sha256(path: str | Path) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import logging
+import traceback
 from pathlib import Path
 
 import keras
@@ -29,7 +30,8 @@ import tensorflow as tf
 from components.evaluate import serving
 from components.evaluate.blessing import bless_and_push
 from components.evaluate.scores import Misclassified, Scorer
-from pipeline import artifacts, cli, dataset, outputs, schema, stats, tfrecord, transform
+from pipeline import artifacts, cli, dataset, outputs, schema, transform
+from pipeline.errors import PipelineError
 from pipeline.params import EvaluateParams
 from pipeline.reports import Blessing, ClassScores, HeadlineMetrics, Score
 
@@ -53,6 +55,23 @@ class Evaluated:
 
     test: Score
     blessing: Blessing
+
+
+def _load(model_path: Path) -> keras.Model:
+    """The trained model, from a file that may have been damaged since train wrote it.
+
+    Raises:
+        PipelineError: for a file Keras cannot load, naming it and the fix.
+    """
+    try:
+        return keras.models.load_model(model_path, safe_mode=True)
+    except Exception as error:  # a damaged archive fails in any of zipfile's, h5py's, Keras's ways
+        said = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+        raise PipelineError(
+            f"{model_path} is not a loadable Keras model ({said}); it is damaged: re-run train "
+            "(dvc repro --force train)",
+            evidence="".join(traceback.format_exception(error)),
+        ) from None
 
 
 def _score_candidate(model: keras.Model, test: tf.data.Dataset, out_dir: Path) -> Scorer:
@@ -89,16 +108,15 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
     Raises:
         PipelineError: for a missing model, or a record that breaks the schema.
     """
-    count = stats.read_stats(paths.data)[schema.TEST].records
-    files = tfrecord.split_files(paths.data, schema.TEST)
+    split = dataset.split_input(paths.data, schema.TEST)
 
     def test() -> tf.data.Dataset:
-        return dataset.batches(files, count=count, batch_size=_BATCH_SIZE)
+        return dataset.batches(split.files, count=split.count, batch_size=_BATCH_SIZE)
 
     model_path = outputs.require(paths.model, "train")
-    model = keras.models.load_model(model_path, safe_mode=True)
+    model = _load(model_path)
     with (
-        outputs.atomic_output(paths.out) as temp,
+        outputs.atomic_output(paths.out, exclusive=True) as temp,
         dataset.reading("evaluate", paths.data, _SPLITS),
     ):
         temp.mkdir()

@@ -64,7 +64,7 @@ def ingest(paths: Paths, params: DataParams) -> Ingested:
     builder = source.builder(params.dataset, mirror_dir)
     with tempfile.TemporaryDirectory(prefix="ingest-") as work:
         examples = source.split_examples(builder, Path(work))
-        with outputs.atomic_output(paths.out) as temp:
+        with outputs.atomic_output(paths.out, exclusive=True) as temp:
             temp.mkdir()
             counts = {
                 split: _write_split(split, examples[split], temp / schema.split_file(split))

@@ -20,7 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from components.preprocess.keys import key_buckets
 from pipeline import artifacts, codec, schema, stats, transform, validate
-from pipeline.params import ValidateParams
+from pipeline.params import PreprocessParams, ValidateParams
 from pipeline.stats import SplitStats
 
 REPORT_FILE = ".report.json"  # the pipeline's report to the launcher, removed once read
@@ -168,7 +168,7 @@ def key_anomalies(findings: list[Finding]) -> list[str]:
 
 
 def _split_anomalies(
-    split: str, source: Source, findings: list[Finding], copies: int
+    split: str, source: Source, findings: list[Finding], params: PreprocessParams
 ) -> tuple[list[str], int]:
     """One split's anomalies, in the source and as written; and the records written."""
     other_size = [
@@ -177,7 +177,13 @@ def _split_anomalies(
     summary = source.summary.merge(
         validate.SplitSummary.of(np.zeros(0, np.uint8), np.zeros(0, np.int64), other_size)
     )
-    found = validate.summary_anomalies(split, summary)
+    sized_by = (
+        f"preprocess.validation_fraction {params.validation_fraction} decides its size"
+        if split == schema.VALIDATION
+        else ""
+    )
+    found = validate.summary_anomalies(split, summary, sized_by)
+    copies = params.augment_copies
     written = validate.SplitSummary.empty()
     for finding in findings:
         if isinstance(finding, Written) and finding.split == split:
@@ -188,13 +194,15 @@ def _split_anomalies(
     return found + validate.pixel_anomalies(split, written), written.examples
 
 
-def make_outcome(findings: list[Finding], *, limits: ValidateParams, copies: int) -> Outcome:
+def make_outcome(
+    findings: list[Finding], *, limits: ValidateParams, params: PreprocessParams
+) -> Outcome:
     """The statistics and every anomaly, from all of the pipeline's findings."""
     sources = {f.split: f for f in findings if isinstance(f, Source)}
     anomalies = sorted(f.message for f in findings if isinstance(f, Unreadable))
     split_stats = {}
     for split in (s for s in schema.PROCESSED_SPLITS if s in sources):
-        found, records = _split_anomalies(split, sources[split], findings, copies)
+        found, records = _split_anomalies(split, sources[split], findings, params)
         anomalies += found
         split_stats[split] = dataclasses.replace(sources[split].stats, records=records)
     anomalies += key_anomalies(findings)
@@ -229,10 +237,10 @@ class CheckSplits(beam.PTransform):
         out_dir: str,
         findings: list[beam.PCollection],
         limits: ValidateParams,
-        copies: int,
+        params: PreprocessParams,
     ):
         super().__init__()
-        self.out_dir, self.findings, self.limits, self.copies = out_dir, findings, limits, copies
+        self.out_dir, self.findings, self.limits, self.params = out_dir, findings, limits, params
 
     def expand(self, splits: dict[str, beam.PCollection]) -> beam.PCollection:
         sources = [
@@ -254,7 +262,7 @@ class CheckSplits(beam.PTransform):
             [*sources, keys, *self.findings]
             | "FlattenFindings" >> beam.Flatten()
             | "AllFindings" >> beam.combiners.ToList()
-            | "Report" >> beam.Map(make_outcome, limits=self.limits, copies=self.copies)
+            | "Report" >> beam.Map(make_outcome, limits=self.limits, params=self.params)
             | "WriteReport" >> beam.Map(write_outcome, self.out_dir)
         )
 

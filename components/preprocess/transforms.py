@@ -154,5 +154,5 @@ def build(
         out_dir=out_dir,
         findings=[*read_findings, *written],
         limits=limits,
-        copies=params.augment_copies,
+        params=params,
     )

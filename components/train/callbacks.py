@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import statistics
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import keras
 from dvclive import Live
 
 from pipeline import outputs
+from pipeline.errors import PipelineError
 from pipeline.reports import TrainingMetrics
 
 logger = logging.getLogger(__package__)
@@ -60,6 +62,23 @@ class EpochLogger(keras.callbacks.Callback):
         return statistics.median(later) if later else float("nan")
 
 
+class StopOnDivergence(keras.callbacks.Callback):
+    """Fails the run as soon as an epoch's loss is not a finite number: a model that
+    diverged is no model to save, and its NaN metrics no metrics to log."""
+
+    def __init__(self, learning_rate: float) -> None:
+        super().__init__()
+        self.learning_rate = learning_rate
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss", 0.0)
+        if not math.isfinite(loss):
+            raise PipelineError(
+                f"train: the loss is {loss} after epoch {epoch + 1}: training diverged; lower "
+                f"train.learning_rate ({self.learning_rate})"
+            )
+
+
 class LiveMetrics(keras.callbacks.Callback):
     """Logs each epoch's loss and accuracy with DVCLive as `train/*` and `val/*`.
 
@@ -91,7 +110,7 @@ class LiveMetrics(keras.callbacks.Callback):
 @contextlib.contextmanager
 def live_callbacks(live_dir: str | Path) -> Iterator[list[keras.callbacks.Callback]]:
     """DVCLive logging into a temp folder that replaces `live_dir` when the block ends."""
-    with outputs.atomic_output(live_dir) as temp:
+    with outputs.atomic_output(live_dir, exclusive=True) as temp:
         # The pipeline's dvc.yaml declares the metrics and plots; DVCLive must not edit it.
         live = Live(dir=str(temp), save_dvc_exp=False, dvcyaml=None)
         yield [LiveMetrics(live)]

@@ -12,17 +12,20 @@ Seeded and deterministic: the same params and data give the same weights.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from components.train.callbacks import EpochLogger, live_callbacks
+from components.train.callbacks import EpochLogger, StopOnDivergence, live_callbacks
 from components.train.keras_archive import save_model
 from components.train.models import build_model, strategy
-from pipeline import cli, dataset, outputs, schema, stats, tfrecord
+from pipeline import cli, dataset, outputs, schema
+from pipeline.errors import PipelineError
 from pipeline.params import TrainParams
 
 logger = logging.getLogger(__package__)
@@ -55,26 +58,37 @@ def seed_process(seed: int) -> None:
 def _inputs(data_dir: str | Path, params: TrainParams) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """The train and validation batches: held in memory if both fit `train.cache_mib`,
     else streamed. Either way the same batches in the same order."""
-    counts = {split: s.records for split, s in stats.read_stats(data_dir).items()}
-    files = {split: tfrecord.split_files(data_dir, split) for split in _SPLITS}
-    cache = sum(counts[s] for s in _SPLITS) * dataset.IMAGE_BYTES <= params.cache_mib * 2**20
+    splits = {split: dataset.split_input(data_dir, split) for split in _SPLITS}
+    held = sum(split.count for split in splits.values()) * dataset.IMAGE_BYTES
+    train_split, validation_split = splits[schema.TRAIN], splits[schema.VALIDATION]
     batch, shuffle = params.batch_size, {"shuffle_buffer": params.buffer_size, "seed": params.seed}
-    if not cache:
+    if held > params.cache_mib * 2**20:
         logger.info("streaming the splits from %s (over train.cache_mib)", data_dir)
         return (
             dataset.shuffled_batches(
-                files[schema.TRAIN], count=counts[schema.TRAIN], batch_size=batch, **shuffle
+                train_split.files, count=train_split.count, batch_size=batch, **shuffle
             ),
-            dataset.batches(
-                files[schema.VALIDATION], count=counts[schema.VALIDATION], batch_size=batch
-            ),
+            dataset.batches(validation_split.files, count=validation_split.count, batch_size=batch),
         )
-    train_split = dataset.load(files[schema.TRAIN], count=counts[schema.TRAIN])
-    validation_split = dataset.load(files[schema.VALIDATION], count=counts[schema.VALIDATION])
+    train_arrays = dataset.load(train_split.files, count=train_split.count)
+    validation_arrays = dataset.load(validation_split.files, count=validation_split.count)
     return (
-        dataset.make_dataset(*train_split, batch_size=batch, **shuffle),
-        dataset.make_dataset(*validation_split, batch_size=batch),
+        dataset.make_dataset(*train_arrays, batch_size=batch, **shuffle),
+        dataset.make_dataset(*validation_arrays, batch_size=batch),
     )
+
+
+@contextlib.contextmanager
+def _memory_named(params: TrainParams) -> Iterator[None]:
+    """Running out of memory (TensorFlow's, or Python's) becomes the params that cost it."""
+    try:
+        yield
+    except (tf.errors.ResourceExhaustedError, MemoryError):
+        raise PipelineError(
+            f"train: out of memory with train.hidden_layer_size {params.hidden_layer_size}, "
+            f"train.batch_size {params.batch_size} and train.cache_mib {params.cache_mib}; "
+            "lower them"
+        ) from None
 
 
 def train(paths: Paths, params: TrainParams) -> Trained:
@@ -88,7 +102,7 @@ def train(paths: Paths, params: TrainParams) -> Trained:
         PipelineError: for a record that breaks the schema, naming its file.
     """
     epochs = EpochLogger()
-    with dataset.reading("train", paths.data, _SPLITS):
+    with _memory_named(params), dataset.reading("train", paths.data, _SPLITS):
         train_data, validation_data = _inputs(paths.data, params)
         with strategy(params.distribute).scope():
             model = build_model(params, steps_per_epoch=len(train_data))
@@ -98,11 +112,11 @@ def train(paths: Paths, params: TrainParams) -> Trained:
                 train_data,
                 validation_data=validation_data,
                 epochs=params.epochs,
-                callbacks=[*callbacks, epochs],
+                callbacks=[StopOnDivergence(params.learning_rate), *callbacks, epochs],
                 verbose=0,  # EpochLogger reports each epoch
                 shuffle=False,  # tf.data shuffles, seeded
             )
-            with outputs.atomic_output(paths.model) as temp:
+            with outputs.atomic_output(paths.model, exclusive=True) as temp:
                 save_model(model, temp)
     return Trained(model, epochs.steady_rate())
 

@@ -1,9 +1,14 @@
+import struct
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline import codec, dataset, schema, tfrecord
+from pipeline import artifacts, codec, dataset, schema, stats, tfrecord
 from pipeline.errors import PipelineError
+from tests.support.fuzz import spoiled
 
 N = 1_000
 
@@ -137,3 +142,68 @@ def test_a_hostile_record_tensorflow_cannot_even_describe_is_named_too(tmp_path,
         dataset.reading("evaluate", tmp_path, ("train",)),
     ):
         _epoch(dataset.batches(files, count=N, batch_size=100))
+
+
+def _stats(directory, split: str, records: int) -> None:
+    split_stats = stats.SplitStats(records, records, (records // 10,) * 10, 0.1, 0.3)
+    (directory / artifacts.STATS_FILE).write_text(stats.dumps({split: split_stats}))
+
+
+def test_a_split_is_read_once_its_framing_and_count_are_checked(tmp_path):
+    files = _shards(tmp_path)
+    _stats(tmp_path, "train", N)
+    assert dataset.split_input(tmp_path, "train") == dataset.SplitInput(files, N)
+    _stats(tmp_path, "train", 300_000_000)  # would have made train allocate 876 GiB
+    said = r"train: its files hold 1000 records and .*stats.json says 300000000; re-run"
+    with pytest.raises(PipelineError, match=said):
+        dataset.split_input(tmp_path, "train")
+
+
+def _header_claiming(length: int) -> bytes:
+    """A record header with a valid CRC, saying the record holds `length` bytes."""
+    head = struct.pack("<Q", length)
+    return head + tfrecord._masked_crc(head)
+
+
+def test_a_length_tensorflow_would_trust_is_refused_before_it_reads(tmp_path):
+    files = _shards(tmp_path)
+    _stats(tmp_path, "train", N)
+    with open(files[2], "ab") as file:
+        file.write(_header_claiming(2**40))  # TensorFlow's reader dies on it with SIGSEGV
+    with pytest.raises(PipelineError) as error:
+        dataset.split_input(tmp_path, "train")
+    said = str(error.value)
+    assert said.startswith(f"{files[2]} is truncated or corrupted (a record at byte ")
+    assert "says it holds 1099511627776 bytes" in said and "re-run preprocess" in said
+
+
+def _one_shard(folder, count: int = 20) -> bytes:
+    images = np.full((count, *schema.IMAGE_SHAPE), 0.5, np.float32)
+    path = folder / schema.split_file(schema.TEST)
+    tfrecord.write_tfrecords(
+        path, (codec.encode_example(b"k%d" % i, images[i], i % 10) for i in range(count))
+    )
+    return path.read_bytes()
+
+
+@given(st.data())
+def test_any_bytes_in_a_shard_read_through_tensorflow_or_fail_in_one_line(tmp_path_factory, data):
+    # The path evaluate and train read through tf.data, end to end: whatever the bytes, a
+    # result or a PipelineError, never a crash (a crash would take this worker with it).
+    folder = tmp_path_factory.mktemp("shard")
+    valid = _one_shard(folder)
+    spoilt = data.draw(spoiled(st.just(valid), reach=len(valid)))
+    (folder / schema.split_file(schema.TEST)).write_bytes(spoilt)
+    _stats(folder, schema.TEST, 20)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)  # anomaly reports land here
+        try:
+            split = dataset.split_input(folder, schema.TEST)
+            with dataset.reading("evaluate", folder, (schema.TEST,)):
+                images, labels = _epoch(
+                    dataset.batches(split.files, count=split.count, batch_size=8)
+                )
+        except PipelineError as error:
+            assert "\n" not in str(error)
+        else:
+            assert images.shape == (20, *schema.IMAGE_SHAPE) and len(labels) == 20

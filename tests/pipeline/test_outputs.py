@@ -46,3 +46,44 @@ def test_require_names_the_stage_that_makes_a_missing_input(tmp_path):
         outputs.require(tmp_path / "model.keras", "train")
     (tmp_path / "model.keras").write_text("a model")
     assert outputs.require(tmp_path / "model.keras", "train") == tmp_path / "model.keras"
+
+
+def test_a_second_run_writing_the_same_output_refuses_at_once(tmp_path):
+    out = tmp_path / "out"
+    with outputs.atomic_output(out, exclusive=True) as first:
+        first.write_text("the first run's")
+        refused = pytest.raises(PipelineError, match=r"another run is writing .*out now")
+        with refused, outputs.atomic_output(out, exclusive=True):
+            pass
+        assert first.read_text() == "the first run's"  # its temp was left alone
+    assert out.read_text() == "the first run's"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no lock file stays behind
+    with outputs.atomic_output(out, exclusive=True) as second:  # free again
+        second.write_text("the second run's")
+    assert out.read_text() == "the second run's"
+
+
+def test_json_reports_are_standard_json():
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        outputs.write_json("never-written.json", {"loss": float("nan")})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"a": NaN}', "NaN is not a JSON value"),
+        (b"\xff\xfe", "not UTF-8 text"),
+        (b"[" * 100_000, "nested too deep"),
+        (b"{" + b" " * (outputs.MAX_REPORT_BYTES + 1), "larger than"),
+    ],
+)
+def test_a_report_file_read_back_is_checked(tmp_path, content, message):
+    (tmp_path / "r.json").write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        outputs.read_report(tmp_path / "r.json")
+
+
+def test_a_report_that_is_a_device_is_not_read(tmp_path):
+    (tmp_path / "r.json").symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="not a regular file"):
+        outputs.read_report(tmp_path / "r.json")

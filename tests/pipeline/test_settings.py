@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pipeline import settings
 from pipeline.errors import PipelineError
 from tests.support import ROOT
-from tests.support.fuzz import spoiled
+from tests.support.fuzz import ALIAS_BOMB, spoiled
 
 
 def _read(path):
@@ -22,14 +22,6 @@ def _file(tmp_path, content: bytes | str):
     path = tmp_path / "p.yaml"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     return path
-
-
-ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{chr(98 + n)}: &{chr(98 + n)} [*{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}, "
-    f"*{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}, *{chr(97 + n)}, "
-    f"*{chr(97 + n)}]\n"
-    for n in range(9)
-)  # 9**10 values once expanded, in ten lines
 
 
 @pytest.mark.parametrize(

@@ -122,3 +122,19 @@ def test_a_huge_length_is_refused_without_allocating_it(length, rest, seekable):
 
     with pytest.raises(tfrecord.CorruptRecordsError, match=r"at byte 18"):
         list(tfrecord.read_tfrecords(Stream(data)))
+
+
+@given(spoiled(st.lists(st.binary(max_size=40), max_size=5).map(_framed), reach=300))
+def test_counting_by_headers_agrees_with_the_reader_on_the_framing(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("count") / "x.tfrecord"
+    path.write_bytes(data)
+    try:
+        read = len(list(tfrecord.read_tfrecords(path)))
+    except tfrecord.CorruptRecordsError:
+        read = None  # the reader checks the data's CRCs too: the count may still succeed
+    try:
+        counted = tfrecord.count_records(path)
+    except tfrecord.CorruptRecordsError:
+        assert read is None  # what the count refuses, the reader refuses
+    else:
+        assert read in (None, counted)

@@ -27,3 +27,10 @@ def spoiled(valid: st.SearchStrategy[bytes], reach: int) -> st.SearchStrategy[by
         st.lists(st.tuples(st.integers(0, reach), st.integers(0, 7)), max_size=3),
         st.tuples(st.integers(0, reach), st.binary(max_size=12)),
     )
+
+
+# A YAML "billion laughs": ten lines whose aliases expand to 9**10 values.
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n"
+    for a, b in zip("abcdefghi", "bcdefghij", strict=True)
+)

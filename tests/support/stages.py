@@ -113,7 +113,7 @@ def assert_fails_cleanly(result: Result, *fragments: str) -> None:
     errors = [line for line in result.stderr.splitlines() if _OUR_ERROR.match(line)]
     assert len(errors) == 1, result.stderr[-3000:]
     for fragment in fragments:
-        assert fragment in errors[0]
+        assert fragment in errors[0], errors[0]
 
 
 def snapshot(path: Path) -> dict[str, bytes]:
@@ -121,3 +121,14 @@ def snapshot(path: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
     }
+
+
+def temps_left(folder: Path) -> list[Path]:
+    """The temp outputs under `folder` a run left: never its outputs' locks, which stay."""
+    found = folder.glob("**/.*.tmp-*")
+    return [
+        path
+        for path in found
+        if not path.name.endswith(".tmp-lock")
+        and not any(part.startswith(".") for part in path.relative_to(folder).parent.parts)
+    ]

@@ -32,28 +32,36 @@ logger = logging.getLogger(__package__)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mnist-tune", description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=20, help="trials in the study, in all")
-    parser.add_argument("--jobs", type=int, default=2, help="trials at a time")
-    parser.add_argument("--space", default=SPACE_FILE, help="the search space file")
-    parser.add_argument("--report", action="store_true", help="report the study; run nothing")
+    runs = parser.add_mutually_exclusive_group(required=True)
+    runs.add_argument("--trials", type=int, help="complete trials the study should hold")
+    runs.add_argument("--report", action="store_true", help="report the study; run nothing")
+    parser.add_argument("--jobs", type=int, default=2, help="trials at a time (default: 2)")
+    parser.add_argument(
+        "--space", default=SPACE_FILE, help=f"the search space file (default: {SPACE_FILE})"
+    )
     args = parser.parse_args(argv)
     cli.setup_logging()
     root = Path.cwd()
     try:
-        if args.trials < 1 or args.jobs < 1:
+        if (args.trials is not None and args.trials < 1) or args.jobs < 1:
             raise PipelineError("mnist-tune: --trials and --jobs must be at least 1")
         spec = load_space(args.space)
         if args.report:
-            study = existing_study(spec, root)
-        else:
-            study = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
-        print(report.render(study, spec, root))
+            print(report.render(existing_study(spec, root), spec, root))
+            return 0
+        run = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
+        print(report.render(run.study, spec, root))
     except PipelineError as error:
         logger.error("%s", error)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         logger.error("interrupted: trials that finished are kept in the study; run again to resume")
-        return 130
+        return cli.interrupted_status(interrupt)
+    if run.failed:
+        logger.error(
+            "%d of this run's trials failed (listed above); run again to replace them", run.failed
+        )
+        return 1
     return 0
 
 
@@ -64,6 +72,7 @@ def console() -> None:
 
     matplotlib.use("Agg")  # the plots are files: no window, wherever this runs
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial lines: ours say more
+    cli.handle_stop_signals()  # SIGTERM stops the trials and records them, as Ctrl-C does
     sys.exit(main())
 
 

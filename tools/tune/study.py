@@ -92,20 +92,28 @@ def _storage(root: Path) -> Path:
     return root / STUDIES / "studies.db"
 
 
+def sampler(spec: TuneSpec, number: int) -> Any:
+    """The sampler that proposes trial `number`: TPE seeded by the study's seed and the
+    trial's number, so a resumed study proposes what an uninterrupted one would, and never
+    replays its first trials.
+
+    Constant liar: trials running in parallel count as bad guesses until they end, so the
+    sampler does not propose the same point to both workers.
+    """
+    import numpy as np
+    import optuna
+
+    seed = int(np.random.SeedSequence([spec.seed, number]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
 def _study(spec: TuneSpec, root: Path) -> Any:
     import optuna
 
     (root / STUDIES).mkdir(exist_ok=True)
     storage = f"sqlite:///{_storage(root).resolve()}"
-    # Constant liar: trials running in parallel count as bad guesses until they end, so
-    # the sampler does not propose the same point to both workers.
-    sampler = optuna.samplers.TPESampler(seed=spec.seed, constant_liar=True)
     study = optuna.create_study(
-        study_name=spec.study,
-        storage=storage,
-        direction="maximize",
-        sampler=sampler,
-        load_if_exists=True,
+        study_name=spec.study, storage=storage, direction="maximize", load_if_exists=True
     )
     for trial in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING]):
         # Left running by an earlier mnist-tune that was killed: it will never end.
@@ -138,6 +146,7 @@ def experiment_name(spec: TuneSpec, number: int) -> str:
 
 
 def _start(study: Any, spec: TuneSpec, trials: Trials, pool: ThreadPoolExecutor) -> tuple:
+    study.sampler = sampler(spec, len(study.get_trials(deepcopy=False)))
     trial = study.ask()
     params = {dimension.key: dimension.suggest(trial) for dimension in spec.space}
     name = experiment_name(spec, trial.number)
@@ -160,35 +169,54 @@ def _finish(study: Any, trial: Any, result: TrialResult | str, progress: str) ->
     logger.info("trial %s: val accuracy %.4f (%s)", name, result.val_accuracy, progress)
 
 
-def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Any:
-    """Runs trials until the study holds `total` finished ones, `jobs` at a time.
+@dataclasses.dataclass
+class Run:
+    """A run of mnist-tune: the study, and how its own trials ended."""
+
+    study: Any
+    completed: int = 0
+    failed: int = 0
+
+
+def _complete(study: Any) -> int:
+    import optuna
+
+    return len(study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE]))
+
+
+def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
+    """Runs as many trials as the study lacks of `total` complete ones, `jobs` at a time. A
+    failed trial is recorded as failed with its reason; the next run makes up for it.
 
     Raises:
         KeyboardInterrupt: after killing the running trials and recording them as failed.
     """
-    study = _study(spec, root)
-    finished = len([t for t in study.get_trials(deepcopy=False) if t.state.is_finished()])
-    to_run = max(total - finished, 0)
+    run = Run(_study(spec, root))
+    planned = to_run = max(total - _complete(run.study), 0)
     logger.info(
-        "study %s: %d trials finished, %d to run, %d at a time", spec.study, finished, to_run, jobs
-    )
+        "study %s: %d trials complete, %d to run, %d at a time",
+        spec.study, _complete(run.study), to_run, jobs,
+    )  # fmt: skip
     trials, running, started = Trials(root), {}, time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
             while to_run or running:
                 while to_run and len(running) < jobs:
-                    future, trial = _start(study, spec, trials, pool)
+                    future, trial = _start(run.study, spec, trials, pool)
                     running[future], to_run = trial, to_run - 1
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
-                    finished += 1
-                    progress = f"{finished}/{total} done, {time.perf_counter() - started:.0f} s"
-                    _finish(study, running.pop(future), future.result(), progress)
+                    result = future.result()
+                    run.failed += isinstance(result, str)
+                    run.completed += not isinstance(result, str)
+                    ended = run.completed + run.failed
+                    progress = f"{ended}/{planned} done, {time.perf_counter() - started:.0f} s"
+                    _finish(run.study, running.pop(future), result, progress)
         except KeyboardInterrupt:
             trials.stop()
-            _record_interrupted(study, running)
+            _record_interrupted(run.study, running)
             raise
-    return study
+    return run
 
 
 def _record_interrupted(study: Any, running: dict[Future, Any]) -> None:

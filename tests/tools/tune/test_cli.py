@@ -1,6 +1,7 @@
 import logging
 
 from tests.support import ROOT
+from tests.support.fuzz import ALIAS_BOMB
 from tools.tune import cli
 
 
@@ -11,3 +12,21 @@ def test_a_report_of_a_study_never_run_says_so_and_creates_nothing(tmp_path, mon
     assert cli.main(["--report"]) == 1
     assert "no study 'mlp' yet; run mnist-tune --trials N first" in capsys.readouterr().err
     assert not (tmp_path / "tune").exists()
+
+
+def test_a_hostile_space_file_is_one_line_even_for_the_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tune.yaml").write_text(ALIAS_BOMB)
+    monkeypatch.setattr(logging.root, "handlers", [])
+    assert cli.main(["--report"]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert "tune.yaml expands to more than 10000 values" in line
+
+
+def test_no_arguments_is_a_usage_error_not_a_twenty_trial_study(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main([])
+    assert exited.value.code == 2
+    assert "one of the arguments --trials --report is required" in capsys.readouterr().err

@@ -67,3 +67,39 @@ def test_a_trials_params_become_overrides_dvc_reads_back_as_they_were():
         "x.y=false",
     ]
     assert [yaml.safe_load(o.split("=", 1)[1]) for o in overrides(params)] == list(params.values())
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        # `$` would match before a final newline: the name must be the whole string.
+        ({"study": "mlp\n", "seed": 1, "space": {}}, "'study' is 'mlp\\n'"),
+        (
+            _space(**{"train.learning_rate": {"low": 1e-4, "high": float("inf"), "log": True}}),
+            "cannot be inf",
+        ),
+        (_space(**{"train.learning_rate": {"low": float("nan"), "high": 1}}), "cannot be nan"),
+        (
+            {"study": "s", "seed": 2**32, "space": {}},
+            "'seed' is 4294967296; it must be an integer from 0",
+        ),
+        (
+            _space(**{"train.epochs": {"low": 1, "high": 9, "step": True}}),
+            "step True must be a number",
+        ),
+    ],
+)
+def test_values_that_would_fail_every_trial_are_refused(raw, message):
+    with pytest.raises(PipelineError) as error:
+        parse_space(raw)
+    assert message in str(error.value)
+
+
+def test_errors_name_the_file_they_are_in(tmp_path):
+    (tmp_path / "my.yaml").write_text(
+        "study: s\nseed: 1\nspace: {train.epochs: {low: 5, high: 5}}\n"
+    )
+    with pytest.raises(
+        PipelineError, match=r"^.*my\.yaml: 'space\.train\.epochs' is an empty range"
+    ):
+        load_space(tmp_path / "my.yaml")

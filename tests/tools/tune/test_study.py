@@ -3,25 +3,70 @@ import optuna
 from tools.tune import report, study
 from tools.tune.space import Dimension, TuneSpec
 
+SPEC = TuneSpec(
+    "s",
+    1,
+    (
+        Dimension("train.learning_rate", float, 1e-4, 1e-1, log=True),
+        Dimension("train.epochs", int, 1, 50),
+    ),
+)
 
-def test_a_failed_trial_is_recorded_with_its_reason_and_the_study_goes_on(tmp_path, monkeypatch):
-    # DVC's parallel runs can fail or lose an experiment: the study must not stop.
+
+def _fake_trials(monkeypatch, failing: tuple[str, ...] = ()) -> list[dict]:
+    """Trials that score their learning rate, without DVC; returns the params each ran."""
+    ran = []
+
     def run(self, name: str, params: dict) -> study.TrialResult | str:
-        if name == "s-001":
-            return "dvc exp run succeeded but kept no experiment named s-001"
+        ran.append(params)
+        if name in failing:
+            return f"dvc exp run succeeded but kept no experiment named {name}"
         return study.TrialResult(val_accuracy=params["train.learning_rate"], test_accuracy=0.5)
 
     monkeypatch.setattr(study.Trials, "run", run)
-    spec = TuneSpec("s", 1, (Dimension("train.learning_rate", float, 1e-4, 1e-1, log=True),))
-    ran = study.run_study(spec, total=4, jobs=2, root=tmp_path)
-    states = [t.state for t in ran.get_trials(deepcopy=False)]
-    assert states.count(optuna.trial.TrialState.COMPLETE) == 3
-    trials = ran.get_trials(deepcopy=False)
+    return ran
+
+
+def test_a_failed_trial_is_recorded_with_its_reason_and_the_next_run_replaces_it(
+    tmp_path, monkeypatch
+):
+    # DVC's parallel runs can fail or lose an experiment: the study must not stop.
+    _fake_trials(monkeypatch, failing=("s-001",))
+    run = study.run_study(SPEC, total=4, jobs=2, root=tmp_path)
+    assert (run.completed, run.failed) == (3, 1)
+    trials = run.study.get_trials(deepcopy=False)
     assert [t.user_attrs["experiment"] for t in trials] == [f"s-00{n}" for n in range(4)]
-    failed = [t for t in trials if t.state.name == "FAIL"]
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
     assert [t.user_attrs["error"] for t in failed] == [
         "dvc exp run succeeded but kept no experiment named s-001"
     ]
-    # Resumed: the study already holds 4 finished trials, failed one included.
-    assert len(study.run_study(spec, total=4, jobs=2, root=tmp_path).get_trials()) == 4
-    assert "failed s-001: dvc exp run succeeded but kept no" in report.render(ran, spec, tmp_path)
+    # Resumed: one trial makes up the 4 complete ones; then there is nothing to run.
+    assert study.run_study(SPEC, total=4, jobs=2, root=tmp_path).completed == 1
+    assert study.run_study(SPEC, total=4, jobs=2, root=tmp_path).completed == 0
+    assert "failed s-001: dvc exp run succeeded but kept no" in report.render(
+        run.study, SPEC, tmp_path
+    )
+
+
+def test_a_resumed_study_proposes_what_an_uninterrupted_one_would(tmp_path, monkeypatch):
+    # Inside TPE's random start-up trials, where a sampler seeded anew on every run would
+    # replay the first run's trials one for one.
+    ran = _fake_trials(monkeypatch)
+    for folder in ("whole", "resumed"):
+        (tmp_path / folder).mkdir()
+    study.run_study(SPEC, total=4, jobs=1, root=tmp_path / "whole")
+    whole, ran[:] = list(ran), []
+    for total in (1, 2, 4):  # interrupted twice
+        study.run_study(SPEC, total=total, jobs=1, root=tmp_path / "resumed")
+    assert ran == whole
+    assert len({tuple(params.items()) for params in whole}) == 4  # never the same trial twice
+
+
+def test_a_trial_left_running_by_a_killed_run_is_failed_on_the_next(tmp_path, monkeypatch):
+    _fake_trials(monkeypatch)
+    left = study.run_study(SPEC, total=1, jobs=1, root=tmp_path).study
+    left.ask()  # what a killed mnist-tune leaves: a trial that will never end
+    run = study.run_study(SPEC, total=2, jobs=1, root=tmp_path)
+    states = [t.state for t in run.study.get_trials(deepcopy=False)]
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL,
+                      optuna.trial.TrialState.COMPLETE]  # fmt: skip

@@ -1,0 +1,169 @@
+"""Failures and interrupts through DVC's own commands: every stage's previous outputs stay.
+
+DVC would delete a stage's outputs before running it; dvc.yaml marks them `persist`, so
+they stay in place until the stage's own atomic replace. Each test fails or interrupts a
+stage as users meet it (`dvc repro`, `dvc exp run` in the workspace, `--temp`, queued;
+a bad param, a damaged mirror, a full disk, Ctrl-C, SIGTERM to DVC or to the stage) and
+checks every output of every stage, byte for byte, and that the next run completes.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from components.ingest import mirror
+from tests.support.project import PATHS, Project, new_project
+from tests.support.stages import temps_left
+
+pytestmark = pytest.mark.e2e
+
+OUTPUTS = ("raw", "processed", "model", "live", "reports")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
+    """A clone whose pipeline has run once, its results committed."""
+    project = new_project(tmp_path_factory, mirror_dir)
+    project.run("dvc", "repro")
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-q", "-m", "baseline results")
+    return project
+
+
+def _outputs(project: Project) -> dict[str, bytes]:
+    """Every file of every stage's outputs, by path."""
+    found = {}
+    for name in OUTPUTS:
+        path = project.path / PATHS[name]
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        found |= {str(p.relative_to(project.path)): p.read_bytes() for p in files}
+    return found
+
+
+def _left_clean(project: Project) -> None:
+    """No temp output left, and DVC sees the outputs it recorded."""
+    assert temps_left(project.path) == [], "a temp output was left"
+    assert "changed outs" not in project.run("dvc", "status")
+
+
+def _session_ends(session: int, timeout: float = 60) -> None:
+    """Waits for every process of `session` to exit: none may run on unseen."""
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["pgrep", "-s", str(session)], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "a process of the interrupted run is still running"
+        time.sleep(0.1)
+
+
+def _one_error_line(output: str) -> str:
+    errors = [line for line in output.splitlines() if " ERROR pipeline: " in line]
+    assert len(errors) == 1 and "Traceback" not in output, output[-3000:]
+    return errors[0]
+
+
+def test_a_bad_param_in_a_workspace_experiment_keeps_every_output(project: Project):
+    before = _outputs(project)
+    failed = project.call("dvc", "exp", "run", "-S", "train.batch_size=0")
+    assert failed.returncode != 0
+    assert "'train.batch_size' is 0" in _one_error_line(failed.stdout + failed.stderr)
+    assert _outputs(project) == before
+    _left_clean(project)
+    project.reset()
+
+
+def test_a_damaged_mirror_under_repro_keeps_the_ingested_data(project: Project, tmp_path: Path):
+    shutil.copytree(project.env["DATA_MIRROR"], tmp_path / "mirror")
+    (tmp_path / "mirror" / mirror.FILES["test_labels"]).unlink()
+    before = _outputs(project)
+    env = {**project.env, "DATA_MIRROR": str(tmp_path / "mirror")}
+    failed = subprocess.run(
+        ["dvc", "repro", "--force", "-s", "ingest"],
+        cwd=project.path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert failed.returncode != 0
+    assert "t10k-labels-idx1-ubyte.gz is missing" in _one_error_line(failed.stderr)
+    assert _outputs(project) == before
+    _left_clean(project)
+
+
+def _limited_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, 2_000_000))
+
+
+def test_a_full_disk_under_repro_keeps_the_previous_output_as_the_message_says(project: Project):
+    before = _outputs(project)
+    failed = subprocess.run(
+        ["dvc", "repro", "--force", "-s", "preprocess"], cwd=project.path, env=project.env,
+        capture_output=True, text=True, timeout=600, preexec_fn=_limited_file_size,
+    )  # fmt: skip
+    assert failed.returncode != 0
+    assert "its previous output is untouched" in _one_error_line(failed.stderr)
+    assert _outputs(project) == before
+    _left_clean(project)
+
+
+def _interrupt_training(project: Project, send) -> int:
+    """Runs `dvc repro` of train; once its first epoch is logged, `send(dvc's process)`.
+
+    Returns:
+        DVC's exit status.
+    """
+    project.set_param("train.epochs", 3)
+    log = project.path.with_name(f"{project.path.name}-interrupted.log")  # for a failure's story
+    repro = subprocess.Popen(
+        ["dvc", "repro", "-s", "train"], cwd=project.path, env=project.env,
+        start_new_session=True, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while not list(project.path.glob(".dvclive.tmp-*/plots/metrics/train/loss.tsv")):
+        assert repro.poll() is None and time.monotonic() < deadline, "train ended first"
+        time.sleep(0.01)
+    send(repro)
+    status = repro.wait(timeout=120)
+    _session_ends(repro.pid)  # a stage whose DVC was killed stops too
+    return status
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        pytest.param(lambda dvc: os.killpg(dvc.pid, signal.SIGINT), id="ctrl_c"),
+        pytest.param(lambda dvc: dvc.terminate(), id="sigterm_to_dvc"),  # as `timeout` does
+        pytest.param(
+            lambda dvc: os.kill(_stage_pid(dvc), signal.SIGTERM), id="sigterm_to_the_stage"
+        ),
+    ],
+)
+def test_an_interrupted_stage_keeps_every_output_and_the_next_run_completes(project: Project, send):
+    before = _outputs(project)
+    assert _interrupt_training(project, send) != 0
+    assert _outputs(project) == before
+    story = project.path.with_name(f"{project.path.name}-interrupted.log").read_text()
+    assert "outputs were left as they were before this run" in story, story[-3000:]
+    _left_clean(project)
+    assert project.stages_run("dvc", "repro") == ["train", "evaluate"]
+    project.reset()
+
+
+def _stage_pid(dvc: subprocess.Popen) -> int:
+    found = subprocess.run(
+        ["pgrep", "-s", str(dvc.pid), "-f", "components train"], capture_output=True, text=True
+    )
+    return int(found.stdout.split()[0])
+
+
+def test_failed_temp_and_queued_experiments_leave_the_workspace(project: Project):
+    before = _outputs(project)
+    temp = project.call("dvc", "exp", "run", "--temp", "-S", "train.epochs=0")
+    assert temp.returncode != 0 and "'train.epochs' is 0" in temp.stdout + temp.stderr
+    project.run("dvc", "exp", "run", "--queue", "-S", "train.learning_rate=.inf")
+    assert list(project.run_queue(jobs=1).values()) == ["failed"]
+    assert _outputs(project) == before
+    assert project.run("git", "status", "--porcelain") == ""
