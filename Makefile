@@ -1,41 +1,78 @@
 # The README's two commands: `make repro` (set up, run the pipeline) and `make test`.
 # Setup installs exactly uv.lock's versions into .venv with uv, itself pinned and
-# bootstrapped with pip into .tools/ (the machine needs only Python 3.11-3.13).
+# bootstrapped with pip (the machine needs only Python 3.11-3.13).
 PYTHON ?= python3
 VENV ?= .venv
 UV_VERSION := 0.13.9
-UV := .tools/bin/uv
+# Kept between clones, like pip's and uv's own caches: the pinned uv, and the bytecode of
+# what the pipeline imports (below).
+CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mnist-pipeline
+UV := $(CACHE)/uv-$(UV_VERSION)/bin/uv
 BIN := $(abspath $(VENV))/bin
+BYTECODE = $(CACHE)/bytecode/$(shell $(PYTHON) -c "import hashlib; print(hashlib.sha256(open('uv.lock', 'rb').read()).hexdigest()[:16])")
 # dvc runs each stage's `python -m ...` through the shell: it must find the venv's python.
 export PATH := $(BIN):$(PATH)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # This machine's Python, never a downloaded one.
 export UV_PYTHON_DOWNLOADS := never
-# Compile .pyc files at install, as pip does: where PYTHONDONTWRITEBYTECODE is set, Python
-# never writes them itself, and every stage would compile TensorFlow's modules at import.
-export UV_COMPILE_BYTECODE := 1
+# Python writes the bytecode of what it imports, as it does by default, even where the machine
+# sets PYTHONDONTWRITEBYTECODE: else every stage would compile TensorFlow's modules at every
+# import. Written as they are first imported, not all at install (uv's --compile-bytecode
+# compiles every installed file, several times what the pipeline imports), and linked from
+# CACHE into a new clone's venv: its installed files are uv's cached ones, of the same size
+# and time, so the bytecode holds (Python checks both, and compiles anew what differs).
+export PYTHONDONTWRITEBYTECODE :=
+define LINK_BYTECODE
+import os, shutil, sys, sysconfig
+from pathlib import Path
+site, cache = Path(sysconfig.get_path("purelib")), Path(sys.argv[2])
+source, target = (cache, site) if sys.argv[1] == "in" else (site, cache)
+for pyc in source.rglob("*.pyc") if source.is_dir() else ():
+    linked = target / pyc.relative_to(source)
+    if not linked.exists():
+        linked.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(pyc, linked)
+        except OSError:  # another file system
+            shutil.copy2(pyc, linked)
+endef
+export LINK_BYTECODE
 
-.PHONY: repro test lint format bench bench-scale bench-accuracy bench-tune bench-hostile upgrade clean
+.PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-hostile upgrade clean
 
 $(UV):
-	$(PYTHON) -m venv .tools
-	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
+	$(CACHE)/uv-$(UV_VERSION)/bin/python -m pip install --quiet --disable-pip-version-check \
+		"uv==$(UV_VERSION)"
 
 # `uv sync` makes the venv exactly the lock: the test target installs the test extra too,
 # and marks both synced, so `make repro` after `make test` keeps the test tools.
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --quiet --python $(PYTHON)
+	-$(BIN)/python -c "$$LINK_BYTECODE" in $(BYTECODE)
 	touch $@
 
 $(VENV)/.synced-test: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --quiet --python $(PYTHON) --extra test
+	-$(BIN)/python -c "$$LINK_BYTECODE" in $(BYTECODE)
 	touch $@ $(VENV)/.synced
+
+# The venv alone (a teammate's clone, say), with pyproject.toml's optional extras if
+# named: `make setup EXTRAS=dask` for the Dask runner. Later targets keep them. The tools
+# are imported once, so their bytecode is written for commands run outside make.
+setup: | $(UV)
+	$(UV) sync --locked --quiet --python $(PYTHON) $(addprefix --extra ,$(EXTRAS))
+	-$(BIN)/python -c "$$LINK_BYTECODE" in $(BYTECODE)
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -c "import dvc.cli, keras, tools.push, tools.predict.cli"
+	touch $(VENV)/.synced
 
 repro: $(VENV)/.synced
 	dvc repro
+	-$(BIN)/python -c "$$LINK_BYTECODE" out $(BYTECODE)
 
 test: $(VENV)/.synced-test
 	pytest
+	-$(BIN)/python -c "$$LINK_BYTECODE" out $(BYTECODE)
 
 lint: $(VENV)/.synced-test
 	ruff check .
@@ -69,5 +106,6 @@ bench-hostile: $(VENV)/.synced
 upgrade: | $(UV)
 	$(UV) lock --upgrade
 
+# The project's own: CACHE (the pinned uv, shared bytecode) stays, like pip's and uv's caches.
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache

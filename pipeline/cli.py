@@ -25,13 +25,15 @@ from pipeline.params import Params, load_params
 logger = logging.getLogger("pipeline")
 
 
-# Lines printed while TensorFlow and Beam load, none of them actionable: absl's notice that
-# logging is not set up yet, oneDNN's and the CPU-feature notes, the CUDA probe on a machine
-# without a GPU, and Beam's warning about optional BigQuery clients it does not use.
+# Lines printed while TensorFlow, Beam and LiteRT load, none of them actionable: absl's notice
+# that logging is not set up yet, oneDNN's and the CPU-feature notes, the CUDA probe on a
+# machine without a GPU, Beam's warning about optional BigQuery clients it does not use, and
+# LiteRT's note that it uses its fast CPU kernels (XNNPACK).
 _STARTUP_NOISE = re.compile(
     r"All log messages before absl::InitializeLog\(\) is called|oneDNN custom operations"
     r"|Could not find cuda drivers|cpu_feature_guard|To enable the following instructions"
     r"|rebuild TensorFlow with the appropriate compiler flags|apitools not found"
+    r"|Created TensorFlow Lite XNNPACK delegate for CPU"
 )
 
 

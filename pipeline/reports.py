@@ -95,11 +95,13 @@ class HeadlineMetrics(Record):
 
 @dataclasses.dataclass(frozen=True)
 class ClassScores(Record):
-    """One class's test precision, recall and F1."""
+    """One class's test precision, recall and F1, and its errors counted both ways."""
 
     precision: float
     recall: float
     f1: float
+    missed: int  # test examples of the class predicted as another
+    false_alarms: int  # test examples of another class predicted as this one
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,17 +11,23 @@ and serving cannot drift from training:
 - `serving_default`: `images`, uint8 [N, 28, 28] or [N, 28, 28, 1];
 - `predict_png`: `png`, string [N] of encoded PNG digits (any size, resized to 28x28);
 
-both return `classes` (int64 [N]) and `probabilities` (float32 [N, 10]).
+both return `classes` (int64 [N]) and `probabilities` (float32 [N, 10]). Beside it, in
+`assets.extra/`, the same model as a TFLite flatbuffer (components.evaluate.lite).
+
+The TFLite conversion goes through a temporary SavedModel, as Keras's own LiteRT export
+does: converting a Keras 3 model's concrete function directly drops its weights (they are
+resource variables), and freezing it first takes TensorFlow's deprecated path.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from components.evaluate import serving
+from components.evaluate import lite, serving
 from pipeline import outputs, schema, transform
 from pipeline.errors import environment_error
 
@@ -41,10 +47,28 @@ def _decode_png(png: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.round(resized), tf.uint8)
 
 
+def tflite_bytes(model: keras.Model) -> bytes:
+    """`model`, raw uint8 pixels in and probabilities out, as a TFLite flatbuffer of
+    builtin ops only (lite.SIGNATURE)."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name=lite.SIGNATURE,
+        fn=lambda images: {lite.OUTPUT: classify(model, images)["probabilities"]},
+        input_signature=[tf.TensorSpec([None, *schema.IMAGE_SHAPE[:2]], tf.uint8, name=lite.INPUT)],
+    )
+    with tempfile.TemporaryDirectory() as saved_model:
+        archive.write_out(saved_model, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, [lite.SIGNATURE])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter.convert()
+
+
 def export_saved_model(
     model: keras.Model, out_dir: str | Path, record: serving.PushRecord | None = None
 ) -> None:
-    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, atomically.
+    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, and as TFLite
+    beside it, atomically.
 
     Args:
         record: if given, stored as the SavedModel's push record.
@@ -63,6 +87,8 @@ def export_saved_model(
     )
     with outputs.atomic_output(out_dir) as temp:
         archive.write_out(str(temp), verbose=False)
+        (temp / lite.TFLITE_MODEL).parent.mkdir(exist_ok=True)
+        (temp / lite.TFLITE_MODEL).write_bytes(tflite_bytes(model))
         if record is not None:
             serving.write_push_record(temp, record)
 

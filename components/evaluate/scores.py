@@ -39,14 +39,21 @@ class Scorer:
         return Score(accuracy=accuracy, loss=self.loss_sum / examples)
 
     def per_class(self) -> dict[str, ClassScores]:
-        """Each class's precision, recall and F1, by class id."""
-        hits = np.diag(self.confusion).astype(np.float64)
+        """Each class's precision, recall, F1 and errors, by class id."""
+        hits = np.diag(self.confusion)
+        actual, predicted = self.confusion.sum(axis=1), self.confusion.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.nan_to_num(hits / self.confusion.sum(axis=0))
-            recall = np.nan_to_num(hits / self.confusion.sum(axis=1))
+            precision = np.nan_to_num(hits / predicted)
+            recall = np.nan_to_num(hits / actual)
             f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
         return {
-            str(c): ClassScores(float(precision[c]), float(recall[c]), float(f1[c]))
+            str(c): ClassScores(
+                float(precision[c]),
+                float(recall[c]),
+                float(f1[c]),
+                missed=int(actual[c] - hits[c]),
+                false_alarms=int(predicted[c] - hits[c]),
+            )
             for c in range(schema.NUM_CLASSES)
         }
 

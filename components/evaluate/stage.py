@@ -8,7 +8,7 @@ test split is streamed through the model a batch at a time (pipeline.dataset), s
 does not grow with it. Writes, into the reports folder: `metrics.json` (test loss and
 accuracy, and whether the model was blessed), `blessing.json` (the verdict, which check
 decided it, both models' metrics), `predictions.csv` (actual,predicted per test example:
-the confusion matrix), `per_class.csv` (precision, recall, F1 per class) and
+the confusion matrix), `per_class.csv` (precision, recall, F1 and errors per class) and
 `misclassified.png` (misclassified test digits captioned with their true and predicted
 labels).
 
@@ -143,9 +143,9 @@ def _write_reports(
     outputs.write_json(out_dir / artifacts.BLESSING_FILE, blessing.to_json())
     with (out_dir / artifacts.PER_CLASS_FILE).open("w", newline="") as file:
         rows = csv.writer(file)
-        rows.writerow(["class", "precision", "recall", "f1"])
+        rows.writerow(["class", "precision", "recall", "f1", "missed", "false_alarms"])
         rows.writerows(
-            [c, f"{s.precision:.6f}", f"{s.recall:.6f}", f"{s.f1:.6f}"]
+            [c, f"{s.precision:.6f}", f"{s.recall:.6f}", f"{s.f1:.6f}", s.missed, s.false_alarms]
             for c, s in per_class.items()
         )
 

@@ -61,7 +61,7 @@ def _runner_path(name: str) -> str:
         importlib.import_module(module)  # registers the runner's PipelineOptions too
     except ImportError:
         raise PipelineError(
-            f"params: preprocess.runner {name} needs its extra: pip install '.[dask]'"
+            f"params: preprocess.runner {name} needs its extra: make setup EXTRAS=dask"
         ) from None
     return f"{module}.{name}"
 
@@ -251,7 +251,7 @@ _WORKER_HINTS = {
     "PortableRunner": "check that the workers can start (--environment_type and "
     "--environment_config in preprocess.beam_args, the project installed on them)",
     "DaskRunner": "check that the Dask scheduler has workers and that they can import this "
-    "project (pip install '.[dask]' where they run)",
+    "project (installed with its dask extra where they run)",
 }
 
 

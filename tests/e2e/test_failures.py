@@ -117,16 +117,17 @@ def _interrupt_training(project: Project, send) -> int:
     """
     project.set_param("train.epochs", 3)
     log = project.path.with_name(f"{project.path.name}-interrupted.log")  # for a failure's story
-    repro = subprocess.Popen(
-        ["dvc", "repro", "-s", "train"], cwd=project.path, env=project.env,
-        start_new_session=True, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 600
-    while not list(project.path.glob(".dvclive.tmp-*/plots/metrics/train/loss.tsv")):
-        assert repro.poll() is None and time.monotonic() < deadline, "train ended first"
-        time.sleep(0.01)
-    send(repro)
-    status = repro.wait(timeout=120)
+    with log.open("w") as out:
+        repro = subprocess.Popen(
+            ["dvc", "repro", "-s", "train"], cwd=project.path, env=project.env,
+            start_new_session=True, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + 600
+        while not list(project.path.glob(".dvclive.tmp-*/plots/metrics/train/loss.tsv")):
+            assert repro.poll() is None and time.monotonic() < deadline, "train ended first"
+            time.sleep(0.01)
+        send(repro)
+        status = repro.wait(timeout=120)
     _session_ends(repro.pid)  # a stage whose DVC was killed stops too
     return status
 

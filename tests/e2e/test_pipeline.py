@@ -6,12 +6,15 @@ baseline; each later one starts from it and leaves the workspace as it found it.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 import yaml
+from PIL import Image
 
 from components import STAGES
 from tests.support import ROOT, cluster
@@ -27,14 +30,7 @@ HEADLINE_METRICS = {
     LIVE_METRICS: {"train.accuracy", "train.loss", "val.accuracy", "val.loss"},
     METRICS: {"test.accuracy", "test.loss", "blessed"},
 }
-PLOTS = {
-    "loss",
-    "accuracy",
-    "confusion",
-    "precision",
-    "recall",
-    f"{PATHS['reports']}/misclassified.png",
-}
+PLOTS = {"loss", "accuracy", "confusion", "errors", f"{PATHS['reports']}/misclassified.png"}
 
 
 @pytest.fixture(scope="module")
@@ -213,14 +209,23 @@ def test_plots_show_each_intended_plot_once(project: Project):
     # With -o, the JSON lists image plots too.
     shown = project.output_json("dvc", "plots", "show", "--json", "-o", "plots_json")
     assert set(shown["data"]) == PLOTS
+    specs = {name: plots[0]["content"] for name, plots in shown["data"].items() if name in PLOTS}
+    # Whole epochs, from 1; the errors where they can be told apart, not bars on a 0-1 axis.
+    assert specs["loss"]["encoding"]["x"]["axis"] == {"tickMinStep": 1, "format": "d"}
+    epochs = sorted({int(row["step"]) for row in specs["loss"]["data"]["values"]})
+    assert epochs == list(range(5))  # DVCLive's steps: the template adds 1
+    assert specs["confusion"]["spec"]["transform"][0] == {
+        "filter": "datum['actual'] != datum['predicted']"
+    }
+    rows = specs["errors"]["data"]["values"]
+    assert sum(int(row["missed"]) for row in rows) == sum(int(r["false_alarms"]) for r in rows)
     project.run("dvc", "plots", "show", "-o", "plots_html")
     html = project.read("plots_html/index.html")
     for title in (
         "Loss per epoch",
         "Accuracy per epoch",
-        "Test confusion matrix",
-        "Test precision per class",
-        "Test recall per class",
+        "Test errors by actual and predicted class",
+        "Test errors per class",
         "misclassified.png",
     ):
         assert title in html
@@ -258,6 +263,22 @@ def test_push_then_pull_in_a_fresh_clone_as_the_readme_says(project: Project, tm
         assert files
         for file in files:
             assert (clone / file.relative_to(project.path)).read_bytes() == file.read_bytes()
+    # The tools come from `make setup` (this test's venv is the same lock's); the clone has
+    # no serving folder: one push serves the pulled model, and git stays clean.
+    assert "make setup && source .venv/bin/activate" in recipe
+    assert "mnist-push && mnist-predict my_digit.png" in recipe
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 12:16] = 255  # a one
+    Image.fromarray(digit).save(clone / "my_digit.png")
+    project.run("bash", "-c", "mnist-push && mnist-predict my_digit.png --json", cwd=clone)
+    again = project.run("mnist-push", cwd=clone)
+    assert "serves already as version 1" in again
+    predicted = json.loads(
+        project.call("mnist-predict", "my_digit.png", "--json", cwd=clone).stdout
+    )
+    assert predicted["digit"] == 1
+    (clone / "my_digit.png").unlink()
+    assert project.run("git", "status", "--porcelain", cwd=clone) == ""
 
 
 def test_unblessed_experiment_completes_and_serving_is_untouched(project: Project):

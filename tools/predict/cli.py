@@ -1,117 +1,153 @@
-"""`mnist-predict`: classify real image files with the exported SavedModel.
+"""`mnist-predict`: classify image files with the served model, as they are read.
 
 Each image is normalised the way MNIST's digits were made (tools.predict.images): any size,
 colour or greyscale, dark-on-light or light-on-dark, in PNG, JPEG, BMP, GIF, TIFF, WebP,
-PPM, TGA or ICO. A file that cannot be read gets its own error line and the others are
-still classified; the exit status is 1 if any file failed, or if nothing was classified.
+PPM, TGA or ICO. Files are read, normalised and classified CHUNK at a time, and each
+result is printed as it is made, in the order the files were given or found: memory stays
+flat however many files there are. The model is the served version's TFLite model, run
+by LiteRT (tools.predict.model): TensorFlow is never imported.
 
-    mnist-predict digit.png scans/ [--json] [--model models/serving]
+An answer is flagged unsure when the model's probability for it is below
+--min-confidence, or when the normalisation found no clear digit in the image. A file that
+cannot be read gets its own error line and the others are still classified. Exit status:
+0 when every file got a sure answer, 1 when a file could not be classified (or none was
+given), 3 when every file was classified but some answers are unsure.
 
-`--model` takes a SavedModel or a serving folder, whose latest version is used; by default
-the serving folder dvc.yaml names.
+    mnist-predict digit.png scans/ [--json] [--model models/serving] [--min-confidence 0.8]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
 import logging
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from components.evaluate import serving
-from pipeline import artifacts, cli
+from pipeline import cli
 from pipeline.errors import PipelineError
-from tools.predict import images
+from tools.predict import files, images, model
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)
 
-
-def _serve(model_dir: Path) -> Any:
-    with cli.quiet_native_startup():  # after argument errors: `--help` answers at once
-        import tensorflow as tf
-    signature = serving.load_signature(model_dir)
-    return lambda pixels: signature(images=tf.constant(pixels))["probabilities"].numpy()
+CHUNK = 64  # files per call into the model: batching pays off by ~16, and a chunk prints fast
+MIN_CONFIDENCE = 0.8
+UNSURE = 3  # the exit status when every file was classified, some answers unsure
 
 
-def predict(files: list[Path], model_dir: str | Path) -> list[dict]:
-    """Classifies each file; a file that fails gets {"file", "error"} instead of a digit."""
-    results, batch, batch_files = [], [], []
-    for path, digit in images.digits(files):
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """What mnist-predict says of one file: its digit, or why it has none."""
+
+    file: str  # as files.shown shows it: one line, unambiguous
+    digit: int | None = None
+    probability: float | None = None
+    probabilities: list[float] | None = None
+    unsure: str | None = None  # why not to trust the digit
+    error: str | None = None
+
+    def text(self) -> str:
+        if self.error is not None:
+            return f"{self.file}: error: {self.error}"
+        said = f"{self.file}: {self.digit} ({self.probability:.3f})"
+        return f"{said} unsure: {self.unsure}" if self.unsure else said
+
+
+def _answers(
+    chunk: list[tuple[Path, images.Digit | PipelineError]], classify: model.Classify, least: float
+) -> Iterator[Answer]:
+    found = [digit.image for _, digit in chunk if isinstance(digit, images.Digit)]
+    rows = iter(classify(np.stack(found)) if found else ())
+    for path, digit in chunk:
         if isinstance(digit, PipelineError):
-            results.append({"file": str(path), "error": str(digit)})
-        else:
-            batch.append(digit)
-            batch_files.append(path)
-    if batch:
-        probabilities = _serve(Path(model_dir))(np.stack(batch))
-        for path, row in zip(batch_files, probabilities, strict=True):
-            digit = int(row.argmax())
-            results.append(
-                {
-                    "file": str(path),
-                    "digit": digit,
-                    "probability": float(row[digit]),
-                    "probabilities": [round(float(p), 6) for p in row],
-                }
-            )
-    order = {str(path): n for n, path in enumerate(files)}
-    return sorted(results, key=lambda r: order[r["file"]])
+            yield Answer(files.shown(path), error=str(digit))
+            continue
+        row = next(rows)
+        best = int(row.argmax())
+        doubts = [*digit.doubts]
+        if row[best] < least:
+            doubts.insert(0, f"probability below --min-confidence {least:g}")
+        yield Answer(
+            files.shown(path),
+            digit=best,
+            probability=float(row[best]),
+            probabilities=[round(float(p), 6) for p in row],
+            unsure="; ".join(doubts) or None,
+        )
 
 
-def _print(results: list[dict], as_json: bool) -> None:
-    for result in results:
-        if as_json:
-            print(json.dumps(result))
-        elif "error" in result:
-            print(f"{result['file']}: error: {result['error']}", file=sys.stderr)
-        else:
-            print(f"{result['file']}: {result['digit']} ({result['probability']:.3f})")
+def predict(paths: Iterable[Path], classify: model.Classify, least: float) -> Iterator[Answer]:
+    """Each file's answer, in order, CHUNK files at a time."""
+    read = images.digits(paths)
+    while chunk := list(itertools.islice(read, CHUNK)):
+        yield from _answers(chunk, classify, least)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mnist-predict", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="+", help="image files, or folders of them")
+    parser.add_argument(
+        "--model",
+        help="a .tflite file, a SavedModel, or a serving folder of numbered versions (the "
+        "latest is used); default: the project's served version",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON, one object per file")
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=MIN_CONFIDENCE,
+        help=f"flag an answer unsure below this probability (default: {MIN_CONFIDENCE})",
+    )
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mnist-predict", description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="+", help="image files or folders of them")
-    parser.add_argument(
-        "--model",
-        help="a SavedModel, or a serving folder of numbered versions (the latest is used); "
-        "default: the project's serving folder",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON, one object per file")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     cli.setup_logging(logging.WARNING)
-    model_path = args.model or artifacts.paths["serving"]
-    model = serving.saved_model_dir(model_path)
-    if model is None:
-        logger.error(
-            "no SavedModel in %s; run `dvc repro` (evaluate pushes a blessed model there) "
-            "or pass --model",
-            model_path,
-        )
-        return 1
-    files = images.find_images(args.paths)
-    if not files:
-        logger.error("no image files in %s", ", ".join(args.paths))
-        return 1
     try:
-        results = predict(files, model)
+        if not 0 <= args.min_confidence <= 1:
+            raise PipelineError(f"--min-confidence {args.min_confidence} is not in [0, 1]")
+        classify = model.load(model.resolve(args.model))
+        counts = {"sure": 0, "unsure": 0, "error": 0}
+        for answer in predict(files.find_images(args.paths), classify, args.min_confidence):
+            kind = "error" if answer.error else "unsure" if answer.unsure else "sure"
+            counts[kind] += 1
+            if args.json:
+                print(json.dumps(dataclasses.asdict(answer)), flush=True)
+            else:
+                print(answer.text(), file=sys.stderr if answer.error else sys.stdout, flush=True)
     except PipelineError as error:
         logger.error("%s", error)
         return 1
-    _print(results, args.json)
-    classified = sum("digit" in r for r in results)
-    if not classified:
-        logger.error("no file could be classified (%d failed)", len(results))
-    return 0 if classified == len(results) else 1
+    except KeyboardInterrupt as interrupt:
+        return cli.interrupted_status(interrupt)
+    return _status(counts, args.paths)
+
+
+def _status(counts: dict[str, int], given: list[str]) -> int:
+    if not sum(counts.values()):
+        logger.error("no image files in %s", ", ".join(given))
+        return 1
+    if counts["error"]:
+        if not counts["sure"] + counts["unsure"]:
+            logger.error("no file could be classified (%d failed)", counts["error"])
+        return 1
+    return UNSURE if counts["unsure"] else 0
 
 
 def console() -> None:
     """The `mnist-predict` script: the process entry point, where process-wide settings go."""
-    cli.set_tensorflow_log_level()
-    sys.exit(main())
+    cli.handle_stop_signals()
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `mnist-predict scans/ | head`: the reader has what it wanted
+        sys.stderr.close()
+        sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -7,51 +7,38 @@ decoded at a fraction of its size when that is all a 28x28 digit needs, and ever
 image is shrunk to MAX_SIDE before anything else is done with it. Whatever goes wrong while
 decoding, the file gets one error and no other file is affected.
 
-Normalisation follows how MNIST's digits were made: greyscale; inverted if the paper is
-lighter than the ink; cropped to the ink; scaled to fit 20x20 keeping its aspect ratio;
-placed in 28x28 with its centre of mass at the centre.
+Normalisation reads a photo the way a person would, then frames it the way MNIST's digits
+were made. The paper and its uneven lighting are fitted and taken away and the ink measured
+against them, either polarity (`paper`); the digit is the ink's largest connected strokes,
+not specks or page edges (`strokes`); it is cropped to those strokes, scaled to fit 20x20
+keeping its aspect ratio, and placed in 28x28 with its centre of mass at the centre. The
+same transform serves clean scans: their paper is flat and their ink is all one digit.
+Where the ink does not look like one clear digit, the digit says so in its `doubts`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from pipeline import schema
 from pipeline.errors import PipelineError
+from tools.predict import paper, strokes
 
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM", "TGA", "ICO")
 MAX_FILE_BYTES = 50 * 2**20
 MAX_PIXELS = 50_000_000  # as declared by the file's header, checked before decoding
 MAX_SIDE = 1024  # pixels on the long side kept once decoded: ample for a 20x20 digit
 _BOX, _SIDE = 20, schema.IMAGE_SHAPE[0]
-_INK_LEVEL = 0.25  # a pixel is ink when brighter than this share of the darkest-to-brightest range
-
-
-def _suffixes() -> set[str]:
-    Image.init()
-    return {ext for ext, name in Image.registered_extensions().items() if name in FORMATS}
-
-
-def find_images(paths: list[str]) -> list[Path]:
-    """The given files, plus the image files inside given folders (sorted; links to
-    folders are not followed, so a link loop cannot trap the walk)."""
-    suffixes = _suffixes()
-    found = []
-    for name in paths:
-        path = Path(name)
-        if not path.is_dir():
-            found.append(path)
-            continue
-        for folder, _, files in sorted(os.walk(path)):
-            found += sorted(Path(folder) / f for f in files if Path(f).suffix.lower() in suffixes)
-    return found
+_EDGE = 0.25  # the digit's box holds its pixels above this share of its ink level
+_HALO = 2  # pixels around the strokes kept: their soft, anti-aliased edge
 
 
 def _decoded(image: Image.Image) -> Image.Image:
@@ -121,23 +108,52 @@ def _said(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:200]
 
 
-def to_mnist(grey: np.ndarray) -> np.ndarray:
-    """Normalises a greyscale image like MNIST's digits: uint8 [28, 28], light ink on black.
+@dataclass(frozen=True)
+class Digit:
+    """An image normalised like MNIST's digits.
+
+    Attributes:
+        image: uint8 [28, 28], light ink on black.
+        doubts: why the image may hold no clear digit (see strokes.find); empty if none.
+    """
+
+    image: np.ndarray
+    doubts: tuple[str, ...] = ()
+
+
+def normalise(grey: np.ndarray) -> Digit:
+    """Finds the digit in a greyscale image in [0, 255] and frames it like MNIST's.
 
     Raises:
         PipelineError: if there is no ink, or too little to survive the scaling to 20x20.
     """
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if np.median(border) > grey.mean():  # dark ink on light paper
-        grey, border = 255 - grey, 255 - border
-    grey = np.clip(grey - np.median(border), 0, None)  # the paper becomes black
-    if grey.max() <= 0:
+    found = paper.ink_map(grey)
+    digit = strokes.find(found.ink, found.noise, found.shaded)
+    if digit is None:
         raise PipelineError("the image is blank: no ink found")
-    rows, cols = np.nonzero(grey > _INK_LEVEL * grey.max())
-    ink = grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    near = ndimage.binary_dilation(digit.mask, iterations=_HALO)
+    ink = np.clip(found.ink / digit.level, 0, 1) * near  # strokes saturate, as MNIST's do
+    rows, cols = np.nonzero(digit.mask & (found.ink > _EDGE * digit.level))
+    if rows.size == 0:
+        rows, cols = np.nonzero(digit.mask)
+    box = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    return Digit(image=_framed(box), doubts=digit.doubts)
+
+
+def to_mnist(grey: np.ndarray) -> np.ndarray:
+    """The 28x28 uint8 digit of `normalise`, without its doubts.
+
+    Raises:
+        PipelineError: if there is no ink, or too little to survive the scaling to 20x20.
+    """
+    return normalise(grey).image
+
+
+def _framed(ink: np.ndarray) -> np.ndarray:
+    """Ink in [0, 1] scaled to fit 20x20 and placed in 28x28 by its centre of mass."""
     scale = _BOX / max(ink.shape)
     shape = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
-    digit = Image.fromarray((ink * 255 / ink.max()).astype(np.uint8)).resize(shape, Image.LANCZOS)
+    digit = Image.fromarray((ink * 255).astype(np.uint8)).resize(shape, Image.Resampling.LANCZOS)
     box = np.asarray(digit, dtype=np.float64)
     if box.sum() <= 0:
         raise PipelineError("the ink is too small or sparse to make a digit once scaled to 20x20")
@@ -150,10 +166,10 @@ def to_mnist(grey: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def digits(files: list[Path]) -> Iterator[tuple[Path, np.ndarray | PipelineError]]:
-    """Each file and its 28x28 digit, or the error that says why it has none."""
+def digits(files: Iterable[Path]) -> Iterator[tuple[Path, Digit | PipelineError]]:
+    """Each file and its digit, or the error that says why it has none."""
     for path in files:
         try:
-            yield path, to_mnist(load_image(path))
+            yield path, normalise(load_image(path))
         except PipelineError as error:
             yield path, error

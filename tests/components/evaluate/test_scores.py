@@ -19,9 +19,9 @@ def test_scores_of_a_hand_made_case():
     expected_loss = -np.mean(np.log([0.91, 0.01, 0.91, 0.91, 0.01]))
     assert score.loss == pytest.approx(expected_loss)
     # Class 0: predicted twice, right once; class 1: predicted 3 times, right twice.
-    assert per_class["0"] == pytest.approx(ClassScores(0.5, 0.5, 0.5))
+    assert per_class["0"] == ClassScores(0.5, 0.5, 0.5, missed=1, false_alarms=1)
     assert per_class["1"].precision == pytest.approx(2 / 3) and per_class["1"].recall == 1.0
-    assert per_class["2"] == ClassScores(0.0, 0.0, 0.0)  # never predicted, never right
+    assert per_class["2"] == ClassScores(0.0, 0.0, 0.0, missed=1, false_alarms=0)  # never right
     assert list(per_class) == [str(c) for c in range(10)]
 
 

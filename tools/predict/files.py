@@ -1,0 +1,55 @@
+"""Which files mnist-predict reads, found as it goes, and how their names are shown."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from PIL import Image
+
+from tools.predict.images import FORMATS
+
+
+def _suffixes() -> set[str]:
+    Image.init()
+    return {ext for ext, name in Image.registered_extensions().items() if name in FORMATS}
+
+
+def find_images(paths: Iterable[str]) -> Iterator[Path]:
+    """The given files, then the image files inside given folders, found as they are read:
+    folders depth first, names sorted. Iterative (a folder any depth deep is walked), and
+    links to folders are not followed (a link loop cannot trap the walk)."""
+    suffixes = _suffixes()
+    for name in paths:
+        path = Path(name)
+        if not path.is_dir():
+            yield path
+            continue
+        folders = [path]
+        while folders:
+            folder = folders.pop()
+            try:
+                entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            except OSError:
+                yield folder  # it gets its own error line, like any file that cannot be read
+                continue
+            for entry in entries:
+                if entry.is_file() and Path(entry.name).suffix.lower() in suffixes:
+                    yield Path(entry.path)
+            below = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+            folders.extend(reversed(below))
+
+
+def shown(path: Path) -> str:
+    """The file's name as one line can show it unambiguously: a backslash doubled, each
+    byte that is not UTF-8 as \\xNN, each control character escaped (a newline as \\n)."""
+    return "".join(map(_shown_char, os.fsencode(path).decode("utf-8", "surrogateescape")))
+
+
+def _shown_char(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if "\udc80" <= char <= "\udcff":  # an undecodable byte, as surrogateescape keeps it
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return char if char.isprintable() else char.encode("unicode_escape").decode("ascii")

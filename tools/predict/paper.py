@@ -1,0 +1,191 @@
+"""How much ink each pixel of a photo holds, with the paper and its lighting taken away.
+
+A photo's paper is not one grey: light falls off across the page, so a fixed level (or the
+border's median) takes a dim corner for ink. The paper is modelled instead as a smooth
+surface, a quadratic in x and y fitted robustly (the ink, a minority of the pixels, is left
+out as outliers), which follows gradients and vignetting but not strokes; fitted for dark
+ink and for light, it also tells which the image holds. Ink is then measured as contrast
+against that surface, relative to it (light is multiplicative: the same ink is darker on a
+brighter part of the page), smoothed a little against noise, and cleared of the shadows
+and dark surroundings no smooth surface follows (shade.unshaded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from tools.predict import shade
+
+_WORK_SIDES = (128, 512)  # the long side is brought within these before any work
+_FIT_SIDE = 64  # the background is fitted on a copy this small: a smooth surface needs no more
+_FIT_ROUNDS, _FIT_REJECT = 5, 2.5  # rounds of refitting; outliers beyond this many sigmas
+_NOISE_FLOOR = 0.004  # contrast noise assumed at least this (a perfectly flat scan has none)
+_SMOOTH_SIGMA = 1.5  # pixels at the working scale: noise averaged, strokes (>= 3 px) kept
+
+
+@dataclass(frozen=True)
+class InkMap:
+    """The ink of an image at the working scale.
+
+    Attributes:
+        ink: float [H, W], contrast against the paper, 0 for paper and about 1 for black
+            ink on white (light ink on dark paper is measured the same way, flipped).
+        noise: the standard deviation of `ink` on the paper, after smoothing.
+        dark_ink: whether the ink was darker than the paper.
+        shaded: the share of the image in shade (a shadow, the table: see shade.unshaded).
+    """
+
+    ink: np.ndarray
+    noise: float
+    dark_ink: bool
+    shaded: float
+
+
+def ink_map(grey: np.ndarray) -> InkMap:
+    """The ink in a greyscale image in [0, 255] at the working scale (see `working`)."""
+    grey = working(grey)
+    paper, dark_ink = background(grey)
+    if dark_ink:  # relative to the paper's own brightness, so dim corners count as much
+        ink = (paper - grey) / np.maximum(paper, 16.0)
+    else:
+        ink = (grey - paper) / np.maximum(255.0 - paper, 16.0)
+    if min(ink.shape) > 3:  # clean scans too: it thickens thin print a little, as MNIST's
+        ink = ndimage.gaussian_filter(ink, _SMOOTH_SIGMA, mode="nearest")
+    ink, shaded = shade.unshaded(ink, max(_paper_noise(ink), _NOISE_FLOOR))
+    noise = max(_paper_noise(ink), _NOISE_FLOOR)
+    return InkMap(ink=ink, noise=noise, dark_ink=dark_ink, shaded=shaded)
+
+
+def _paper_noise(ink: np.ndarray) -> float:
+    """The noise of the ink map, from its paper side (below 0), where no ink is."""
+    below = -ink[ink < 0]
+    return 1.4826 * float(np.median(below)) if below.size else 0.0
+
+
+def working(grey: np.ndarray) -> np.ndarray:
+    """The image resized so its long side is within _WORK_SIDES (area-averaged when shrunk,
+    which also averages noise away; bicubic when grown, so thin strokes get pixels to span)."""
+    long_side = max(grey.shape)
+    target = min(max(long_side, _WORK_SIDES[0]), _WORK_SIDES[1])
+    if target == long_side:
+        return grey.astype(np.float32)
+    return _resized(grey, target / long_side)
+
+
+def _resized(values: np.ndarray, scale: float) -> np.ndarray:
+    height, width = values.shape
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    kind = Image.Resampling.BOX if scale < 1 else Image.Resampling.BICUBIC
+    image = Image.fromarray(values.astype(np.float32), mode="F").resize(size, kind)
+    return np.asarray(image, dtype=np.float32)
+
+
+def background(grey: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The paper's brightness under the page's lighting, [H, W], and whether the ink is
+    darker than the paper.
+
+    The quadratic is fitted first to the image's border, outliers either way left out.
+    From there it is refitted to the whole image twice, once for dark ink and once for
+    light, each time leaving out only pixels on the ink's side (which keeps the paper's own
+    noise in the fit, so it does not bend under a digit covering much of the page); the
+    polarity is the one whose fit explains the image better (`_implausibility`).
+    """
+    small = _resized(grey, min(1.0, _FIT_SIDE / max(grey.shape)))
+    terms = _quadratic_terms(small.shape)
+    values = small.ravel().astype(np.float64)
+    # The first guess is the paper around the edge, as a person takes the margin for paper:
+    # the border alone, so a digit covering much of the middle cannot drag it.
+    ring = _ring(small.shape).ravel()
+    start = np.full(ring.sum(), np.median(values[ring]))
+    guess = terms @ _fit(terms[ring], values[ring], start, ink_side=0)
+    fits = {sign: _fit(terms, sign * values, sign * guess, ink_side=-1) for sign in (1, -1)}
+    noise = max(_pixel_noise(small), 1.0)
+    sign = min(fits, key=lambda s: _implausibility(s * values - terms @ fits[s], noise))
+    return sign * _surface(fits[sign], grey.shape), sign == 1
+
+
+def _pixel_noise(image: np.ndarray) -> float:
+    """The noise of single pixels, from differences between neighbours: the same whichever
+    side the ink is on, and blind to ink except along its edges (the median ignores them)."""
+    steps = np.abs(np.diff(image, axis=1)).ravel()
+    return 1.4826 * float(np.median(steps)) / np.sqrt(2) if steps.size else 0.0
+
+
+def _implausibility(residual: np.ndarray, noise: float) -> float:
+    """How badly a fit of the paper explains the image (`residual` is positive on the
+    paper's side): paper is most of the page and ink strays from it on one side only, so
+    pixels far on the paper's side count against the fit (four times), and ink covering
+    more of the page counts against it too. This picks the polarity when a table or a
+    bold digit covers a large part of the image, where the tail alone misleads."""
+    far = 3 * noise
+    return 4 * float((residual > far).mean()) + float((residual < -far).mean())
+
+
+def _ring(shape: tuple[int, int]) -> np.ndarray:
+    """The image's border, a sixteenth of its short side wide (at least a pixel)."""
+    width = max(1, min(shape) // 16)
+    ring = np.ones(shape, bool)
+    ring[width:-width, width:-width] = False
+    return ring
+
+
+def _fit(terms: np.ndarray, values: np.ndarray, start: np.ndarray, ink_side: int) -> np.ndarray:
+    """The quadratic's coefficients, refitted round by round on the pixels near the last
+    fit: within _FIT_REJECT sigmas either way (ink_side 0), or on the paper's side of it
+    and a little below (ink_side -1: ink lies below the paper; paper-side outliers, such as
+    glare, are still left out beyond twice as far)."""
+    residual, keep = values - start, None
+    for _ in range(_FIT_ROUNDS):
+        spread = _spread(residual if keep is None else residual[keep], ink_side)
+        limit = _FIT_REJECT * spread
+        kept = (residual > -limit) & (residual < limit * (1 - ink_side))
+        if kept.sum() < terms.shape[1] * 4 or (keep is not None and np.array_equal(kept, keep)):
+            break  # too few pixels left to fit six terms, or the fit has settled
+        keep = kept
+        coefficients = _least_squares(terms[keep], values[keep])
+        residual = values - terms @ coefficients
+    if keep is None:  # nothing to fit to: the paper is the start, as flat as it was given
+        coefficients = _least_squares(terms, start)
+    return coefficients
+
+
+def _least_squares(terms: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The least-squares coefficients, by the 6x6 normal equations: a tenth of the time of
+    a full lstsq, and exact enough on coordinates in [-1, 1]; lstsq on the small system
+    still copes with a degenerate image (one row, say) whose terms are not independent."""
+    return np.linalg.lstsq(terms.T @ terms, terms.T @ values, rcond=None)[0]
+
+
+def _spread(residual: np.ndarray, ink_side: int) -> float:
+    """The paper's noise: from all residuals, or (ink_side -1) from the paper's side only,
+    which the ink never reaches (half a Gaussian's median is 0.6745 sigma)."""
+    if ink_side == 0:
+        return max(_sigma(residual), 1.0)
+    above = residual[residual > 0]
+    return max(1.4826 * float(np.median(above)) if above.size else 0.0, 1.0)
+
+
+def _quadratic_terms(shape: tuple[int, int]) -> np.ndarray:
+    """1, x, y, x^2, xy, y^2 at each pixel, on coordinates in [-1, 1] (well conditioned)."""
+    ys, xs = np.meshgrid(*(np.linspace(-1, 1, n) for n in shape), indexing="ij")
+    xs, ys = xs.ravel(), ys.ravel()
+    return np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=1)
+
+
+def _surface(coefficients: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The quadratic over a full image, by broadcasting rows against columns (the terms
+    matrix of a 1024-pixel image would be 48 MiB)."""
+    ys, xs = np.linspace(-1, 1, shape[0])[:, None], np.linspace(-1, 1, shape[1])[None, :]
+    a, bx, by, bxx, bxy, byy = coefficients
+    return a + bx * xs + by * ys + bxx * xs * xs + bxy * xs * ys + byy * ys * ys
+
+
+def _sigma(values: np.ndarray) -> float:
+    """A standard deviation that ink cannot inflate: 1.4826 times the median deviation."""
+    if values.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
