@@ -14,6 +14,7 @@ from pathlib import Path
 # The stage output folders and files, relative to the project root.
 paths = {
     "raw": "data/raw",  # ingest: TFRecords of the source splits
+    "schema": "data/schema.json",  # ingest: the images' size and channels, the class names
     "processed": "data/processed",  # preprocess: scaled, split TFRecords and stats.json
     "model": "models/model.keras",  # train: the Keras model, native format
     "live": "dvclive",  # train: DVCLive's per-epoch metrics and plots data

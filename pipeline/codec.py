@@ -16,7 +16,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 
-from pipeline.schema import IMAGE, IMAGE_SHAPE, KEY, LABEL, NUM_PIXELS
+from pipeline.schema import IMAGE, KEY, LABEL
 
 _UINT64_MASK = 2**64 - 1  # an int64 varint is its two's complement as uint64
 
@@ -190,23 +190,29 @@ class Examples(NamedTuple):
     """Decoded records as arrays: what every stage holds, a Beam batch or a whole split."""
 
     keys: np.ndarray  # [N] bytes objects
-    images: np.ndarray  # [N, 28, 28, 1], the schema's dtype for the stage
+    images: np.ndarray  # [N, height, width, channels], the stage's dtype
     labels: np.ndarray  # [N] int64
 
     def take(self, mask: np.ndarray) -> Examples:
         return Examples(self.keys[mask], self.images[mask], self.labels[mask])
 
     @classmethod
-    def concatenate(cls, parts: Iterable[Examples], dtype: np.dtype) -> Examples:
+    def concatenate(
+        cls, parts: Iterable[Examples], dtype: np.dtype, shape: tuple[int, ...]
+    ) -> Examples:
+        """The parts as one batch; an empty one of images of `shape` if there are none."""
         parts = list(parts)
         if not parts:
-            empty = np.zeros((0, *IMAGE_SHAPE), dtype)
+            empty = np.zeros((0, *shape), dtype)
             return cls(np.zeros(0, object), empty, np.zeros(0, np.int64))
         return cls(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
-def decode_records(records: list[bytes], dtype: np.dtype) -> tuple[Examples, list[bytes]]:
-    """Parses records into arrays, leaving out the images that are not the schema's size.
+def decode_records(
+    records: list[bytes], dtype: np.dtype, shape: tuple[int, ...]
+) -> tuple[Examples, list[bytes]]:
+    """Parses records into arrays, leaving out the images that are not of `shape` (the
+    schema's height, width and channels).
 
     Returns:
         The examples, and the keys of the records left out.
@@ -215,12 +221,10 @@ def decode_records(records: list[bytes], dtype: np.dtype) -> tuple[Examples, lis
         ValueError: for a record that is not an Example of the schema.
     """
     decoded = [decode_example(record) for record in records]
-    size = NUM_PIXELS * np.dtype(dtype).itemsize
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     keys = np.array([key for key, _, _ in decoded], object)
     fits = np.array([len(image) == size for _, image, _ in decoded], bool)
     pixels = b"".join(image for (_, image, _), fit in zip(decoded, fits, strict=True) if fit)
     labels = np.array([label for _, _, label in decoded], np.int64)
-    examples = Examples(
-        keys[fits], np.frombuffer(pixels, dtype).reshape(-1, *IMAGE_SHAPE), labels[fits]
-    )
+    examples = Examples(keys[fits], np.frombuffer(pixels, dtype).reshape(-1, *shape), labels[fits])
     return examples, keys[~fits].tolist()

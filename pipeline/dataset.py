@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ import tensorflow as tf
 from pipeline import artifacts, schema, stats, tfrecord, validate
 from pipeline.errors import PipelineError
 
-IMAGE_BYTES = schema.NUM_PIXELS * np.dtype(schema.PROCESSED_DTYPE).itemsize
+_VALUE_BYTES = np.dtype(schema.PROCESSED_DTYPE).itemsize
 _READ_BUFFER = 1 << 20  # bytes read ahead per shard
 _LOAD_BATCH = 4096  # records parsed at a time when a split is read into memory
 # What a damaged or foreign split makes tf.data raise: a record that breaks the schema or a
@@ -49,13 +50,18 @@ _FEATURES = {
 
 @dataclasses.dataclass(frozen=True)
 class SplitInput:
-    """A split's shard files and how many records they hold."""
+    """A split's shard files, how many records they hold, and the schema they follow."""
 
     files: list[str]
     count: int
+    schema: schema.Schema
+
+    @property
+    def image_bytes(self) -> int:
+        return self.schema.values * _VALUE_BYTES
 
 
-def split_input(directory: str | Path, split: str) -> SplitInput:
+def split_input(directory: str | Path, split: str, data: schema.Schema) -> SplitInput:
     """A split of preprocess's output, checked before TensorFlow reads it: each file's
     framing is sound (tfrecord.count_records: TensorFlow trusts a record's length header,
     and a hostile one crashes it), and the files hold the records stats.json says.
@@ -79,7 +85,7 @@ def split_input(directory: str | Path, split: str) -> SplitInput:
             f"{split}: its files hold {held} records and "
             f"{Path(directory) / artifacts.STATS_FILE} {says}; {stats.REDO_PREPROCESS}"
         )
-    return SplitInput(files, held)
+    return SplitInput(files, held, data)
 
 
 def records(files: list[str]) -> tf.data.Dataset:
@@ -95,56 +101,63 @@ def records(files: list[str]) -> tf.data.Dataset:
     )
 
 
-def parse_batch(serialised: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """A batch of serialised processed records -> (images [N, 28, 28, 1] float32, labels [N]).
+def parse_batch(serialised: tf.Tensor, data: schema.Schema) -> tuple[tf.Tensor, tf.Tensor]:
+    """A batch of serialised processed records -> (images [N, height, width, channels]
+    float32, labels [N]), as the schema `data` has them.
 
     Raises (when the dataset is read):
         tf.errors.InvalidArgumentError: for a record that breaks the schema.
     """
     features = tf.io.parse_example(serialised, _FEATURES)
     image, label = features[schema.IMAGE], features[schema.LABEL]
+    image_bytes = data.values * _VALUE_BYTES
     checks = [
-        tf.debugging.assert_equal(tf.strings.length(image), IMAGE_BYTES, "image size"),
+        tf.debugging.assert_equal(tf.strings.length(image), image_bytes, "image size"),
         tf.debugging.assert_non_negative(label, "label below 0"),
-        tf.debugging.assert_less(label, tf.constant(schema.NUM_CLASSES, tf.int64), "label"),
+        tf.debugging.assert_less(label, tf.constant(data.num_classes, tf.int64), "label"),
     ]
     with tf.control_dependencies(checks):
         pixels = tf.io.decode_raw(image, tf.float32, little_endian=True)
     # One pass checks both: NaN is not within [0, 1] either.
     in_range = tf.reduce_all(tf.abs(pixels - 0.5) <= 0.5)
     with tf.control_dependencies([tf.debugging.Assert(in_range, ["pixels NaN or outside [0, 1]"])]):
-        return tf.reshape(pixels, (-1, *schema.IMAGE_SHAPE)), label
+        return tf.reshape(pixels, (-1, *data.image_shape)), label
 
 
-def _counted(files: list[str], count: int) -> tf.data.Dataset:
-    """The records, of known length `count`: Keras needs it, and a split of another length
-    than its stats.json says fails the read."""
-    return records(files).apply(tf.data.experimental.assert_cardinality(count))
+def _counted(split: SplitInput) -> tf.data.Dataset:
+    """The records, of known length: Keras needs it, and a split of another length than its
+    stats.json says fails the read."""
+    return records(split.files).apply(tf.data.experimental.assert_cardinality(split.count))
 
 
-def batches(files: list[str], *, count: int, batch_size: int) -> tf.data.Dataset:
-    """(images, labels) batches of a split in file order, of known length `count` records."""
-    return _counted(files, count).batch(batch_size).map(parse_batch).prefetch(tf.data.AUTOTUNE)
+def _parsed(data: tf.data.Dataset, split: SplitInput) -> tf.data.Dataset:
+    return data.map(
+        functools.partial(parse_batch, data=split.schema),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def batches(split: SplitInput, *, batch_size: int) -> tf.data.Dataset:
+    """(images, labels) batches of a split in file order."""
+    return _parsed(_counted(split).batch(batch_size), split).prefetch(tf.data.AUTOTUNE)
 
 
 def shuffled_batches(
-    files: list[str], *, count: int, batch_size: int, shuffle_buffer: int, seed: int
+    split: SplitInput, *, batch_size: int, shuffle_buffer: int, seed: int
 ) -> tf.data.Dataset:
     """Training batches streamed from the shards: a seeded shuffle buffer over records,
     reshuffled each epoch."""
-    data = _counted(files, count).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    parsed = data.batch(batch_size).map(
-        parse_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
-    return parsed.prefetch(tf.data.AUTOTUNE)
+    data = _counted(split).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return _parsed(data.batch(batch_size), split).prefetch(tf.data.AUTOTUNE)
 
 
-def load(files: list[str], *, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """A whole split read into memory: (images [count, 28, 28, 1], labels [count])."""
-    images = np.empty((count, *schema.IMAGE_SHAPE), schema.PROCESSED_DTYPE)
-    labels = np.empty(count, np.int64)
+def load(split: SplitInput) -> tuple[np.ndarray, np.ndarray]:
+    """A whole split read into memory: (images [count, height, width, channels], labels)."""
+    images = np.empty((split.count, *split.schema.image_shape), schema.PROCESSED_DTYPE)
+    labels = np.empty(split.count, np.int64)
     start = 0
-    for image_batch, label_batch in batches(files, count=count, batch_size=_LOAD_BATCH):
+    for image_batch, label_batch in batches(split, batch_size=_LOAD_BATCH):
         end = start + len(label_batch)
         images[start:end], labels[start:end] = image_batch, label_batch
         start = end
@@ -166,7 +179,7 @@ def make_dataset(
     (shuffled_batches) would.
 
     Args:
-        images: [N, 28, 28, 1] float32 pixels.
+        images: [N, height, width, channels] float32 pixels.
         labels: [N] int64 classes.
         batch_size: examples per batch.
         shuffle_buffer: shuffle buffer size; 0 keeps the split's order.
@@ -184,7 +197,9 @@ def make_dataset(
 
 
 @contextlib.contextmanager
-def reading(stage: str, directory: str | Path, splits: tuple[str, ...]) -> Iterator[None]:
+def reading(
+    stage: str, directory: str | Path, splits: tuple[str, ...], data: schema.Schema
+) -> Iterator[None]:
     """Turns a failed read of `directory` inside the block into one line naming the file.
 
     TensorFlow's error says what failed, not where: a second, streaming read with the
@@ -196,7 +211,7 @@ def reading(stage: str, directory: str | Path, splits: tuple[str, ...]) -> Itera
     try:
         yield
     except _READ_ERRORS as error:
-        validate.diagnose(stage, directory, splits, schema.PROCESSED_DTYPE)
+        validate.diagnose(stage, directory, splits, data)
         whole = _TF_DECORATIONS.sub("", getattr(error, "message", str(error))).strip()
         said = whole.splitlines()
         raise PipelineError(

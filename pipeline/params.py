@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError, shown
+from pipeline.schema import MAX_SIDE
 from pipeline.settings import read_settings
 
-DATASETS = ("mnist", "fashion_mnist", "kmnist")
+TFDS_DATASETS = ("mnist", "fashion_mnist", "kmnist")  # tfds's, 28x28 grey, 10 classes
+FOLDER = "folder"  # a folder of labelled images: data.folder
+DATASETS = (*TFDS_DATASETS, FOLDER)
+AS_FOUND, MOST_COMMON = "as_found", "most_common"  # data.image_size, besides [height, width]
+REFUSE, SKIP = "refuse", "skip"  # data.bad_files
 MLP, CNN = "mlp", "cnn"  # train.model: the reference notebook's MLP, or a small CNN
 MODELS = (MLP, CNN)
 STRATEGIES = ("none", "mirrored")
@@ -40,6 +45,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _is_size(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(_is_int(side) and 0 < side <= MAX_SIDE for side in value)
+    )
+
+
 def _integer(least: int, most: int) -> Any:
     return _knob(f"an integer from {least} to {most}", lambda v: _is_int(v) and least <= v <= most)
 
@@ -58,6 +71,12 @@ class DataParams:
     mirror: str | None = _knob(
         "a folder path or null", lambda v: v is None or (isinstance(v, str) and v != "")
     )
+    folder: str = _knob("a folder path", lambda v: isinstance(v, str) and v != "")
+    image_size: str | list[int] = _knob(  # noqa: RUF009 (_knob returns a dataclasses.field)
+        f"{AS_FOUND}, {MOST_COMMON} or [height, width] of 1 to {MAX_SIDE} pixels",
+        lambda v: v in (AS_FOUND, MOST_COMMON) or _is_size(v),
+    )
+    bad_files: str = _one_of((REFUSE, SKIP))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline import artifacts, outputs, schema
+from pipeline import artifacts, outputs
 from pipeline.errors import PipelineError
 
 REDO_PREPROCESS = "re-run preprocess (dvc repro --force preprocess)"  # the fix for its outputs
@@ -18,17 +18,20 @@ REDO_PREPROCESS = "re-run preprocess (dvc repro --force preprocess)"  # the fix 
 
 @dataclasses.dataclass(frozen=True)
 class SplitStats:
-    """One split's statistics. Pixel statistics are of the scaled source examples."""
+    """One split's statistics. Pixel statistics are of the scaled source examples, one per
+    channel (a plain number in the file where there is one channel)."""
 
     examples: int  # source examples: the split's share of the raw data
     records: int  # records in the split's files: examples, plus train's augmented copies
-    examples_per_class: tuple[int, ...]  # source examples of each class, 0 to NUM_CLASSES - 1
-    pixel_mean: float
-    pixel_std: float
+    examples_per_class: tuple[int, ...]  # source examples of each class, by class id
+    pixel_mean: tuple[float, ...]
+    pixel_std: tuple[float, ...]
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["examples_per_class"] = {str(c): n for c, n in enumerate(self.examples_per_class)}
+        for name in ("pixel_mean", "pixel_std"):
+            data[name] = data[name][0] if len(data[name]) == 1 else list(data[name])
         return data
 
     @classmethod
@@ -37,15 +40,24 @@ class SplitStats:
         if not isinstance(data, dict) or set(data) != {f.name for f in dataclasses.fields(cls)}:
             raise ValueError("not a split's statistics")
         per_class = data["examples_per_class"]
-        classes = [str(c) for c in range(schema.NUM_CLASSES)]
-        if not isinstance(per_class, dict) or list(per_class) != classes:
+        if not isinstance(per_class, dict) or set(per_class) != {
+            str(c) for c in range(len(per_class))
+        }:
             raise ValueError("examples_per_class is not a count per class")
-        counts = (data["examples"], data["records"], *per_class.values())
+        ordered = [per_class[str(c)] for c in range(len(per_class))]
+        counts = (data["examples"], data["records"], *ordered)
         if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
             raise ValueError("a count is not an integer >= 0")
-        if not all(isinstance(data[k], int | float) for k in ("pixel_mean", "pixel_std")):
-            raise ValueError("a pixel statistic is not a number")
-        return cls(**{**data, "examples_per_class": tuple(per_class.values())})
+        means, stds = (_per_channel(data[name], name) for name in ("pixel_mean", "pixel_std"))
+        return cls(data["examples"], data["records"], tuple(ordered), means, stds)
+
+
+def _per_channel(value: Any, name: str) -> tuple[float, ...]:
+    values = value if isinstance(value, list) else [value]
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if not values or not numbers:
+        raise ValueError(f"{name} is not a number per channel")
+    return tuple(float(v) for v in values)
 
 
 def dumps(stats: dict[str, SplitStats]) -> str:

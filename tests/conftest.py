@@ -1,4 +1,5 @@
-"""Shared fixtures: the real-MNIST mirror, slices of it as raw records, and stage outputs.
+"""Shared fixtures: the real-MNIST mirror, slices of it as raw records, stage outputs, and
+the schema files they follow (MNIST's, and a second one unlike it: tests.support.records).
 
 Helpers the tests share live in tests/support; this file holds fixtures only.
 """
@@ -18,7 +19,16 @@ from hypothesis import HealthCheck, settings
 from components.ingest import mirror
 from pipeline import schema
 from tests.support import ROOT
-from tests.support.records import LOOSE_LIMITS, default_params, train_model, write_records
+from tests.support.records import (
+    LOOSE_LIMITS,
+    MNIST,
+    PETS,
+    default_params,
+    schema_file,
+    tinted_examples,
+    train_model,
+    write_records,
+)
 
 DEFAULT_MIRROR = ROOT.parent / "shared" / "data" / "mnist"
 
@@ -63,70 +73,122 @@ def mnist(mirror_dir: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def mnist_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A schema.json holding MNIST's schema (tests.support.records.MNIST), as ingest writes it."""
+    return schema_file(tmp_path_factory.mktemp("schema"), MNIST)
+
+
+@pytest.fixture(scope="session")
 def small_raw_dir(tmp_path_factory: pytest.TempPathFactory, mnist: dict) -> Path:
-    """Ingest-format records of a real slice: the first 2000 train and 500 test digits."""
+    """Ingest-format records of a real slice: the first 2000 train and 500 test digits.
+    Their schema is `mnist_schema`."""
     path = tmp_path_factory.mktemp("small") / "raw"
     for split, n in ((schema.TRAIN, 2000), (schema.TEST, 500)):
         keys = [schema.example_key(split, i) for i in range(n)]
-        images = mnist[f"{split}_images"][:n].reshape(n, *schema.IMAGE_SHAPE)
+        images = mnist[f"{split}_images"][:n].reshape(n, *MNIST.image_shape)
         write_records(path, split, keys, images, mnist[f"{split}_labels"][:n])
     return path
 
 
 @pytest.fixture(scope="session")
-def small_processed_dir(tmp_path_factory: pytest.TempPathFactory, small_raw_dir: Path) -> Path:
+def small_processed_dir(
+    tmp_path_factory: pytest.TempPathFactory, small_raw_dir: Path, mnist_schema: Path
+) -> Path:
     """Preprocess's output for `small_raw_dir`, with the default params."""
     from components.preprocess.stage import Paths, preprocess
 
     path = tmp_path_factory.mktemp("small") / "processed"
-    preprocess(Paths(str(small_raw_dir), str(path)), default_params().preprocess, LOOSE_LIMITS)
+    paths = Paths(raw=str(small_raw_dir), schema=str(mnist_schema), out=str(path))
+    preprocess(paths, default_params().preprocess, LOOSE_LIMITS)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pets_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A schema.json holding tests.support.records.PETS: RGB 12x10 images of four classes."""
+    return schema_file(tmp_path_factory.mktemp("pets"), PETS)
+
+
+@pytest.fixture(scope="session")
+def pets_raw_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ingest-format records of `pets_schema`: 400 train and 100 test images, made so a small
+    model learns them (tests.support.records.tinted_examples)."""
+    path = tmp_path_factory.mktemp("pets") / "raw"
+    for split, n, seed in ((schema.TRAIN, 400, 0), (schema.TEST, 100, 1)):
+        write_records(path, split, *tinted_examples(PETS, split, n, seed))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pets_processed_dir(
+    tmp_path_factory: pytest.TempPathFactory, pets_raw_dir: Path, pets_schema: Path
+) -> Path:
+    """Preprocess's output for `pets_raw_dir`, with the default params."""
+    from components.preprocess.stage import Paths, preprocess
+
+    path = tmp_path_factory.mktemp("pets") / "processed"
+    paths = Paths(raw=str(pets_raw_dir), schema=str(pets_schema), out=str(path))
+    preprocess(paths, default_params().preprocess, LOOSE_LIMITS)
     return path
 
 
 @pytest.fixture(scope="session")
 def raw_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
-    """The real ingest stage's output for all of MNIST, with every socket connect refused."""
+    """The real ingest stage's output for all of MNIST, with every socket connect refused;
+    the schema it inferred is beside it (`ingested_schema`)."""
     from components.ingest.stage import Paths, ingest
-    from pipeline.params import DataParams
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"ingest tried the network: {args}")
 
     path = tmp_path_factory.mktemp("full") / "raw"
+    paths = Paths(out=str(path), schema=str(path.with_name("schema.json")))
+    data = dataclasses.replace(default_params().data, dataset="mnist", mirror=str(mirror_dir))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket.socket, "connect", refuse)
         patch.setattr(socket, "create_connection", refuse)
-        ingest(Paths(str(path)), DataParams(dataset="mnist", mirror=str(mirror_dir)))
+        ingest(paths, data)
     return path
 
 
 @pytest.fixture(scope="session")
-def processed_dir(tmp_path_factory: pytest.TempPathFactory, raw_dir: Path) -> Path:
+def ingested_schema(raw_dir: Path) -> Path:
+    """The schema.json the real ingest wrote beside `raw_dir`."""
+    return raw_dir.with_name("schema.json")
+
+
+@pytest.fixture(scope="session")
+def processed_dir(
+    tmp_path_factory: pytest.TempPathFactory, raw_dir: Path, ingested_schema: Path
+) -> Path:
     """The real preprocess stage's output for all of MNIST, default params."""
     from components.preprocess.stage import Paths, preprocess
 
     path = tmp_path_factory.mktemp("full") / "processed"
     params = default_params()  # real data, real drift thresholds
-    preprocess(Paths(str(raw_dir), str(path)), params.preprocess, params.validate)
+    paths = Paths(raw=str(raw_dir), schema=str(ingested_schema), out=str(path))
+    preprocess(paths, params.preprocess, params.validate)
     return path
 
 
 @pytest.fixture(scope="session")
-def trained_model(tmp_path_factory: pytest.TempPathFactory, processed_dir: Path) -> Path:
+def trained_model(
+    tmp_path_factory: pytest.TempPathFactory, processed_dir: Path, ingested_schema: Path
+) -> Path:
     """The reference MLP trained 2 epochs on all of MNIST's train split."""
     params = dataclasses.replace(default_params().train, epochs=2)
-    return train_model(tmp_path_factory.mktemp("model"), processed_dir, params)
+    return train_model(tmp_path_factory.mktemp("model"), processed_dir, ingested_schema, params)
 
 
 @pytest.fixture(scope="session")
 def serving_dir(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> Path:
-    """`trained_model` exported as the serving SavedModel."""
+    """`trained_model` exported as the serving SavedModel, with MNIST's schema."""
     import keras
 
     from components.evaluate.export import export_saved_model
 
     path = tmp_path_factory.mktemp("export") / "serving"
-    export_saved_model(keras.models.load_model(trained_model), path)
+    export_saved_model(keras.models.load_model(trained_model), path, MNIST)
     return path
 
 

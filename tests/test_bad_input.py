@@ -8,6 +8,7 @@ stage runs the real command, for the wiring.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ import yaml
 from components.evaluate.stage import Paths as EvaluatePaths
 from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
+from components.train import models
 from components.train.stage import Paths as TrainPaths
 from pipeline import schema, stats
 from pipeline.stats import SplitStats
@@ -27,7 +29,7 @@ from tests.support import ROOT
 from tests.support.cluster import HOST, free_port
 from tests.support.damage import MIRROR_DAMAGE
 from tests.support.fuzz import ALIAS_BOMB
-from tests.support.records import raw_examples, write_records
+from tests.support.records import PETS, default_params, raw_examples, write_records
 from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
 
 
@@ -68,7 +70,7 @@ def test_bad_params(workdir, case):
     before = snapshot(workdir / "out")
     result = run_stage(
         "train",
-        TrainPaths(data="d", model="out/model.keras", live="l"),
+        TrainPaths(data="d", schema="s.json", model="out/model.keras", live="l"),
         cwd=workdir,
         process=case == "typo",  # the train stage's wiring, once
     )
@@ -80,7 +82,7 @@ def test_params_not_yaml(workdir):
     (workdir / "p.yaml").write_text("train: {epochs: 5\n")
     result = run_stage(
         "evaluate",
-        EvaluatePaths(data="d", model="m", out="out", serving="s"),
+        EvaluatePaths(data="d", schema="s.json", model="m", out="out", serving="s"),
         cwd=workdir,
         process=True,  # the evaluate stage's wiring
     )
@@ -129,14 +131,13 @@ RUNNER_CASES = {
 
 
 @pytest.mark.parametrize("case", RUNNER_CASES)
-def test_bad_runner_settings(workdir, small_raw_dir, case):
+def test_bad_runner_settings(workdir, small_raw_dir, mnist_schema, case):
     settings, message = RUNNER_CASES[case]
     for key, value in settings.items():
         _set_params(workdir, "preprocess", key, value)
     before = snapshot(workdir / "out")
-    result = run_stage(
-        "preprocess", PreprocessPaths(raw=str(small_raw_dir), out="out"), cwd=workdir
-    )
+    paths = PreprocessPaths(raw=str(small_raw_dir), schema=str(mnist_schema), out="out")
+    result = run_stage("preprocess", paths, cwd=workdir)
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
 
@@ -148,18 +149,23 @@ def test_bad_runner_settings(workdir, small_raw_dir, case):
 def test_bad_mirror(workdir, broken_mirror, damage):
     spoil, message = MIRROR_DAMAGE[damage]
     spoil(broken_mirror)
+    (workdir / "schema.json").write_text("the last good schema")
     before = snapshot(workdir / "out")
     env = {"DATA_MIRROR": str(broken_mirror)}
-    result = run_stage("ingest", IngestPaths(out="out"), cwd=workdir, env=env)
+    paths = IngestPaths(out="out", schema="schema.json")
+    result = run_stage("ingest", paths, cwd=workdir, env=env)
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
+    assert (workdir / "schema.json").read_text() == "the last good schema"
 
 
 def test_mirror_not_a_folder(workdir):
     env = {"DATA_MIRROR": "nowhere"}
-    result = run_stage("ingest", IngestPaths(out="out"), cwd=workdir, env=env, process=True)
+    paths = IngestPaths(out="out", schema="schema.json")
+    result = run_stage("ingest", paths, cwd=workdir, env=env, process=True)
     assert_fails_cleanly(result, "nowhere is not a folder; point DATA_MIRROR")
     assert (workdir / "out" / "previous.txt").exists()
+    assert not (workdir / "schema.json").exists()
 
 
 # ---- records between stages ----
@@ -190,16 +196,18 @@ RECORD_CASES = {
 
 
 @pytest.mark.parametrize("case", RECORD_CASES)
-def test_damaged_records_name_the_file(workdir, small_raw_dir, small_processed_dir, case):
+def test_damaged_records_name_the_file(
+    workdir, small_raw_dir, small_processed_dir, mnist_schema, case
+):
     stage, damage, message = RECORD_CASES[case]
     source = small_raw_dir if stage == "preprocess" else small_processed_dir
     data = workdir / "data"
     shutil.copytree(source, data)
     damage(data, schema.TRAIN)
     paths = (
-        PreprocessPaths(raw="data", out="out")
+        PreprocessPaths(raw="data", schema=str(mnist_schema), out="out")
         if stage == "preprocess"
-        else TrainPaths(data="data", model="out/model.keras", live="live")
+        else TrainPaths(data="data", schema=str(mnist_schema), model="out/model.keras", live="live")
     )
     before = snapshot(workdir / "out")
     result = run_stage(stage, paths, cwd=workdir)
@@ -252,13 +260,13 @@ ANOMALY_CASES: dict[str, tuple[Callable, str]] = {
 
 
 @pytest.mark.parametrize("case", ANOMALY_CASES)
-def test_schema_anomaly_fails_with_a_report(workdir, mnist, case):
+def test_schema_anomaly_fails_with_a_report(workdir, mnist, mnist_schema, case):
     change, message = ANOMALY_CASES[case]
     write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
     write_records(workdir / "raw", schema.TEST, *change(*_raw(mnist, schema.TEST, 200)))
     before = snapshot(workdir / "out")
     wiring = case == "label_out_of_range"  # the preprocess stage's, once
-    paths = PreprocessPaths(raw="raw", out="out")
+    paths = PreprocessPaths(raw="raw", schema=str(mnist_schema), out="out")
     result = run_stage("preprocess", paths, cwd=workdir, process=wiring)
     assert_fails_cleanly(result, message, "anomalies/preprocess.json")
     assert message in (workdir / "anomalies" / "preprocess.json").read_text()
@@ -275,16 +283,16 @@ def _processed_with_nan(workdir: Path, mnist) -> Path:
     val_keys = [f"v{i}".encode() for i in range(100)]
     write_records(data, schema.VALIDATION, val_keys, scaled[:100], labels[:100])
     counts = {schema.TRAIN: 300, schema.VALIDATION: 100}
-    split_stats = {s: SplitStats(n, n, (n // 10,) * 10, 0.1, 0.3) for s, n in counts.items()}
+    split_stats = {s: SplitStats(n, n, (n // 10,) * 10, (0.1,), (0.3,)) for s, n in counts.items()}
     (data / "stats.json").write_text(stats.dumps(split_stats))
     return data
 
 
 @pytest.mark.parametrize("cache_mib", [1024, 0], ids=["in_memory", "streamed"])
-def test_nan_pixels_reach_no_training(workdir, mnist, cache_mib):
+def test_nan_pixels_reach_no_training(workdir, mnist, mnist_schema, cache_mib):
     _processed_with_nan(workdir, mnist)
     _set_params(workdir, "train", "cache_mib", cache_mib)
-    paths = TrainPaths(data="data", model="out/model.keras", live="live")
+    paths = TrainPaths(data="data", schema=str(mnist_schema), model="out/model.keras", live="live")
     result = run_stage("train", paths, cwd=workdir)
     file = Path("data") / schema.split_file(schema.TRAIN)  # as the command named the folder
     assert_fails_cleanly(result, f"{file}: 1 pixels are NaN", "anomalies/train.json")
@@ -292,24 +300,92 @@ def test_nan_pixels_reach_no_training(workdir, mnist, cache_mib):
     assert not (workdir / "live").exists()
 
 
-def test_drift_between_splits_fails_preprocess(workdir, mnist):
+def test_drift_between_splits_fails_preprocess(workdir, mnist, mnist_schema):
     _set_params(workdir, "validate", "max_class_drift", 1.0)  # 500 examples: chance drift
     write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
     keys, images, labels = _raw(mnist, schema.TEST, 200)
     write_records(workdir / "raw", schema.TEST, keys, 255 - images, labels)  # inverted digits
-    result = run_stage("preprocess", PreprocessPaths(raw="raw", out="out"), cwd=workdir)
+    paths = PreprocessPaths(raw="raw", schema=str(mnist_schema), out="out")
+    result = run_stage("preprocess", paths, cwd=workdir)
     assert_fails_cleanly(result, "test: pixel mean drifts", "validate.max_pixel_mean_drift")
     assert (workdir / "out" / "previous.txt").exists()
 
 
-def test_a_validation_split_too_small_names_the_param_that_sizes_it(workdir, mnist):
+def test_a_validation_split_too_small_names_the_param_that_sizes_it(workdir, mnist, mnist_schema):
     _set_params(workdir, "preprocess", "validation_fraction", 1e-9)
     write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
     write_records(workdir / "raw", schema.TEST, *_raw(mnist, schema.TEST, 200))
-    result = run_stage("preprocess", PreprocessPaths(raw="raw", out="out"), cwd=workdir)
+    paths = PreprocessPaths(raw="raw", schema=str(mnist_schema), out="out")
+    result = run_stage("preprocess", paths, cwd=workdir)
     said = "validation: the split is empty (preprocess.validation_fraction 1e-09 decides its size)"
     assert_fails_cleanly(result, said)
     assert (workdir / "out" / "previous.txt").exists()
+
+
+# ---- the schema ingest wrote, which every later stage reads ----
+
+
+def _schema_device(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+SCHEMA_CASES: dict[str, tuple[Callable[[Path], object], str]] = {
+    "missing": (lambda path: None, "s.json not found; re-run ingest (dvc repro --force ingest)"),
+    "not_json": (lambda path: path.write_text("{"), "s.json is not a dataset's schema (Expecting"),
+    "a_device": (_schema_device, "s.json is not a dataset's schema (not a regular file)"),
+    "a_field_short": (
+        lambda path: path.write_text(json.dumps({**PETS.to_json(), "width": None})),
+        "s.json is not a dataset's schema (Schema.width is None, not a int)",
+    ),
+    "five_channels": (
+        lambda path: path.write_text(json.dumps({**PETS.to_json(), "channels": 5})),
+        "(5 channels: images are grey (1) or RGB (3)); re-run ingest",
+    ),
+}
+
+
+def _stage_paths(stage: str, data: Path, schema_path: str) -> object:
+    """The paths of a stage reading `data` with the schema at `schema_path`; evaluate's
+    model is never reached."""
+    return {
+        "preprocess": PreprocessPaths(raw=str(data), schema=schema_path, out="out"),
+        "train": TrainPaths(
+            data=str(data), schema=schema_path, model="out/model.keras", live="live"
+        ),
+        "evaluate": EvaluatePaths(
+            data=str(data), schema=schema_path, model="m.keras", out="out", serving="s"
+        ),
+    }[stage]
+
+
+@pytest.mark.parametrize("stage", ["preprocess", "train", "evaluate"])
+@pytest.mark.parametrize("case", SCHEMA_CASES)
+def test_a_bad_schema_file_is_one_line_naming_the_fix(
+    workdir, small_raw_dir, small_processed_dir, stage, case
+):
+    damage, message = SCHEMA_CASES[case]
+    damage(workdir / "s.json")
+    data = small_raw_dir if stage == "preprocess" else small_processed_dir
+    before = snapshot(workdir / "out")
+    result = run_stage(stage, _stage_paths(stage, data, "s.json"), cwd=workdir)
+    assert_fails_cleanly(result, message)
+    assert snapshot(workdir / "out") == before
+
+
+@pytest.mark.parametrize("stage", ["preprocess", "train", "evaluate"])
+def test_another_datasets_schema_names_the_records_that_do_not_follow_it(
+    workdir, small_raw_dir, small_processed_dir, stage
+):
+    # MNIST's records, read with a schema of 12x10 RGB images: none of them fits it.
+    schema.write_schema(workdir / "s.json", PETS)
+    data = small_raw_dir if stage == "preprocess" else small_processed_dir
+    if stage == "evaluate":  # a model of that schema, so the test split is what fails
+        model = models.build_model(default_params().train, PETS, steps_per_epoch=1)
+        model.save(workdir / "m.keras")
+    before = snapshot(workdir / "out")
+    result = run_stage(stage, _stage_paths(stage, data, "s.json"), cwd=workdir)
+    assert_fails_cleanly(result, "images are not (12, 10, 3)", f"anomalies/{stage}.json")
+    assert snapshot(workdir / "out") == before
 
 
 # ---- the settings files themselves ----
@@ -335,7 +411,7 @@ def test_a_hostile_params_file_is_one_line(workdir, case):
     path = workdir / "p.yaml"
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     before = snapshot(workdir / "out")
-    paths = TrainPaths(data="d", model="out/model.keras", live="l")
+    paths = TrainPaths(data="d", schema="s.json", model="out/model.keras", live="l")
     result = run_stage("train", paths, cwd=workdir, process=case == "alias_bomb")
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
@@ -344,7 +420,7 @@ def test_a_hostile_params_file_is_one_line(workdir, case):
 def test_a_params_file_that_is_a_device_or_a_folder(workdir):
     (workdir / "p.yaml").unlink()
     (workdir / "p.yaml").symlink_to("/dev/zero")
-    paths = TrainPaths(data="d", model="out/model.keras", live="l")
+    paths = TrainPaths(data="d", schema="s.json", model="out/model.keras", live="l")
     assert_fails_cleanly(run_stage("train", paths, cwd=workdir), "p.yaml is not a regular file")
     (workdir / "p.yaml").unlink()
     (workdir / "p.yaml").mkdir()

@@ -23,11 +23,17 @@ from tests.support.stages import assert_fails_cleanly, run_stage, snapshot, temp
 
 # stage -> (its paths, where its output goes, a limit below its largest file)
 CASES = {
-    "ingest": (IngestPaths(out="out"), "out", 5_000_000),
-    "preprocess": (PreprocessPaths(raw="{raw}", out="out"), "out", 1_000_000),
-    "train": (TrainPaths(data="{processed}", model="out/model.keras", live="live"), "out", 400_000),
+    "ingest": (IngestPaths(out="out", schema="schema.json"), "out", 5_000_000),
+    "preprocess": (PreprocessPaths(raw="{raw}", schema="{schema}", out="out"), "out", 1_000_000),
+    "train": (
+        TrainPaths(data="{processed}", schema="{schema}", model="out/model.keras", live="live"),
+        "out",
+        400_000,
+    ),
     "evaluate": (
-        EvaluatePaths(data="{processed}", model="{model}", out="out", serving="serving"),
+        EvaluatePaths(
+            data="{processed}", schema="{schema}", model="{model}", out="out", serving="serving"
+        ),
         "out",
         200_000,
     ),
@@ -35,16 +41,28 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, small_processed_dir) -> Path:
+def model(tmp_path_factory, small_processed_dir, mnist_schema) -> Path:
     import dataclasses
 
     from tests.support.records import default_params, train_model
 
     params = dataclasses.replace(default_params().train, epochs=1)
-    return train_model(tmp_path_factory.mktemp("model"), small_processed_dir, params)
+    folder = tmp_path_factory.mktemp("model")
+    return train_model(folder, small_processed_dir, mnist_schema, params)
 
 
-def _full_disk(tmp_path, stage, mirror_dir, small_raw_dir, small_processed_dir, model) -> tuple:
+@pytest.fixture
+def inputs(small_raw_dir, small_processed_dir, mnist_schema, model) -> dict[str, Path]:
+    """What the stages read, by the name CASES gives each."""
+    return {
+        "raw": small_raw_dir,
+        "processed": small_processed_dir,
+        "schema": mnist_schema,
+        "model": model,
+    }
+
+
+def _full_disk(tmp_path, stage, mirror_dir, inputs) -> tuple:
     """Runs `stage` on a full disk; checks it failed cleanly; returns how to run it again."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     # Small slices drift by chance; a model of 1,800 digits must still be pushed.
@@ -54,7 +72,6 @@ def _full_disk(tmp_path, stage, mirror_dir, small_raw_dir, small_processed_dir, 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "model.keras").write_text("the last good output")
     template, output, limit = CASES[stage]
-    inputs = {"raw": small_raw_dir, "processed": small_processed_dir, "model": model}
     paths = type(template)(**{k: v.format(**inputs) for k, v in vars(template).items()})
     env = {"DATA_MIRROR": str(mirror_dir)}
     before = snapshot(tmp_path / output)
@@ -65,25 +82,22 @@ def _full_disk(tmp_path, stage, mirror_dir, small_raw_dir, small_processed_dir, 
     assert temps_left(tmp_path) == []
     assert not (tmp_path / "live").exists()  # train's outputs are replaced together
     assert not list((tmp_path / "serving").glob("*"))  # no version, not even a hidden one
+    assert not (tmp_path / "schema.json").exists()  # ingest's outputs are replaced together
 
     return paths, env, output, before
 
 
 @pytest.mark.parametrize("stage", CASES)
 def test_a_full_disk_is_one_line_and_leaves_the_previous_output(
-    tmp_path, stage, mirror_dir, small_raw_dir, small_processed_dir, model
+    tmp_path, stage, mirror_dir, inputs
 ):
-    _full_disk(tmp_path, stage, mirror_dir, small_raw_dir, small_processed_dir, model)
+    _full_disk(tmp_path, stage, mirror_dir, inputs)
 
 
-def test_the_next_run_completes_once_there_is_room(
-    tmp_path, mirror_dir, small_raw_dir, small_processed_dir, model
-):
+def test_the_next_run_completes_once_there_is_room(tmp_path, mirror_dir, inputs):
     # What a full disk leaves is what was there before and no temp (above, every stage):
     # so the next run is an ordinary run. Once here, for the stage that writes the most.
-    paths, env, output, before = _full_disk(
-        tmp_path, "preprocess", mirror_dir, small_raw_dir, small_processed_dir, model
-    )
+    paths, env, output, before = _full_disk(tmp_path, "preprocess", mirror_dir, inputs)
     room = run_stage("preprocess", paths, cwd=tmp_path, env=env, process=True)
     assert room.returncode == 0, room.stderr[-3000:]
     assert snapshot(tmp_path / output) != before

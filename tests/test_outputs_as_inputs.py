@@ -22,17 +22,20 @@ from pipeline import artifacts, schema, stats, tfrecord
 from tests.support import ROOT
 from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
 
-TRAIN = TrainPaths(data="data", model="out/model.keras", live="live")
-EVALUATE = EvaluatePaths(data="data", model="model.keras", out="out", serving="serving")
+TRAIN = TrainPaths(data="data", schema="schema.json", model="out/model.keras", live="live")
+EVALUATE = EvaluatePaths(
+    data="data", schema="schema.json", model="model.keras", out="out", serving="serving"
+)
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, small_processed_dir: Path, model: Path) -> Path:
-    """Default params, a copy of processed data and a model, and an `out` holding a
-    previous output."""
+def workdir(tmp_path: Path, small_processed_dir: Path, mnist_schema: Path, model: Path) -> Path:
+    """Default params, a copy of processed data, its schema and a model, and an `out`
+    holding a previous output."""
     params = (ROOT / "params.yaml").read_text().replace("min_accuracy: 0.97", "min_accuracy: 0.0")
     (tmp_path / "p.yaml").write_text(params)
     shutil.copytree(small_processed_dir, tmp_path / "data")
+    shutil.copy(mnist_schema, tmp_path / "schema.json")
     shutil.copy(model, tmp_path / "model.keras")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "previous.txt").write_text("the last good output")
@@ -40,13 +43,14 @@ def workdir(tmp_path: Path, small_processed_dir: Path, model: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, small_processed_dir) -> Path:
+def model(tmp_path_factory, small_processed_dir, mnist_schema) -> Path:
     import dataclasses
 
     from tests.support.records import default_params, train_model
 
     params = dataclasses.replace(default_params().train, epochs=1)
-    return train_model(tmp_path_factory.mktemp("model"), small_processed_dir, params)
+    folder = tmp_path_factory.mktemp("model")
+    return train_model(folder, small_processed_dir, mnist_schema, params)
 
 
 def test_a_record_length_tensorflow_would_crash_on_is_one_line(workdir):
@@ -79,7 +83,7 @@ def test_a_damaged_stats_file_is_one_line(workdir, damage, said):
 
 
 def _claims(records: int) -> str:
-    split = stats.SplitStats(records, records, (records // 10,) * 10, 0.1, 0.3)
+    split = stats.SplitStats(records, records, (records // 10,) * 10, (0.1,), (0.3,))
     return stats.dumps({s: split for s in schema.PROCESSED_SPLITS})
 
 

@@ -21,7 +21,7 @@ import tensorflow as tf
 from components.train import keras_archive, models
 from pipeline import cli, dataset
 from tests.support import ROOT
-from tests.support.records import default_params
+from tests.support.records import MNIST, default_params
 
 
 def _guide(section: str) -> str:
@@ -56,7 +56,7 @@ def test_tfds_builders_still_download_from_their_url_attribute(mirror_dir):
 def test_keras_archives_still_hold_the_entries_train_rewrites(tmp_path):
     import zipfile
 
-    model = models.build_model(default_params().train, steps_per_epoch=1)
+    model = models.build_model(default_params().train, MNIST, steps_per_epoch=1)
     model.save(tmp_path / "m.keras")
     with zipfile.ZipFile(tmp_path / "m.keras") as archive:
         names = set(archive.namelist())
@@ -72,7 +72,7 @@ def test_keras_archives_still_hold_the_entries_train_rewrites(tmp_path):
 
 def test_keras_can_still_create_the_train_steps_variables_up_front():
     assert hasattr(keras.Model, "_symbolic_build"), _guide("Keras's _symbolic_build")
-    model = models.build_model(default_params().train, steps_per_epoch=10)
+    model = models.build_model(default_params().train, MNIST, steps_per_epoch=10)
     # What the call is for: the optimizer's and the metrics' variables exist before fit.
     assert model.optimizer.built and model.optimizer.variables, _guide("Keras's _symbolic_build")
 

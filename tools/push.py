@@ -15,9 +15,10 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from components.evaluate import serving
-from pipeline import artifacts, cli, outputs
+from pipeline import artifacts, cli, outputs, schema
 from pipeline.errors import PipelineError
 from pipeline.reports import Blessing
 
@@ -81,8 +82,24 @@ def push(root: Path) -> tuple[int, bool]:
 
             from components.evaluate import export
         model = keras.models.load_model(model_path, safe_mode=True)
+        data = _schema_of(model, artifacts.under(root)["schema"])
         pushed = serving.PushRecord(blessing.candidate.model_sha256, blessing.candidate.test)
-        return int(export.push(model, base, pushed).name), True
+        return int(export.push(model, base, pushed, data).name), True
+
+
+def _schema_of(model: Any, path: Path) -> schema.Schema:
+    """The workspace's schema, once it is the one `model` was trained on."""
+    data = schema.read_schema(path)
+    if (
+        tuple(model.input_shape[1:]) != data.image_shape
+        or model.output_shape[-1] != data.num_classes
+    ):
+        raise PipelineError(
+            f"{path} is not the schema the model was trained on (the model takes "
+            f"{model.input_shape[1:]} and gives {model.output_shape[-1]} classes); "
+            "`dvc checkout` restores the one that goes with it"
+        )
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:

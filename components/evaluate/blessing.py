@@ -28,6 +28,7 @@ import keras
 from components.evaluate import export, serving
 from pipeline.params import EvaluateParams
 from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds
+from pipeline.schema import DIGIT, Schema
 
 logger = logging.getLogger(__package__)
 
@@ -60,13 +61,32 @@ def decide(
     return True, "change", f"test accuracy {accuracy:.4f} against {versus}"
 
 
-def _baseline(serving_dir: Path, score_version: Callable[[Path], Score]) -> Baseline | None:
-    """The model serving now, the latest version, scored; None if nothing serves yet."""
+def _baseline(
+    serving_dir: Path, score_version: Callable[[Path], Score], data: Schema
+) -> Baseline | None:
+    """The model serving now, the latest version, scored; None if nothing serves yet, or
+    what serves takes other images or gives other classes (a model of another dataset),
+    so no score of it on this test split means anything."""
     latest = serving.serving_version(serving_dir)
     if latest is None:
         return None
+    theirs = serving.read_version_schema(latest)
+    # A version pushed before versions carried a schema came from the MNIST family.
+    if theirs != data and (theirs is not None or data.framing != DIGIT):
+        logger.warning(
+            "%s serves a model of another dataset (%s): the candidate is judged on "
+            "evaluate.min_accuracy alone",
+            latest,
+            "no schema" if theirs is None else _described(theirs),
+        )
+        return None
     record = serving.read_push_record(latest)
     return Baseline(int(latest.name), record and record.model_sha256, score_version(latest))
+
+
+def _described(data: Schema) -> str:
+    shown = ", ".join(data.classes[:4]) + (", ..." if data.num_classes > 4 else "")
+    return f"{data.height}x{data.width}x{data.channels}, {data.num_classes} classes: {shown}"
 
 
 def bless_and_push(
@@ -77,6 +97,7 @@ def bless_and_push(
     score_version: Callable[[Path], Score],
     serving_dir: str | Path,
     params: EvaluateParams,
+    data: Schema,
 ) -> Blessing:
     """Blesses the candidate against the serving baseline; pushes it if blessed.
 
@@ -86,6 +107,7 @@ def bless_and_push(
         score_version: scores a pushed version folder on the same test split.
         serving_dir: the serving base folder (TF Serving's layout).
         params: the thresholds, and whether a blessed candidate is pushed.
+        data: the dataset's schema, which the pushed version carries.
 
     Returns:
         The blessing: the verdict, the check that decided and why, both models' test
@@ -96,13 +118,13 @@ def bless_and_push(
     identity = Candidate(serving.file_sha256(model_path), candidate)
     with serving.push_lock(serving_dir):
         serving.remove_unfinished_pushes(serving_dir)
-        baseline = _baseline(serving_dir, score_version)
+        baseline = _baseline(serving_dir, score_version, data)
         blessed, check, reason = decide(candidate, baseline, thresholds)
         serving_already = baseline is not None and baseline.model_sha256 == identity.model_sha256
         pushed = None
         if blessed and params.push and not serving_already:
             record = serving.PushRecord(identity.model_sha256, candidate)
-            pushed = int(export.push(model, serving_dir, record).name)
+            pushed = int(export.push(model, serving_dir, record, data).name)
     blessing = Blessing(blessed, check, reason, identity, baseline, thresholds, pushed)
     _log(blessing, serving_dir, params.push)
     return blessing

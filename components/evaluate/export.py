@@ -8,10 +8,10 @@ watching the base folder picks up each push and can roll back to any earlier one
 The SavedModel's signatures take raw pixels, so the scaling to [0, 1] lives in the graph
 and serving cannot drift from training:
 
-- `serving_default`: `images`, uint8 [N, 28, 28] or [N, 28, 28, 1];
-- `predict_png`: `png`, string [N] of encoded PNG digits (any size, resized to 28x28);
+- `serving_default`: `images`, uint8 [N, height, width] or [N, height, width, channels];
+- `predict_png`: `png`, string [N] of encoded PNG images (any size, resized to the schema's);
 
-both return `classes` (int64 [N]) and `probabilities` (float32 [N, 10]). Beside it, in
+both return `classes` (int64 [N]) and `probabilities` (float32 [N, classes]). Beside it, in
 `assets.extra/`, the same model as a TFLite flatbuffer (components.evaluate.lite).
 
 The TFLite conversion goes through a temporary SavedModel, as Keras's own LiteRT export
@@ -34,28 +34,30 @@ from pipeline.errors import environment_error
 SIGNATURES = ("serving_default", "predict_png")
 
 
-def classify(model: keras.Model, images: tf.Tensor) -> dict[str, tf.Tensor]:
+def classify(model: keras.Model, images: tf.Tensor, data: schema.Schema) -> dict[str, tf.Tensor]:
     """Raw uint8 pixels -> predicted classes and probabilities, scaled as preprocess does."""
-    scaled = transform.scale_pixels_tf(tf.reshape(images, (-1, *schema.IMAGE_SHAPE)))
+    scaled = transform.scale_pixels_tf(tf.reshape(images, (-1, *data.image_shape)))
     probabilities = model(scaled, training=False)
     return {"classes": tf.argmax(probabilities, axis=1), "probabilities": probabilities}
 
 
-def _decode_png(png: tf.Tensor) -> tf.Tensor:
-    image = tf.io.decode_png(png, channels=1)
-    resized = tf.image.resize(image, schema.IMAGE_SHAPE[:2], antialias=True)
+def _decode_png(png: tf.Tensor, data: schema.Schema) -> tf.Tensor:
+    image = tf.io.decode_png(png, channels=data.channels)
+    resized = tf.image.resize(image, (data.height, data.width), antialias=True)
     return tf.cast(tf.round(resized), tf.uint8)
 
 
-def tflite_bytes(model: keras.Model) -> bytes:
+def tflite_bytes(model: keras.Model, data: schema.Schema) -> bytes:
     """`model`, raw uint8 pixels in and probabilities out, as a TFLite flatbuffer of
-    builtin ops only (lite.SIGNATURE)."""
+    builtin ops only (lite.SIGNATURE): images [N, height, width], or with the channels last
+    where there are several."""
     archive = keras.export.ExportArchive()
     archive.track(model)
+    shape = [None, data.height, data.width, *([data.channels] if data.channels > 1 else [])]
     archive.add_endpoint(
         name=lite.SIGNATURE,
-        fn=lambda images: {lite.OUTPUT: classify(model, images)["probabilities"]},
-        input_signature=[tf.TensorSpec([None, *schema.IMAGE_SHAPE[:2]], tf.uint8, name=lite.INPUT)],
+        fn=lambda images: {lite.OUTPUT: classify(model, images, data)["probabilities"]},
+        input_signature=[tf.TensorSpec(shape, tf.uint8, name=lite.INPUT)],
     )
     with tempfile.TemporaryDirectory() as saved_model:
         archive.write_out(saved_model, verbose=False)
@@ -65,10 +67,13 @@ def tflite_bytes(model: keras.Model) -> bytes:
 
 
 def export_saved_model(
-    model: keras.Model, out_dir: str | Path, record: serving.PushRecord | None = None
+    model: keras.Model,
+    out_dir: str | Path,
+    data: schema.Schema,
+    record: serving.PushRecord | None = None,
 ) -> None:
-    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, and as TFLite
-    beside it, atomically.
+    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, as TFLite and
+    with the dataset's schema beside it (its image size and class names), atomically.
 
     Args:
         record: if given, stored as the SavedModel's push record.
@@ -77,23 +82,30 @@ def export_saved_model(
     archive.track(model)
     archive.add_endpoint(
         name="serving_default",
-        fn=lambda images: classify(model, images),
+        fn=lambda images: classify(model, images, data),
         input_signature=[tf.TensorSpec(None, tf.uint8, name="images")],
     )
     archive.add_endpoint(
         name="predict_png",
-        fn=lambda png: classify(model, tf.map_fn(_decode_png, png, fn_output_signature=tf.uint8)),
+        fn=lambda png: classify(
+            model,
+            tf.map_fn(lambda one: _decode_png(one, data), png, fn_output_signature=tf.uint8),
+            data,
+        ),
         input_signature=[tf.TensorSpec([None], tf.string, name="png")],
     )
     with outputs.atomic_output(out_dir) as temp:
         archive.write_out(str(temp), verbose=False)
         (temp / lite.TFLITE_MODEL).parent.mkdir(exist_ok=True)
-        (temp / lite.TFLITE_MODEL).write_bytes(tflite_bytes(model))
+        (temp / lite.TFLITE_MODEL).write_bytes(tflite_bytes(model, data))
+        schema.write_schema(temp / serving.SCHEMA, data)
         if record is not None:
             serving.write_push_record(temp, record)
 
 
-def push(model: keras.Model, base: str | Path, record: serving.PushRecord) -> Path:
+def push(
+    model: keras.Model, base: str | Path, record: serving.PushRecord, data: schema.Schema
+) -> Path:
     """Exports `model` as the next version under `base`, with its push record.
 
     Callers hold `base`'s push lock (serving.push_lock), so version numbers never collide.
@@ -103,7 +115,7 @@ def push(model: keras.Model, base: str | Path, record: serving.PushRecord) -> Pa
     """
     version = serving.next_version(base)
     try:
-        export_saved_model(model, version, record)
+        export_saved_model(model, version, data, record)
     except Exception as error:  # TensorFlow words a full or read-only disk without the file
         if (said := environment_error(error, where=str(version))) is None:
             raise

@@ -2,7 +2,8 @@
 
 Each version carries `assets.extra/model.tflite` beside its SavedModel (TF Serving ignores
 `assets.extra/`, so its layout is untouched). Its one signature, `serving_default`, takes
-`images`, uint8 [N, 28, 28] with N free, and gives `probabilities`, float32 [N, 10]; the
+`images`, uint8 [N, height, width] (channels last where there are several) with N free, and
+gives `probabilities`, float32 [N, classes]; the
 scaling to [0, 1] is the serving graph's (`transform.scale_pixels_tf`, which the converter
 keeps as a builtin GATHER in the same table of 256 values). Only TFLite's builtin ops are
 allowed (components.evaluate.export converts it), so running it needs LiteRT alone:
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import schema
 from pipeline.errors import PipelineError
 
 TFLITE_MODEL = Path("assets.extra") / "model.tflite"
@@ -46,6 +46,8 @@ class LiteModel:
                 self._interpreter.get_output_details(),
             )
             self._input, self._output = given["index"], taken["index"]
+            self.shape = tuple(int(side) for side in given["shape_signature"][1:])
+            self.classes = int(taken["shape_signature"][-1])
             self._batch = 0
             self._resize(1)  # LiteRT prints its one start-up line here, not mid-stream
         except PipelineError:
@@ -55,14 +57,16 @@ class LiteModel:
             raise PipelineError(f"cannot load the TFLite model {path} ({said[0][:200]})") from None
 
     def _resize(self, batch: int) -> None:
-        self._interpreter.resize_tensor_input(self._input, [batch, *schema.IMAGE_SHAPE[:2]])
+        self._interpreter.resize_tensor_input(self._input, [batch, *self.shape])
         self._interpreter.allocate_tensors()
         self._batch = batch
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """uint8 [N, 28, 28] -> float32 probabilities [N, 10], a copy the caller may keep."""
+        """uint8 images of the model's input shape -> float32 probabilities, a copy the
+        caller may keep."""
         if len(images) != self._batch:
             self._resize(len(images))
-        self._interpreter.set_tensor(self._input, np.ascontiguousarray(images, dtype=np.uint8))
+        batch = np.ascontiguousarray(images, dtype=np.uint8).reshape(len(images), *self.shape)
+        self._interpreter.set_tensor(self._input, batch)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output)

@@ -24,10 +24,13 @@ from typing import Any
 
 from pipeline import outputs
 from pipeline.errors import PipelineError
-from pipeline.reports import Record, Score
+from pipeline.record import Record
+from pipeline.reports import Score
+from pipeline.schema import Schema, read_schema
 
 SAVED_MODEL = "saved_model.pb"
 PUSH_RECORD = Path("assets.extra") / "push.json"
+SCHEMA = Path("assets.extra") / "schema.json"  # the dataset's: the input size, the classes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +129,16 @@ def read_push_record(version: Path) -> PushRecord | None:
         raise PipelineError(
             f"{path} is not a push record ({error}); restore the version or remove it"
         ) from None
+
+
+def read_version_schema(version: Path) -> Schema | None:
+    """The schema a version was pushed with; None for a version pushed before it carried one.
+
+    Raises:
+        PipelineError: for a schema file that is not one.
+    """
+    path = version / SCHEMA
+    return read_schema(path) if path.exists() else None
 
 
 def file_sha256(path: str | Path) -> str:

@@ -25,6 +25,7 @@ import traceback
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from components.evaluate import serving
@@ -44,6 +45,7 @@ _SPLITS = (schema.TEST,)
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
     data: str = cli.flag("preprocess's output folder")
+    schema: str = cli.flag("the dataset's schema, as ingest wrote it")
     model: str = cli.flag("train's .keras model file")
     out: str = cli.flag("output folder for the reports")
     serving: str = cli.flag("serving base folder, relative to the project root")
@@ -74,25 +76,29 @@ def _load(model_path: Path) -> keras.Model:
         ) from None
 
 
-def _score_candidate(model: keras.Model, test: tf.data.Dataset, out_dir: Path) -> Scorer:
-    """Scores the model batch by batch, writing predictions.csv and misclassified.png."""
-    scores, wrong = Scorer(), Misclassified()
+def _score_candidate(
+    model: keras.Model, test: tf.data.Dataset, data: schema.Schema, out_dir: Path
+) -> Scorer:
+    """Scores the model batch by batch, writing predictions.csv (class names, for the
+    plots) and misclassified.png."""
+    scores, wrong = Scorer(data.num_classes), Misclassified(data)
+    names = np.array(data.classes, object)
     with (out_dir / artifacts.PREDICTIONS_FILE).open("w", newline="") as file:
         rows = csv.writer(file)
         rows.writerow(["actual", "predicted"])
         for images, labels in test:
             images, labels = images.numpy(), labels.numpy()
             predicted = scores.add(labels, model.predict_on_batch(images))
-            rows.writerows(zip(labels, predicted, strict=True))
+            rows.writerows(zip(names[labels], names[predicted], strict=True))
             wrong.add(images, labels, predicted)
     wrong.grid().save(out_dir / artifacts.MISCLASSIFIED_FILE)
     return scores
 
 
-def _score_version(version: Path, test: tf.data.Dataset) -> Score:
+def _score_version(version: Path, test: tf.data.Dataset, data: schema.Schema) -> Score:
     """A pushed version's test scores, through its `serving_default`: raw pixels in."""
     serve = serving.load_signature(version)
-    scores = Scorer()
+    scores = Scorer(data.num_classes)
     for images, labels in test:
         pixels = transform.unscale_pixels(images.numpy())
         scores.add(labels.numpy(), serve(images=tf.constant(pixels))["probabilities"].numpy())
@@ -108,30 +114,33 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
     Raises:
         PipelineError: for a missing model, or a record that breaks the schema.
     """
-    split = dataset.split_input(paths.data, schema.TEST)
+    data = schema.read_schema(paths.schema)
+    split = dataset.split_input(paths.data, schema.TEST, data)
 
     def test() -> tf.data.Dataset:
-        return dataset.batches(split.files, count=split.count, batch_size=_BATCH_SIZE)
+        return dataset.batches(split, batch_size=_BATCH_SIZE)
 
     model_path = outputs.require(paths.model, "train")
     model = _load(model_path)
     with (
         outputs.atomic_output(paths.out, exclusive=True) as temp,
-        dataset.reading("evaluate", paths.data, _SPLITS),
+        dataset.reading("evaluate", paths.data, _SPLITS, data),
     ):
         temp.mkdir()
-        scores = _score_candidate(model, test(), temp)
+        scores = _score_candidate(model, test(), data, temp)
         score = scores.score()
         logger.info("test accuracy %.4f, loss %.4f", score.accuracy, score.loss)
         blessing = bless_and_push(
             model=model,
             model_path=model_path,
             candidate=score,
-            score_version=lambda version: _score_version(version, test()),
+            score_version=lambda version: _score_version(version, test(), data),
             serving_dir=paths.serving,
             params=params,
+            data=data,
         )
-        _write_reports(temp, HeadlineMetrics(score, blessing.blessed), scores.per_class(), blessing)
+        per_class = scores.per_class(data.classes)
+        _write_reports(temp, HeadlineMetrics(score, blessing.blessed), per_class, blessing)
     return Evaluated(score, blessing)
 
 

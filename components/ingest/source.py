@@ -17,6 +17,7 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import tensorflow_datasets as tfds
 
 from components.ingest import mirror
@@ -47,19 +48,9 @@ def builder(dataset: str, mirror_dir: Path | None) -> tfds.core.GeneratorBasedBu
     """The dataset's tfds builder, reading from `mirror_dir` if given (checked first).
 
     Raises:
-        PipelineError: for a dataset of another shape, a bad mirror, or no network
-            without a mirror.
+        PipelineError: for a bad mirror, or no network without a mirror.
     """
     found = tfds.builder(dataset)
-    features = found.info.features
-    if tuple(features["image"].shape) != schema.IMAGE_SHAPE or (
-        features["label"].num_classes != schema.NUM_CLASSES
-    ):
-        raise PipelineError(
-            f"ingest: {dataset} has images {features['image'].shape} and "
-            f"{features['label'].num_classes} classes; this pipeline needs "
-            f"{schema.IMAGE_SHAPE} and {schema.NUM_CLASSES}"
-        )
     if mirror_dir is not None:
         mirror.read_mirror(mirror_dir, dataset)
         logger.info("reading %s from mirror %s", dataset, mirror_dir)
@@ -69,16 +60,34 @@ def builder(dataset: str, mirror_dir: Path | None) -> tfds.core.GeneratorBasedBu
     return found
 
 
+def inferred_schema(found: tfds.core.GeneratorBasedBuilder) -> schema.Schema:
+    """What a tfds dataset's features say its images and classes are. The data is held to
+    it as it is written (pipeline.validate)."""
+    image, label = found.info.features["image"], found.info.features["label"]
+    height, width, channels = image.shape
+    return schema.Schema(
+        height, width, channels, np.dtype(image.np_dtype).name, tuple(label.names), schema.DIGIT
+    ).check()
+
+
 def split_examples(
     found: tfds.core.GeneratorBasedBuilder, work_dir: Path
-) -> dict[str, Iterator[tuple[int, dict]]]:
-    """tfds's (key, example) generator per split, from the builder's own split generators."""
+) -> dict[str, Iterator[tuple[bytes, np.ndarray, int]]]:
+    """(key, image, label) per split, from the builder's own split generators: tfds's key,
+    the example's index in the source files, made ours (pipeline.schema.example_key)."""
     manager = tfds.download.DownloadManager(
         download_dir=work_dir / "downloads", url_infos=found.url_infos, dataset_name=found.name
     )
     # The two methods every tfds dataset defines for its prepare step (MNIST's, Fashion-
     # MNIST's and KMNIST's are the same code); tfds itself calls them just like this.
     return {
-        str(generator.name): found._generate_examples(**generator.gen_kwargs)
+        str(generator.name): _examples(str(generator.name), generator.gen_kwargs, found)
         for generator in found._split_generators(manager)
     }
+
+
+def _examples(
+    split: str, gen_kwargs: dict, found: tfds.core.GeneratorBasedBuilder
+) -> Iterator[tuple[bytes, np.ndarray, int]]:
+    for index, features in found._generate_examples(**gen_kwargs):
+        yield schema.example_key(split, index), features["image"], features["label"]

@@ -87,41 +87,55 @@ class Outcome:
 
 
 class SplitStatsFn(beam.CombineFn):
-    """A split's schema summary and statistics, in exact integer arithmetic.
+    """A split's schema summary and statistics per channel, in exact integer arithmetic.
 
     Sums of raw uint8 values are integers, so the result does not depend on the order
     the runner combines batches in: stats.json is byte-stable.
     """
 
-    def create_accumulator(self) -> tuple[validate.SplitSummary, int, int]:
-        return validate.SplitSummary.empty(), 0, 0
+    def __init__(self, data: schema.Schema):
+        super().__init__()
+        self.data = data
+
+    def create_accumulator(self) -> tuple[validate.SplitSummary, tuple, tuple]:
+        channels = self.data.channels
+        return validate.SplitSummary.empty(self.data.num_classes), (0,) * channels, (0,) * channels
 
     def add_input(self, acc: tuple, batch: codec.Examples) -> tuple:
-        summary, total, squares = acc
+        summary, totals, squares = acc
         squared = batch.images.astype(np.uint16) ** 2  # 255**2 still fits 16 bits
+        summed = batch.images.sum(axis=(0, 1, 2), dtype=np.uint64)
+        squared_summed = squared.sum(axis=(0, 1, 2), dtype=np.uint64)
+        part = validate.SplitSummary.of(batch.images, batch.labels, self.data.num_classes)
         return (
-            summary.merge(validate.SplitSummary.of(batch.images, batch.labels)),
-            total + int(batch.images.sum(dtype=np.uint64)),
-            squares + int(squared.sum(dtype=np.uint64)),
+            summary.merge(part),
+            tuple(t + int(n) for t, n in zip(totals, summed, strict=True)),
+            tuple(s + int(n) for s, n in zip(squares, squared_summed, strict=True)),
         )
 
     def merge_accumulators(self, accumulators: Iterable[tuple]) -> tuple:
-        summary, total, squares = self.create_accumulator()
+        summary, totals, squares = self.create_accumulator()
         for acc in accumulators:
-            summary, total, squares = summary.merge(acc[0]), total + acc[1], squares + acc[2]
-        return summary, total, squares
+            summary = summary.merge(acc[0])
+            totals = tuple(map(sum, zip(totals, acc[1], strict=True)))
+            squares = tuple(map(sum, zip(squares, acc[2], strict=True)))
+        return summary, totals, squares
 
     def extract_output(self, acc: tuple) -> tuple[validate.SplitSummary, SplitStats]:
-        summary, total, squares = acc
-        values = max(summary.examples * schema.NUM_PIXELS, 1)
-        mean = total / values / transform.MAX_PIXEL  # the mean of the scaled pixels
-        variance = max(squares / values / transform.MAX_PIXEL**2 - mean * mean, 0.0)
+        summary, totals, squares = acc
+        values = max(summary.examples * self.data.height * self.data.width, 1)
+        means, stds = [], []
+        for total, square in zip(totals, squares, strict=True):
+            mean = total / values / transform.MAX_PIXEL  # the mean of the scaled pixels
+            variance = max(square / values / transform.MAX_PIXEL**2 - mean * mean, 0.0)
+            means.append(round(mean, 6))
+            stds.append(round(float(np.sqrt(variance)), 6))
         return summary, SplitStats(
             examples=summary.examples,
             records=summary.examples,  # until the writers say what they wrote
             examples_per_class=tuple(int(n) for n in summary.class_counts),
-            pixel_mean=round(mean, 6),
-            pixel_std=round(float(np.sqrt(variance)), 6),
+            pixel_mean=tuple(means),
+            pixel_std=tuple(stds),
         )
 
 
@@ -168,23 +182,29 @@ def key_anomalies(findings: list[Finding]) -> list[str]:
 
 
 def _split_anomalies(
-    split: str, source: Source, findings: list[Finding], params: PreprocessParams
+    split: str,
+    source: Source,
+    findings: list[Finding],
+    params: PreprocessParams,
+    data: schema.Schema,
 ) -> tuple[list[str], int]:
     """One split's anomalies, in the source and as written; and the records written."""
     other_size = [
         k for f in findings if isinstance(f, WrongSize) and f.split == split for k in f.keys
     ]
     summary = source.summary.merge(
-        validate.SplitSummary.of(np.zeros(0, np.uint8), np.zeros(0, np.int64), other_size)
+        validate.SplitSummary.of(
+            np.zeros(0, np.uint8), np.zeros(0, np.int64), data.num_classes, other_size
+        )
     )
     sized_by = (
         f"preprocess.validation_fraction {params.validation_fraction} decides its size"
         if split == schema.VALIDATION
         else ""
     )
-    found = validate.summary_anomalies(split, summary, sized_by)
+    found = validate.summary_anomalies(split, summary, data, sized_by)
     copies = params.augment_copies
-    written = validate.SplitSummary.empty()
+    written = validate.SplitSummary.empty(data.num_classes)
     for finding in findings:
         if isinstance(finding, Written) and finding.split == split:
             written = written.merge(finding.summary)
@@ -195,14 +215,18 @@ def _split_anomalies(
 
 
 def make_outcome(
-    findings: list[Finding], *, limits: ValidateParams, params: PreprocessParams
+    findings: list[Finding],
+    *,
+    limits: ValidateParams,
+    params: PreprocessParams,
+    data: schema.Schema,
 ) -> Outcome:
     """The statistics and every anomaly, from all of the pipeline's findings."""
     sources = {f.split: f for f in findings if isinstance(f, Source)}
     anomalies = sorted(f.message for f in findings if isinstance(f, Unreadable))
     split_stats = {}
     for split in (s for s in schema.PROCESSED_SPLITS if s in sources):
-        found, records = _split_anomalies(split, sources[split], findings, params)
+        found, records = _split_anomalies(split, sources[split], findings, params, data)
         anomalies += found
         split_stats[split] = dataclasses.replace(sources[split].stats, records=records)
     anomalies += key_anomalies(findings)
@@ -238,14 +262,16 @@ class CheckSplits(beam.PTransform):
         findings: list[beam.PCollection],
         limits: ValidateParams,
         params: PreprocessParams,
+        data: schema.Schema,
     ):
         super().__init__()
-        self.out_dir, self.findings, self.limits, self.params = out_dir, findings, limits, params
+        self.out_dir, self.findings, self.limits = out_dir, findings, limits
+        self.params, self.data = params, data
 
     def expand(self, splits: dict[str, beam.PCollection]) -> beam.PCollection:
         sources = [
             batches
-            | f"Stats{split}" >> beam.CombineGlobally(SplitStatsFn())
+            | f"Stats{split}" >> beam.CombineGlobally(SplitStatsFn(self.data))
             | f"Name{split}" >> beam.Map(source_finding, split)
             for split, batches in splits.items()
         ]
@@ -262,7 +288,8 @@ class CheckSplits(beam.PTransform):
             [*sources, keys, *self.findings]
             | "FlattenFindings" >> beam.Flatten()
             | "AllFindings" >> beam.combiners.ToList()
-            | "Report" >> beam.Map(make_outcome, limits=self.limits, params=self.params)
+            | "Report"
+            >> beam.Map(make_outcome, limits=self.limits, params=self.params, data=self.data)
             | "WriteReport" >> beam.Map(write_outcome, self.out_dir)
         )
 

@@ -48,6 +48,7 @@ class ShardSpec:
     out_dir: str
     split: str
     num_shards: int
+    data: schema.Schema  # the records' shape and classes
     copies: int = 0  # augmented copies of each example, made as the shard is written
     seed: int = 0  # salts the copies' random fields
 
@@ -62,10 +63,10 @@ def write_shard(item: tuple[int, Iterable[codec.Examples]], spec: ShardSpec) -> 
         A summary of what was written, for the output checks.
     """
     shard, parts = item
-    batch = codec.Examples.concatenate(list(parts), schema.RAW_DTYPE)
+    batch = codec.Examples.concatenate(list(parts), schema.RAW_DTYPE, spec.data.image_shape)
     batch = batch.take(np.argsort(batch.keys, kind="stable"))
     path = FileSystems.join(spec.out_dir, schema.split_file(spec.split, shard, spec.num_shards))
-    written = [validate.SplitSummary.empty()]
+    written = [validate.SplitSummary.empty(spec.data.num_classes)]
     with FileSystems.create(path) as out:
         tfrecord.write_tfrecords(out, _encoded(batch, spec, written))
     return checks.Written(spec.split, written[0])
@@ -83,7 +84,8 @@ def _encoded(
         if copy:
             chunk = augment.augmented_copy(chunk, copy=copy, seed=spec.seed)
         chunk = scale_batch(chunk)
-        written[0] = written[0].merge(validate.SplitSummary.of(chunk.images, chunk.labels))
+        part = validate.SplitSummary.of(chunk.images, chunk.labels, spec.data.num_classes)
+        written[0] = written[0].merge(part)
         yield from map(codec.encode_example, *chunk)
 
 

@@ -39,6 +39,7 @@ logger = logging.getLogger(__package__)
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
     raw: str = cli.flag("ingest's output folder")
+    schema: str = cli.flag("the dataset's schema, as ingest wrote it")
     out: str = cli.flag("output folder")
 
 
@@ -86,13 +87,20 @@ def preprocess(paths: Paths, params: PreprocessParams, limits: ValidateParams) -
         PipelineError: for missing input, bad runner settings, a runner that fails, or any
             anomaly in the input or output records, naming the anomaly report.
     """
+    data = schema.read_schema(paths.schema)
     options = runner.options(params.runner, params.beam_args)
     shards = shard_counts(raw_bytes(paths.raw), params)
     with outputs.atomic_output_dir(paths.out) as temp:
         started = time.perf_counter()
         p = beam.Pipeline(options=options)
         transforms.build(
-            p, raw_dir=paths.raw, out_dir=temp, params=params, limits=limits, shards=shards
+            p,
+            raw_dir=paths.raw,
+            out_dir=temp,
+            params=params,
+            limits=limits,
+            shards=shards,
+            data=data,
         )
         runner.run(
             p, started=checks.StartMark(temp).left, start_timeout=params.worker_start_timeout
@@ -106,7 +114,9 @@ def preprocess(paths: Paths, params: PreprocessParams, limits: ValidateParams) -
 def main(argv: list[str] | None = None) -> None:
     paths, params = cli.arguments(Paths, argv, __doc__.splitlines()[0])
     # Workers may run in another working folder: they get absolute paths.
-    paths = Paths(raw=runner.absolute(paths.raw), out=runner.absolute(paths.out))
+    paths = dataclasses.replace(
+        paths, raw=runner.absolute(paths.raw), out=runner.absolute(paths.out)
+    )
     runner.quiet_logs()
     with cli.stage("preprocess") as record:
         result = preprocess(paths, params.preprocess, params.validate)

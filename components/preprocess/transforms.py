@@ -59,9 +59,9 @@ class ReadFile(beam.DoFn):
     either), so one file is one unit of parallel work: ingest writes one per split.
     """
 
-    def __init__(self, split: str, started: checks.StartMark):
+    def __init__(self, split: str, started: checks.StartMark, shape: tuple[int, int, int]):
         super().__init__()
-        self.split, self.started = split, started
+        self.split, self.started, self.shape = split, started, shape
 
     def setup(self) -> None:
         self.started.leave()  # a worker is up: the launcher stops waiting for one
@@ -72,7 +72,7 @@ class ReadFile(beam.DoFn):
             with file.open() as stream:
                 records = tfrecord.read_tfrecords(stream)
                 while chunk := list(itertools.islice(records, _READ_BATCH)):
-                    batch, wrong_size = codec.decode_records(chunk, schema.RAW_DTYPE)
+                    batch, wrong_size = codec.decode_records(chunk, schema.RAW_DTYPE, self.shape)
                     if wrong_size:
                         yield FINDINGS, checks.WrongSize(self.split, wrong_size)
                     yield BATCHES, batch
@@ -112,9 +112,9 @@ class SplitValidation(beam.PTransform):
 class ReadRaw(beam.PTransform):
     """Finds and reads each raw split's files: {split: batches}, plus their findings."""
 
-    def __init__(self, raw_dir: str, started: checks.StartMark):
+    def __init__(self, raw_dir: str, started: checks.StartMark, data: schema.Schema):
         super().__init__()
-        self.raw_dir, self.started = raw_dir, started
+        self.raw_dir, self.started, self.data = raw_dir, started, data
 
     def expand(self, p: beam.Pipeline) -> tuple[dict[str, beam.PCollection], list]:
         batches, findings = {}, []
@@ -124,7 +124,7 @@ class ReadRaw(beam.PTransform):
                 p
                 | f"Find{split}" >> fileio.MatchFiles(pattern)
                 | f"Open{split}" >> fileio.ReadMatches()
-                | f"Read{split}" >> beam.ParDo(ReadFile(split, self.started))
+                | f"Read{split}" >> beam.ParDo(ReadFile(split, self.started, self.data.image_shape))
                 | f"Tags{split}" >> SplitByTag(BATCHES, FINDINGS)
             )
             batches[split] = read[BATCHES]
@@ -140,19 +140,22 @@ def build(
     params: PreprocessParams,
     limits: ValidateParams,
     shards: dict[str, int],
+    data: schema.Schema,
 ) -> None:
-    """Adds the preprocess steps to `p`: raw TFRecords to processed ones, stats and checks."""
+    """Adds the preprocess steps to `p`: raw TFRecords to processed ones, stats and checks,
+    all following the dataset's schema `data`."""
     started = checks.StartMark(out_dir)
-    raw, read_findings = p | "ReadRaw" >> ReadRaw(raw_dir, started)
+    raw, read_findings = p | "ReadRaw" >> ReadRaw(raw_dir, started, data)
     splits = raw | SplitValidation(validation_fraction=params.validation_fraction, seed=params.seed)
     written = []
     for split, batches in splits.items():
         copies = params.augment_copies if split == schema.TRAIN else 0
-        spec = ShardSpec(out_dir, split, shards[split], copies, params.seed)
+        spec = ShardSpec(out_dir, split, shards[split], data, copies, params.seed)
         written.append(batches | f"Write{split}" >> WriteSplit(spec))
     splits | "Check" >> checks.CheckSplits(
         out_dir=out_dir,
         findings=[*read_findings, *written],
         limits=limits,
         params=params,
+        data=data,
     )

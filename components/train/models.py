@@ -9,8 +9,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from pipeline import schema
+from pipeline.errors import PipelineError
 from pipeline.params import CNN, MLP, TrainParams
+from pipeline.schema import Schema
 
 # Batches per call into the compiled train step: fewer Python round trips
 # (docs/performance.md). The updates, and so the weights, are the same as one step per call
@@ -19,16 +20,16 @@ from pipeline.params import CNN, MLP, TrainParams
 STEPS_PER_EXECUTION = 50
 
 
-def _mlp(params: TrainParams) -> keras.Model:
+def _mlp(params: TrainParams, data: Schema) -> keras.Model:
     size = params.hidden_layer_size
     return keras.Sequential(
         [
-            keras.Input(shape=schema.IMAGE_SHAPE, name="image"),
+            keras.Input(shape=data.image_shape, name="image"),
             keras.layers.Flatten(name="flatten"),
             keras.layers.Dense(size, activation="relu", name="hidden_1"),
             keras.layers.Dense(size, activation="tanh", name="hidden_2"),
             keras.layers.Dense(size, activation="tanh", name="hidden_3"),
-            keras.layers.Dense(schema.NUM_CLASSES, activation="softmax", name="probabilities"),
+            keras.layers.Dense(data.num_classes, activation="softmax", name="probabilities"),
         ],
         name="mlp",
     )
@@ -49,13 +50,21 @@ def _conv_block(filters: int, name: str) -> list[keras.layers.Layer]:
     ]
 
 
-def _cnn(params: TrainParams) -> keras.Model:
+_CNN_SMALLEST = 4  # pixels a side: its two poolings halve it twice
+
+
+def _cnn(params: TrainParams, data: Schema) -> keras.Model:
+    if min(data.height, data.width) < _CNN_SMALLEST:
+        raise PipelineError(
+            f"train.model cnn needs images of at least {_CNN_SMALLEST}x{_CNN_SMALLEST}, not "
+            f"{data.height}x{data.width}; set train.model: mlp, or data.image_size larger"
+        )
     # Batch norm instead of dropout: in the 5 default epochs dropout leaves the net underfit.
     # Random shifts of up to 10% (2.8 px), in training only, help a little; rotations on
     # top did not (docs/design.md).
     return keras.Sequential(
         [
-            keras.Input(shape=schema.IMAGE_SHAPE, name="image"),
+            keras.Input(shape=data.image_shape, name="image"),
             keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="shift"),
             *_conv_block(32, "block_1"),
             *_conv_block(64, "block_2"),
@@ -63,7 +72,7 @@ def _cnn(params: TrainParams) -> keras.Model:
             keras.layers.Dense(params.hidden_layer_size, use_bias=False, name="hidden"),
             keras.layers.BatchNormalization(momentum=_NORM_MOMENTUM, name="hidden_norm"),
             keras.layers.Activation("relu", name="hidden_relu"),
-            keras.layers.Dense(schema.NUM_CLASSES, activation="softmax", name="probabilities"),
+            keras.layers.Dense(data.num_classes, activation="softmax", name="probabilities"),
         ],
         name="cnn",
     )
@@ -90,14 +99,15 @@ def strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def build_model(params: TrainParams, *, steps_per_epoch: int) -> keras.Model:
+def build_model(params: TrainParams, data: Schema, *, steps_per_epoch: int) -> keras.Model:
     """Builds and compiles the `params.model` architecture (Adam, sparse cross-entropy).
 
     Args:
         params: the `train` section of params.yaml.
+        data: the dataset's schema: the model's input shape and its classes.
         steps_per_epoch: batches per epoch, for the CNN's learning-rate schedule.
     """
-    model = ARCHITECTURES[params.model](params)
+    model = ARCHITECTURES[params.model](params, data)
     rate = _learning_rate(params, steps_per_epoch * params.epochs)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate, name="adam"),
@@ -112,7 +122,7 @@ def build_model(params: TrainParams, *, steps_per_epoch: int) -> keras.Model:
     # method: docs/upgrading.md, and a test that says so when it goes.
     model._symbolic_build(
         data_batch=(
-            keras.KerasTensor((None, *schema.IMAGE_SHAPE), "float32"),
+            keras.KerasTensor((None, *data.image_shape), "float32"),
             keras.KerasTensor((None,), "int64"),
         )
     )

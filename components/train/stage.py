@@ -36,6 +36,7 @@ _SPLITS = (schema.TRAIN, schema.VALIDATION)
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
     data: str = cli.flag("preprocess's output folder")
+    schema: str = cli.flag("the dataset's schema, as ingest wrote it")
     model: str = cli.flag("output .keras model file")
     live: str = cli.flag("output folder for DVCLive metrics")
 
@@ -55,23 +56,22 @@ def seed_process(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def _inputs(data_dir: str | Path, params: TrainParams) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+def _inputs(
+    data_dir: str | Path, data: schema.Schema, params: TrainParams
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """The train and validation batches: held in memory if both fit `train.cache_mib`,
     else streamed. Either way the same batches in the same order."""
-    splits = {split: dataset.split_input(data_dir, split) for split in _SPLITS}
-    held = sum(split.count for split in splits.values()) * dataset.IMAGE_BYTES
+    splits = {split: dataset.split_input(data_dir, split, data) for split in _SPLITS}
+    held = sum(split.count * split.image_bytes for split in splits.values())
     train_split, validation_split = splits[schema.TRAIN], splits[schema.VALIDATION]
     batch, shuffle = params.batch_size, {"shuffle_buffer": params.buffer_size, "seed": params.seed}
     if held > params.cache_mib * 2**20:
         logger.info("streaming the splits from %s (over train.cache_mib)", data_dir)
         return (
-            dataset.shuffled_batches(
-                train_split.files, count=train_split.count, batch_size=batch, **shuffle
-            ),
-            dataset.batches(validation_split.files, count=validation_split.count, batch_size=batch),
+            dataset.shuffled_batches(train_split, batch_size=batch, **shuffle),
+            dataset.batches(validation_split, batch_size=batch),
         )
-    train_arrays = dataset.load(train_split.files, count=train_split.count)
-    validation_arrays = dataset.load(validation_split.files, count=validation_split.count)
+    train_arrays, validation_arrays = dataset.load(train_split), dataset.load(validation_split)
     return (
         dataset.make_dataset(*train_arrays, batch_size=batch, **shuffle),
         dataset.make_dataset(*validation_arrays, batch_size=batch),
@@ -102,10 +102,11 @@ def train(paths: Paths, params: TrainParams) -> Trained:
         PipelineError: for a record that breaks the schema, naming its file.
     """
     epochs = EpochLogger()
-    with _memory_named(params), dataset.reading("train", paths.data, _SPLITS):
-        train_data, validation_data = _inputs(paths.data, params)
+    data = schema.read_schema(paths.schema)
+    with _memory_named(params), dataset.reading("train", paths.data, _SPLITS, data):
+        train_data, validation_data = _inputs(paths.data, data, params)
         with strategy(params.distribute).scope():
-            model = build_model(params, steps_per_epoch=len(train_data))
+            model = build_model(params, data, steps_per_epoch=len(train_data))
         # The model is saved before the live folder's temp is renamed into place.
         with live_callbacks(paths.live) as callbacks:
             model.fit(

@@ -276,7 +276,7 @@ def test_push_then_pull_in_a_fresh_clone_as_the_readme_says(project: Project, tm
     predicted = json.loads(
         project.call("mnist-predict", "my_digit.png", "--json", cwd=clone).stdout
     )
-    assert predicted["digit"] == 1
+    assert predicted["label"] == "1"
     (clone / "my_digit.png").unlink()
     assert project.run("git", "status", "--porcelain", cwd=clone) == ""
 

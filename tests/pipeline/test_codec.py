@@ -8,26 +8,54 @@ from tensorflow.core.example import example_pb2, feature_pb2
 
 from pipeline import codec, schema
 from tests.support.fuzz import spoiled
-from tests.support.records import tf_parse
+from tests.support.records import MNIST, SCHEMAS, random_examples, tf_parse
 
 
-def test_tensorflow_parses_what_we_encode():
+@pytest.mark.parametrize("data", SCHEMAS.values(), ids=SCHEMAS)
+def test_tensorflow_parses_what_we_encode(data):
     rng = np.random.default_rng(0)
-    raw = rng.integers(0, 256, (3, *schema.IMAGE_SHAPE), dtype=np.uint8)
+    raw = rng.integers(0, 256, (3, *data.image_shape), dtype=np.uint8)
     records = [codec.encode_example(f"k{i}".encode(), raw[i], i + 7) for i in range(3)]
-    parsed = tf_parse(tf.constant(records), schema.RAW_DTYPE)
+    parsed = tf_parse(tf.constant(records), schema.RAW_DTYPE, data)
     assert parsed[schema.KEY].numpy().tolist() == [b"k0", b"k1", b"k2"]
     np.testing.assert_array_equal(parsed[schema.IMAGE].numpy(), raw)
     assert parsed[schema.LABEL].numpy().tolist() == [7, 8, 9]
 
     scaled = raw.astype(np.float32) / 255
     records = [codec.encode_example(b"k", scaled[0], 1)]
-    parsed = tf_parse(tf.constant(records), schema.PROCESSED_DTYPE)
+    parsed = tf_parse(tf.constant(records), schema.PROCESSED_DTYPE, data)
     np.testing.assert_array_equal(parsed[schema.IMAGE].numpy()[0], scaled[0])
 
 
+@pytest.mark.parametrize("data", SCHEMAS.values(), ids=SCHEMAS)
+@pytest.mark.parametrize("dtype", [schema.RAW_DTYPE, schema.PROCESSED_DTYPE])
+def test_records_decode_back_to_the_schemas_shape_and_others_are_left_out(data, dtype):
+    keys, images, labels = random_examples(data, "train", 5)
+    images = images.astype(dtype)
+    records = list(map(codec.encode_example, keys, images, labels))
+    # A record of one pixel value short, and one of the other schema's size.
+    other = next(s.image_shape for s in SCHEMAS.values() if s != data)
+    records[1] = codec.encode_example(b"short", images[1].reshape(-1)[:-1], 1)
+    records.append(codec.encode_example(b"other", np.zeros(other, dtype), 0))
+    decoded, left_out = codec.decode_records(records, dtype, data.image_shape)
+    assert left_out == [b"short", b"other"]
+    kept = [0, 2, 3, 4]
+    assert decoded.keys.tolist() == [keys[i] for i in kept]
+    assert decoded.images.dtype == dtype and decoded.images.shape == (4, *data.image_shape)
+    np.testing.assert_array_equal(decoded.images, images[kept])
+    np.testing.assert_array_equal(decoded.labels, labels[kept])
+    halves = [
+        codec.decode_records(part, dtype, data.image_shape)[0]
+        for part in (records[:2], records[2:])
+    ]
+    whole = codec.Examples.concatenate(halves, dtype, data.image_shape)
+    np.testing.assert_array_equal(whole.images, decoded.images)
+    none = codec.Examples.concatenate([], dtype, data.image_shape)
+    assert none.images.shape == (0, *data.image_shape) and none.images.dtype == dtype
+
+
 def test_decode_reads_what_tensorflow_encodes():
-    image = np.random.default_rng(2).random(schema.IMAGE_SHAPE).astype(np.float32)
+    image = np.random.default_rng(2).random(MNIST.image_shape).astype(np.float32)
     theirs = tf.train.Example(
         features=tf.train.Features(
             feature={
@@ -73,11 +101,11 @@ def test_decode_names_what_is_wrong(record, message):
     with pytest.raises(ValueError, match=message):
         codec.decode_example(record)
     with pytest.raises(tf.errors.InvalidArgumentError):  # TensorFlow refuses them too
-        tf_parse(tf.constant([record]), schema.RAW_DTYPE)
+        tf_parse(tf.constant([record]), schema.RAW_DTYPE, MNIST)
 
 
 def test_encoding_is_deterministic():
-    image = np.arange(784, dtype=np.uint8).reshape(schema.IMAGE_SHAPE)
+    image = np.arange(784, dtype=np.uint8).reshape(MNIST.image_shape)
     assert codec.encode_example(b"a", image, 3) == codec.encode_example(b"a", image.copy(), 3)
 
 
@@ -98,8 +126,9 @@ def _protobuf_encoding(key: bytes, image: np.ndarray, label: int) -> bytes:
 @pytest.mark.parametrize(
     ("key", "shape", "dtype", "label"),
     [
-        (b"train-00042", schema.IMAGE_SHAPE, np.uint8, 7),
-        (b"test-00000", schema.IMAGE_SHAPE, np.float32, 0),  # 3,136-byte image: 2-byte lengths
+        (b"train-00042", MNIST.image_shape, np.uint8, 7),
+        (b"test-00000", MNIST.image_shape, np.float32, 0),  # 3,136-byte image: 2-byte lengths
+        (b"train/cat/0001.png", (12, 10, 3), np.uint8, 3),  # a folder dataset's key, RGB
         (b"k" * 300, (5, 5), np.uint8, 2**40),  # long key, many-byte varint
         (b"", (0,), np.uint8, -1),  # empty key and image; negative label: 10-byte varint
     ],

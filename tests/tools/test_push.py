@@ -1,21 +1,24 @@
+import dataclasses
 import shutil
 
 import pytest
 
 from components.evaluate import serving
-from pipeline import artifacts, outputs
+from pipeline import artifacts, outputs, schema
 from pipeline.errors import PipelineError
 from pipeline.reports import Blessing, Candidate, Score, Thresholds
 from tools import push
 
 
 @pytest.fixture
-def workspace(tmp_path, trained_model):
-    """What a teammate's clone holds after `dvc pull`: the model, its committed blessing,
-    and no serving folder."""
+def workspace(tmp_path, trained_model, mnist_schema):
+    """What a teammate's clone holds after `dvc pull`: the model, the schema, the model's
+    committed blessing, and no serving folder."""
     paths = artifacts.under(tmp_path)
-    paths["model"].parent.mkdir(parents=True)
+    for name in ("model", "schema"):
+        paths[name].parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(trained_model, paths["model"])
+    shutil.copy(mnist_schema, paths["schema"])
     _bless(tmp_path, serving.file_sha256(trained_model), blessed=True)
     return tmp_path
 
@@ -42,6 +45,17 @@ def test_the_pulled_blessed_model_is_pushed_once(workspace):
     record = serving.read_push_record(version)
     assert record.model_sha256 == serving.file_sha256(artifacts.under(workspace)["model"])
     assert push.push(workspace) == (1, False)  # serves already: nothing pushed twice
+
+
+def test_the_version_carries_the_schema_and_a_schema_of_another_model_is_refused(workspace):
+    paths = artifacts.under(workspace)
+    other = schema.read_schema(paths["schema"])
+    schema.write_schema(paths["schema"], dataclasses.replace(other, classes=("a", "b")))
+    with pytest.raises(PipelineError, match=r"schema\.json is not the schema the model was"):
+        push.push(workspace)
+    schema.write_schema(paths["schema"], other)
+    push.push(workspace)
+    assert schema.read_schema(paths["serving"] / "1" / serving.SCHEMA) == other
 
 
 def test_a_model_that_is_not_the_blessed_one_is_refused(workspace):

@@ -1,8 +1,10 @@
 """`mnist-predict`: classify image files with the served model, as they are read.
 
-Each image is normalised the way MNIST's digits were made (tools.predict.images): any size,
-colour or greyscale, dark-on-light or light-on-dark, in PNG, JPEG, BMP, GIF, TIFF, WebP,
-PPM, TGA or ICO. Files are read, normalised and classified CHUNK at a time, and each
+Each image (PNG, JPEG, BMP, GIF, TIFF, WebP, PPM, TGA or ICO) is prepared as the model's
+schema says (tools.predict.images): for the MNIST family, normalised the way MNIST's digits
+were made, from any size, colour or greyscale, dark-on-light or light-on-dark; for a folder
+dataset, resized to its size and channels as ingest resized its images. Answers are the
+class names of the schema. Files are read, normalised and classified CHUNK at a time, and each
 result is printed as it is made, in the order the files were given or found: memory stays
 flat however many files there are. The model is the served version's TFLite model, run
 by LiteRT (tools.predict.model): TensorFlow is never imported.
@@ -42,27 +44,29 @@ UNSURE = 3  # the exit status when every file was classified, some answers unsur
 
 @dataclasses.dataclass(frozen=True)
 class Answer:
-    """What mnist-predict says of one file: its digit, or why it has none."""
+    """What mnist-predict says of one file: its class, or why it has none."""
 
     file: str  # as files.shown shows it: one line, unambiguous
-    digit: int | None = None
+    label: str | None = None  # the class's name
+    label_id: int | None = None
     probability: float | None = None
-    probabilities: list[float] | None = None
-    unsure: str | None = None  # why not to trust the digit
+    probabilities: dict[str, float] | None = None  # by class name, in id order
+    unsure: str | None = None  # why not to trust the answer
     error: str | None = None
 
     def text(self) -> str:
         if self.error is not None:
             return f"{self.file}: error: {self.error}"
-        said = f"{self.file}: {self.digit} ({self.probability:.3f})"
+        said = f"{self.file}: {self.label} ({self.probability:.3f})"
         return f"{said} unsure: {self.unsure}" if self.unsure else said
 
 
 def _answers(
-    chunk: list[tuple[Path, images.Digit | PipelineError]], classify: model.Classify, least: float
+    chunk: list[tuple[Path, images.Digit | PipelineError]], served: model.Served, least: float
 ) -> Iterator[Answer]:
     found = [digit.image for _, digit in chunk if isinstance(digit, images.Digit)]
-    rows = iter(classify(np.stack(found)) if found else ())
+    rows = iter(served.classify(np.stack(found)) if found else ())
+    names = served.schema.classes
     for path, digit in chunk:
         if isinstance(digit, PipelineError):
             yield Answer(files.shown(path), error=str(digit))
@@ -74,18 +78,19 @@ def _answers(
             doubts.insert(0, f"probability below --min-confidence {least:g}")
         yield Answer(
             files.shown(path),
-            digit=best,
+            label=names[best],
+            label_id=best,
             probability=float(row[best]),
-            probabilities=[round(float(p), 6) for p in row],
+            probabilities={name: round(float(p), 6) for name, p in zip(names, row, strict=True)},
             unsure="; ".join(doubts) or None,
         )
 
 
-def predict(paths: Iterable[Path], classify: model.Classify, least: float) -> Iterator[Answer]:
+def predict(paths: Iterable[Path], served: model.Served, least: float) -> Iterator[Answer]:
     """Each file's answer, in order, CHUNK files at a time."""
-    read = images.digits(paths)
+    read = images.prepared(paths, served.schema)
     while chunk := list(itertools.islice(read, CHUNK)):
-        yield from _answers(chunk, classify, least)
+        yield from _answers(chunk, served, least)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not 0 <= args.min_confidence <= 1:
             raise PipelineError(f"--min-confidence {args.min_confidence} is not in [0, 1]")
-        classify = model.load(model.resolve(args.model))
+        served = model.load(model.resolve(args.model))
         counts = {"sure": 0, "unsure": 0, "error": 0}
-        for answer in predict(files.find_images(args.paths), classify, args.min_confidence):
+        for answer in predict(files.find_images(args.paths), served, args.min_confidence):
             kind = "error" if answer.error else "unsure" if answer.unsure else "sure"
             counts[kind] += 1
             if args.json:

@@ -6,21 +6,14 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from PIL import Image
-
-from tools.predict.images import FORMATS
-
-
-def _suffixes() -> set[str]:
-    Image.init()
-    return {ext for ext, name in Image.registered_extensions().items() if name in FORMATS}
+from pipeline import images
 
 
 def find_images(paths: Iterable[str]) -> Iterator[Path]:
     """The given files, then the image files inside given folders, found as they are read:
     folders depth first, names sorted. Iterative (a folder any depth deep is walked), and
     links to folders are not followed (a link loop cannot trap the walk)."""
-    suffixes = _suffixes()
+    suffixes = images.suffixes()
     for name in paths:
         path = Path(name)
         if not path.is_dir():

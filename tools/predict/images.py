@@ -1,11 +1,10 @@
-"""Image files as MNIST digits, for mnist-predict: read safely, normalised like MNIST.
+"""Image files as the served model takes them, for mnist-predict: read safely, then framed
+as MNIST's digits were (a schema of DIGIT framing: the MNIST family) or resized to the
+schema's size and channels exactly as ingest resized the training images (RESIZE).
 
-Any image file a user hands over is untrusted. A file is read only if it is no larger than
-MAX_FILE_BYTES, decodes with one of Pillow's own raster decoders (never a plugin that runs
-another program, as EPS does with Ghostscript), and declares at most MAX_PIXELS; JPEG is
-decoded at a fraction of its size when that is all a 28x28 digit needs, and every other
-image is shrunk to MAX_SIDE before anything else is done with it. Whatever goes wrong while
-decoding, the file gets one error and no other file is affected.
+Any image file a user hands over is untrusted: pipeline.images opens it within its bounds.
+JPEG is decoded at a fraction of its size when that is all a 28x28 digit needs, and every
+other image is shrunk to MAX_SIDE before anything else is done with it.
 
 Normalisation reads a photo the way a person would, then frames it the way MNIST's digits
 were made. The paper and its uneven lighting are fitted and taken away and the ink measured
@@ -19,7 +18,6 @@ Where the ink does not look like one clear digit, the digit says so in its `doub
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +26,12 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from pipeline import schema
+from pipeline import images, schema
 from pipeline.errors import PipelineError
 from tools.predict import paper, strokes
 
-FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM", "TGA", "ICO")
-MAX_FILE_BYTES = 50 * 2**20
-MAX_PIXELS = 50_000_000  # as declared by the file's header, checked before decoding
 MAX_SIDE = 1024  # pixels on the long side kept once decoded: ample for a 20x20 digit
-_BOX, _SIDE = 20, schema.IMAGE_SHAPE[0]
+_BOX, _SIDE = 20, schema.DIGIT_SHAPE[0]  # MNIST's digits: fitted to 20x20, centred in 28x28
 _EDGE = 0.25  # the digit's box holds its pixels above this share of its ink level
 _HALO = 2  # pixels around the strokes kept: their soft, anti-aliased edge
 
@@ -73,47 +68,17 @@ def load_image(path: Path) -> np.ndarray:
     Raises:
         PipelineError: for a missing, empty, oversized, unreadable or non-image file.
     """
-    if not path.is_file():
-        raise PipelineError("no such file" if not path.exists() else "not a regular file")
-    size = path.stat().st_size
-    if size == 0:
-        raise PipelineError("the file is empty")
-    if size > MAX_FILE_BYTES:
-        raise PipelineError(f"the file is {size / 2**20:.0f} MiB; the limit is 50 MiB")
-    try:
-        # Pillow warns of huge images (ours is a lower limit, and says so) and of damage it
-        # reads past (corrupt EXIF, say): the file's one line is this function's to say.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return _read(path)
-    except PipelineError:
-        raise
-    except Image.DecompressionBombError:
-        raise PipelineError("the image is too large (over Pillow's pixel limit)") from None
-    except Exception as error:  # Pillow's decoders fail in many ways on hostile files
-        kinds = ", ".join(FORMATS)
-        raise PipelineError(f"not a readable {kinds} image ({_said(error)})") from None
-
-
-def _read(path: Path) -> np.ndarray:
-    with Image.open(path, formats=FORMATS) as image:
-        if image.width * image.height > MAX_PIXELS:
-            raise PipelineError(f"the image is {image.width}x{image.height}; too large")
-        if not image.width or not image.height:
-            raise PipelineError(f"the image is {image.width}x{image.height}: empty")
+    with images.reading(path) as image:
         return _greyscale(_decoded(image))
-
-
-def _said(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:200]
 
 
 @dataclass(frozen=True)
 class Digit:
-    """An image normalised like MNIST's digits.
+    """An image as the model takes it: a digit normalised like MNIST's, or resized.
 
     Attributes:
-        image: uint8 [28, 28], light ink on black.
+        image: uint8 [height, width] or [height, width, channels]; a digit's is [28, 28],
+            light ink on black.
         doubts: why the image may hold no clear digit (see strokes.find); empty if none.
     """
 
@@ -166,10 +131,22 @@ def _framed(ink: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def digits(files: Iterable[Path]) -> Iterator[tuple[Path, Digit | PipelineError]]:
-    """Each file and its digit, or the error that says why it has none."""
+def prepared(
+    files: Iterable[Path], data: schema.Schema
+) -> Iterator[tuple[Path, Digit | PipelineError]]:
+    """Each file as the model of schema `data` takes it, or the error that says why not."""
     for path in files:
         try:
-            yield path, normalise(load_image(path))
+            yield (
+                path,
+                normalise(load_image(path))
+                if data.framing == schema.DIGIT
+                else _resized(path, data),
+            )
         except PipelineError as error:
             yield path, error
+
+
+def _resized(path: Path, data: schema.Schema) -> Digit:
+    with images.reading(path) as image:
+        return Digit(images.pixels(image, data.channels, (data.height, data.width)))

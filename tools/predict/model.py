@@ -1,8 +1,10 @@
 """The model mnist-predict asks: the served version's TFLite model on LiteRT, so TensorFlow
-is never imported; a version pushed before the TFLite export, through its SavedModel."""
+is never imported (a version pushed before the TFLite export, through its SavedModel), and
+the schema it was trained on: the images it takes and the names of its classes."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -10,12 +12,20 @@ from pathlib import Path
 import numpy as np
 
 from components.evaluate import lite, serving
-from pipeline import artifacts, cli
+from pipeline import artifacts, cli, schema
 from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__package__)
 
-Classify = Callable[[np.ndarray], np.ndarray]  # uint8 [N, 28, 28] -> probabilities [N, 10]
+Classify = Callable[[np.ndarray], np.ndarray]  # uint8 images [N, ...] -> probabilities [N, classes]
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A model to ask, and the schema of the images it takes and the classes it gives."""
+
+    classify: Classify
+    schema: schema.Schema
 
 
 def resolve(given: str | None) -> Path:
@@ -50,20 +60,40 @@ def resolve(given: str | None) -> Path:
     return version
 
 
-def load(model: Path) -> Classify:
-    """The classifier of a resolved model: LiteRT where there is a TFLite model.
+def load(model: Path) -> Served:
+    """The classifier of a resolved model (LiteRT where there is a TFLite model) and the
+    schema pushed beside it.
 
     Raises:
-        PipelineError: for a model that cannot be loaded.
+        PipelineError: for a model that cannot be loaded, or a schema that is not one.
     """
     tflite = model if model.suffix == ".tflite" else model / lite.TFLITE_MODEL
+    # The schema is the TFLite model's sibling in a version's assets.extra/.
+    version = tflite.parent.parent if model.suffix == ".tflite" else model
+    found = serving.read_version_schema(version)
     if tflite.is_file():
         with cli.quiet_native_startup():
-            return lite.LiteModel(tflite)
+            classify = lite.LiteModel(tflite)
+        return Served(classify, found or _as_the_model_says(classify.shape, classify.classes))
     logger.warning(
         "%s has no %s: asking its SavedModel, through TensorFlow", model, lite.TFLITE_MODEL
     )
     with cli.quiet_native_startup():
         import tensorflow as tf
     signature = serving.load_signature(model)
-    return lambda images: signature(images=tf.constant(images))["probabilities"].numpy()
+    if found is None:  # a version pushed before schemas were: MNIST's images, then
+        classes = signature.structured_outputs["probabilities"].shape[-1]
+        found = _as_the_model_says(schema.DIGIT_SHAPE, int(classes))
+    return Served(
+        lambda images: signature(images=tf.constant(images))["probabilities"].numpy(), found
+    )
+
+
+def _as_the_model_says(shape: tuple[int, ...], classes: int) -> schema.Schema:
+    """The schema of a model pushed without one (before ingest inferred schemas, or a bare
+    .tflite file): its input's size, classes named by their ids; framed as digits if it
+    takes MNIST's size, else resized."""
+    height, width, channels = (*shape, 1)[:3]
+    framing = schema.DIGIT if (height, width, channels) == schema.DIGIT_SHAPE else schema.RESIZE
+    names = tuple(str(label) for label in range(classes))
+    return schema.Schema(height, width, channels, "uint8", names, framing).check()

@@ -13,7 +13,7 @@ from components.evaluate import export, serving
 from components.evaluate.stage import Paths, evaluate
 from pipeline import artifacts
 from pipeline.reports import Baseline, Blessing, Score, Thresholds
-from tests.support.records import default_params, train_model
+from tests.support.records import MNIST, PETS, default_params, train_model
 
 
 @pytest.mark.parametrize(
@@ -48,14 +48,29 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def weak_model(tmp_path_factory, small_processed_dir) -> Path:
+def weak_model(tmp_path_factory, small_processed_dir, mnist_schema) -> Path:
     """An MLP trained 1 epoch on 1,800 digits: far below `trained_model` on test."""
     params = dataclasses.replace(default_params().train, epochs=1)
-    return train_model(tmp_path_factory.mktemp("weak"), small_processed_dir, params)
+    return train_model(tmp_path_factory.mktemp("weak"), small_processed_dir, mnist_schema, params)
 
 
-def _evaluate(model: Path, data: Path, tmp_path: Path, served: Path, **thresholds) -> Blessing:
-    paths = Paths(str(data), str(model), str(tmp_path / "reports"), str(served))
+@pytest.fixture
+def data(small_processed_dir, mnist_schema) -> tuple[Path, Path]:
+    """The processed slice of MNIST, and its schema."""
+    return small_processed_dir, mnist_schema
+
+
+def _evaluate(
+    model: Path, data: tuple[Path, Path], tmp_path: Path, served: Path, **thresholds
+) -> Blessing:
+    processed, schema_path = data
+    paths = Paths(
+        data=str(processed),
+        schema=str(schema_path),
+        model=str(model),
+        out=str(tmp_path / "reports"),
+        serving=str(served),
+    )
     params = dataclasses.replace(
         default_params().evaluate, **({"min_accuracy": 0.5, "max_accuracy_drop": 0.0} | thresholds)
     )
@@ -64,16 +79,16 @@ def _evaluate(model: Path, data: Path, tmp_path: Path, served: Path, **threshold
 
 def _push(model: Path, served: Path) -> None:
     record = serving.PushRecord(serving.file_sha256(model), Score(accuracy=0.9, loss=0.3))
-    export.push(keras.models.load_model(model), served, record)
+    export.push(keras.models.load_model(model), served, record, MNIST)
 
 
 def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(
-    tmp_path, small_processed_dir, trained_model, weak_model
+    tmp_path, data, trained_model, weak_model
 ):
     served = tmp_path / "serving"
     _push(trained_model, served)
     before = _snapshot(served)
-    blessing = _evaluate(weak_model, small_processed_dir, tmp_path, served)
+    blessing = _evaluate(weak_model, data, tmp_path, served)
     assert not blessing.blessed and blessing.check == "change"
     assert blessing.baseline.version == 1
     assert blessing.baseline.model_sha256 == serving.file_sha256(trained_model)
@@ -88,33 +103,49 @@ def test_a_worse_candidate_is_not_blessed_and_serving_is_untouched(
 
 
 def test_a_better_candidate_is_pushed_as_the_next_version(
-    tmp_path, small_processed_dir, trained_model, weak_model
+    tmp_path, data, trained_model, weak_model
 ):
     served = tmp_path / "serving"
     _push(weak_model, served)
     first = _snapshot(served / "1")
-    blessing = _evaluate(trained_model, small_processed_dir, tmp_path, served)
+    blessing = _evaluate(trained_model, data, tmp_path, served)
     assert blessing.blessed and blessing.check == "change"
     assert blessing.pushed_version == 2
     assert _snapshot(served / "1") == first
     assert serving.read_push_record(served / "2") == serving.PushRecord(
         serving.file_sha256(trained_model), blessing.candidate.test
     )
+    assert serving.read_version_schema(served / "2") == MNIST  # what mnist-predict reads
     # The same model again is blessed against itself, and not pushed a second time.
-    again = _evaluate(trained_model, small_processed_dir, tmp_path, served)
+    again = _evaluate(trained_model, data, tmp_path, served)
     assert again.blessed and again.pushed_version is None
     assert again.baseline.version == 2
     assert serving.latest_version(served) == served / "2"
 
 
-def test_below_the_value_threshold_with_nothing_serving_completes(
-    tmp_path, small_processed_dir, weak_model
-):
+def test_below_the_value_threshold_with_nothing_serving_completes(tmp_path, data, weak_model):
     served = tmp_path / "serving"
-    blessing = _evaluate(weak_model, small_processed_dir, tmp_path, served, min_accuracy=0.99)
+    blessing = _evaluate(weak_model, data, tmp_path, served, min_accuracy=0.99)
     assert not blessing.blessed and blessing.check == "value"
     assert blessing.baseline is None and blessing.pushed_version is None
     assert serving.latest_version(served) is None
     assert (
         json.loads((tmp_path / "reports" / artifacts.METRICS_FILE).read_text())["blessed"] is False
     )
+
+
+def test_a_model_of_another_dataset_serving_is_no_baseline(
+    tmp_path, weak_model, pets_processed_dir, pets_schema
+):
+    # MNIST digits serve; the candidate classifies four kinds of 12x10 RGB image. No score
+    # of the one on the other's test split means anything: the value check alone decides.
+    served = tmp_path / "serving"
+    _push(weak_model, served)
+    params = dataclasses.replace(default_params().train, epochs=1)
+    candidate = train_model(tmp_path / "pets", pets_processed_dir, pets_schema, params)
+    data = (pets_processed_dir, pets_schema)
+    blessing = _evaluate(candidate, data, tmp_path, served, min_accuracy=0.0)
+    assert blessing.blessed and blessing.check == "value" and blessing.baseline is None
+    assert blessing.pushed_version == 2
+    assert serving.read_version_schema(served / "2") == PETS
+    assert serving.read_version_schema(served / "1") == MNIST  # left as it was

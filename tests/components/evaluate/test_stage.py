@@ -1,14 +1,18 @@
 import csv
 import dataclasses
 import json
+from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
+from components.evaluate import lite, serving
 from components.evaluate.stage import Paths, evaluate
 from pipeline import artifacts, schema, tfrecord
-from tests.support.records import default_params, tf_parse, train_model
+from tests.support.records import PETS, default_params, tf_parse, tinted_examples, train_model
 
 
 def _images_and_labels(serialized):
@@ -16,15 +20,20 @@ def _images_and_labels(serialized):
     return features[schema.IMAGE], features[schema.LABEL]
 
 
-def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed_dir):
-    params = dataclasses.replace(default_params().train, epochs=1)
-    model_path = train_model(tmp_path, small_processed_dir, params)
-    paths = Paths(
-        str(small_processed_dir),
-        str(model_path),
-        str(tmp_path / "reports"),
-        str(tmp_path / "serving"),
+def _paths(processed: Path, schema_path: Path, model: Path, tmp_path: Path) -> Paths:
+    return Paths(
+        data=str(processed),
+        schema=str(schema_path),
+        model=str(model),
+        out=str(tmp_path / "reports"),
+        serving=str(tmp_path / "serving"),
     )
+
+
+def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed_dir, mnist_schema):
+    params = dataclasses.replace(default_params().train, epochs=1)
+    model_path = train_model(tmp_path, small_processed_dir, mnist_schema, params)
+    paths = _paths(small_processed_dir, mnist_schema, model_path, tmp_path)
     thresholds = dataclasses.replace(default_params().evaluate, min_accuracy=0.0)
     evaluated = evaluate(paths, thresholds)
 
@@ -54,3 +63,33 @@ def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed
         hits = sum(r["predicted"] == row["class"] for r in of_class)
         assert float(row["recall"]) == pytest.approx(hits / len(of_class), abs=1e-6)
     assert evaluated.blessing.pushed_version == 1  # nothing served: the value check blessed it
+
+
+def test_evaluate_reports_and_serves_in_the_schemas_terms(
+    tmp_path, pets_processed_dir, pets_schema
+):
+    params = dataclasses.replace(default_params().train, epochs=3, batch_size=20)
+    model_path = train_model(tmp_path, pets_processed_dir, pets_schema, params)
+    thresholds = dataclasses.replace(default_params().evaluate, min_accuracy=0.0)
+    evaluated = evaluate(_paths(pets_processed_dir, pets_schema, model_path, tmp_path), thresholds)
+
+    reports = tmp_path / "reports"
+    with (reports / artifacts.PREDICTIONS_FILE).open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 100
+    # The test split's classes in turn (tests.support.records.random_examples), by name.
+    assert [row["actual"] for row in rows] == [PETS.classes[i % 4] for i in range(100)]
+    assert {row["predicted"] for row in rows} <= set(PETS.classes)
+    with (reports / artifacts.PER_CLASS_FILE).open() as f:
+        assert [row["class"] for row in csv.DictReader(f)] == list(PETS.classes)
+    with Image.open(reports / artifacts.MISCLASSIFIED_FILE) as grid:
+        assert grid.mode == "RGB"
+
+    version = tmp_path / "serving" / str(evaluated.blessing.pushed_version)
+    assert serving.read_version_schema(version) == PETS
+    _, images, labels = tinted_examples(PETS, schema.TEST, 100, seed=1)
+    served = serving.load_signature(version)(images=tf.constant(images))["classes"].numpy()
+    hits = float(np.mean(served == labels))
+    assert hits == pytest.approx(evaluated.test.accuracy)  # the raw images, through serving
+    on_lite = lite.LiteModel(version / lite.TFLITE_MODEL)(images).argmax(1)
+    np.testing.assert_array_equal(on_lite, served)

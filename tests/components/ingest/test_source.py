@@ -3,7 +3,10 @@ import socket
 import pytest
 
 from components.ingest import source
+from pipeline import schema
 from pipeline.errors import PipelineError
+from pipeline.params import TFDS_DATASETS
+from tests.support.records import MNIST
 
 
 def test_offline_without_mirror_fails_after_one_short_probe_saying_how_to_set_one(monkeypatch):
@@ -21,11 +24,19 @@ def test_offline_without_mirror_fails_after_one_short_probe_saying_how_to_set_on
     assert len(probes) == 1 and probes[0][1] == source._PROBE_TIMEOUT_S <= 5
 
 
-def test_a_dataset_of_another_shape_is_refused_naming_both_shapes():
-    with pytest.raises(
-        PipelineError, match=r"cifar10 has images \(32, 32, 3\) .* needs \(28, 28, 1\)"
-    ):
-        source.builder("cifar10", None)
+@pytest.mark.parametrize("dataset", TFDS_DATASETS)
+def test_each_tfds_dataset_params_allow_infers_a_schema_of_its_own_class_names(dataset):
+    import tensorflow_datasets as tfds
+
+    found = tfds.builder(dataset)  # its features only: nothing is read
+    inferred = source.inferred_schema(found)
+    assert inferred.image_shape == (28, 28, 1) and inferred.framing == schema.DIGIT
+    assert inferred.classes == tuple(found.info.features["label"].names)
+    assert inferred.check() == inferred
+
+
+def test_mnists_inferred_schema_is_the_one_the_tests_take_as_mnists(mirror_dir):
+    assert source.inferred_schema(source.builder("mnist", mirror_dir)) == MNIST
 
 
 def test_the_mirror_becomes_the_builders_download_address(mirror_dir):

@@ -3,7 +3,7 @@ import pytest
 
 from components.ingest import source, stage
 from pipeline import schema
-from tests.support.records import read_split
+from tests.support.records import MNIST, read_split
 
 
 @pytest.mark.parametrize("split", schema.RAW_SPLITS)
@@ -17,6 +17,11 @@ def test_ingest_writes_the_mirror_content_as_the_schema_says(raw_dir, mnist, spl
     assert keys == [schema.example_key(split, i) for i in range(len(expected_labels))]
     np.testing.assert_array_equal(records[schema.IMAGE], expected_images[..., None])
     np.testing.assert_array_equal(records[schema.LABEL], expected_labels)
+
+
+def test_ingest_writes_the_schema_it_inferred_from_mnist(ingested_schema):
+    # The schema every other test takes MNIST's to be is the one the real ingest writes.
+    assert schema.read_schema(ingested_schema) == MNIST
 
 
 def test_mirror_env_wins_over_params(monkeypatch, tmp_path):

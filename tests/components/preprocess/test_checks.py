@@ -4,20 +4,23 @@ import pytest
 from components.preprocess import checks
 from pipeline import codec, schema
 from pipeline.stats import SplitStats
+from tests.support.records import (
+    LOOSE_LIMITS,
+    PETS,
+    SCHEMAS,
+    default_params,
+    random_examples,
+    random_records,
+)
 
 
-def _records(split: str, n: int, offset: int = 0) -> list[bytes]:
-    rng = np.random.default_rng(offset)
-    images = rng.integers(0, 256, (n, *schema.IMAGE_SHAPE), dtype=np.uint8)
-    keys = [schema.example_key(split, i) for i in range(n)]
-    return [codec.encode_example(keys[i], images[i], i % 10) for i in range(n)]
-
-
-def test_split_stats_fn_matches_numpy():
-    records = _records("train", 300)
-    batch, wrong_size = codec.decode_records(records, schema.RAW_DTYPE)
+@pytest.mark.parametrize("data", SCHEMAS.values(), ids=SCHEMAS)
+def test_split_stats_fn_matches_numpy(data):
+    batch, wrong_size = codec.decode_records(
+        random_records(data, "train", 300), schema.RAW_DTYPE, data.image_shape
+    )
     assert wrong_size == []
-    fn = checks.SplitStatsFn()
+    fn = checks.SplitStatsFn(data)
     halves = [
         fn.add_input(fn.create_accumulator(), batch.take(mask))
         for mask in (np.arange(300) < 120, np.arange(300) >= 120)
@@ -27,8 +30,32 @@ def test_split_stats_fn_matches_numpy():
     scaled = batch.images / 255
     assert split_stats.examples == split_stats.records == 300
     assert list(split_stats.examples_per_class) == np.bincount(batch.labels).tolist()
-    assert split_stats.pixel_mean == pytest.approx(scaled.mean(), abs=1e-6)
-    assert split_stats.pixel_std == pytest.approx(scaled.std(), abs=1e-6)
+    assert len(split_stats.examples_per_class) == data.num_classes
+    # Each channel's own statistics, from numpy one channel at a time.
+    channels = [scaled[..., c] for c in range(data.channels)]
+    assert split_stats.pixel_mean == pytest.approx([c.mean() for c in channels], abs=1e-6)
+    assert split_stats.pixel_std == pytest.approx([c.std() for c in channels], abs=1e-6)
+
+
+def test_each_channel_has_its_own_statistics():
+    # Red at 255 only, green at 0 only, blue half 0 and half 255: a mix-up of channels, or
+    # one statistic for all three, would show.
+    keys, images, labels = random_examples(PETS, "train", 8)
+    images[..., 0], images[..., 1] = 255, 0
+    images[:4, ..., 2], images[4:, ..., 2] = 0, 255
+    fn = checks.SplitStatsFn(PETS)
+    _, split_stats = fn.extract_output(
+        fn.add_input(fn.create_accumulator(), codec.Examples(np.array(keys), images, labels))
+    )
+    assert split_stats.pixel_mean == pytest.approx((1.0, 0.0, 0.5))
+    assert split_stats.pixel_std == pytest.approx((0.0, 0.0, 0.5))
+
+
+def test_an_empty_split_has_zero_statistics_per_channel():
+    fn = checks.SplitStatsFn(PETS)
+    summary, split_stats = fn.extract_output(fn.create_accumulator())
+    assert summary.examples == 0 and summary.class_counts.tolist() == [0, 0, 0, 0]
+    assert split_stats.pixel_mean == split_stats.pixel_std == (0.0, 0.0, 0.0)
 
 
 def test_key_checks_find_duplicates_and_leaks_across_batches_and_buckets():
@@ -51,8 +78,9 @@ def test_key_checks_find_duplicates_and_leaks_across_batches_and_buckets():
 
 
 def test_the_outcome_reads_back_what_the_pipeline_wrote(tmp_path):
-    split = SplitStats(3, 6, (1, 2, 0, 0, 0, 0, 0, 0, 0, 0), 0.1, 0.3)
-    outcome = checks.Outcome({"train": split}, ["train: something"])
+    split = SplitStats(3, 6, (1, 2, 0, 0, 0, 0, 0, 0, 0, 0), (0.1,), (0.3,))
+    rgb = SplitStats(4, 4, (1, 1, 1, 1), (0.1, 0.2, 0.3), (0.3, 0.2, 0.1))
+    outcome = checks.Outcome({"train": split, "test": rgb}, ["train: something"])
     mark = checks.StartMark(str(tmp_path))
     assert not mark.left()
     mark.leave()
@@ -60,3 +88,26 @@ def test_the_outcome_reads_back_what_the_pipeline_wrote(tmp_path):
     assert checks.read_outcome(str(tmp_path)) == outcome
     assert not mark.left()  # what only the launcher reads is gone: stats.json stays
     assert [p.name for p in tmp_path.iterdir()] == ["stats.json"]
+
+
+def test_the_outcome_words_anomalies_in_the_schemas_terms():
+    fn = checks.SplitStatsFn(PETS)
+    keys, images, labels = random_examples(PETS, "train", 6)
+    labels[:] = [0, 1, 0, 1, 0, 4]  # no fish nor newt, and a label past the last class
+    source = fn.extract_output(
+        fn.add_input(fn.create_accumulator(), codec.Examples(np.array(keys), images, labels))
+    )
+    findings = [
+        checks.Source("train", *source),
+        checks.WrongSize("train", [b"train-00099"]),
+        checks.Written("train", source[0]),
+    ]
+    outcome = checks.make_outcome(
+        findings, limits=LOOSE_LIMITS, params=default_params().preprocess, data=PETS
+    )
+    assert outcome.anomalies == [
+        "train: 1 images are not (12, 10, 3) (keys b'train-00099')",
+        "train: 1 labels outside 0-3 (values 4)",
+        "train: no examples of class 2, 3",
+    ]
+    assert len(outcome.stats["train"].pixel_mean) == 3

@@ -2,6 +2,7 @@ import dataclasses
 
 import apache_beam as beam
 import numpy as np
+import pytest
 from apache_beam.io import fileio
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -9,14 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from components.preprocess import checks, transforms
 from components.preprocess.keys import is_validation
 from pipeline import codec, schema, tfrecord
-from tests.support.records import LOOSE_LIMITS, default_params
-
-
-def _records(split: str, n: int, offset: int = 0) -> list[bytes]:
-    rng = np.random.default_rng(offset)
-    images = rng.integers(0, 256, (n, *schema.IMAGE_SHAPE), dtype=np.uint8)
-    keys = [schema.example_key(split, i) for i in range(n)]
-    return [codec.encode_example(keys[i], images[i], i % 10) for i in range(n)]
+from tests.support.records import LOOSE_LIMITS, MNIST, PETS, SCHEMAS, default_params, random_records
 
 
 def _local_pipeline() -> test_pipeline.TestPipeline:
@@ -28,25 +22,28 @@ def _params(**changes) -> object:
     return dataclasses.replace(default_params().preprocess, **changes)
 
 
-def _read(p, pattern: str) -> dict[str, beam.PCollection]:
+def _read(p, pattern: str, data=MNIST) -> dict[str, beam.PCollection]:
+    started = checks.StartMark(pattern.rpartition("/")[0])
     return (
         p
         | fileio.MatchFiles(pattern)
         | fileio.ReadMatches()
-        | beam.ParDo(transforms.ReadFile("train", checks.StartMark(pattern.rpartition("/")[0])))
+        | beam.ParDo(transforms.ReadFile("train", started, data.image_shape))
         | transforms.SplitByTag(transforms.BATCHES, transforms.FINDINGS)
     )
 
 
-def test_read_batches_reads_files_in_order_and_in_batches(tmp_path, monkeypatch):
+@pytest.mark.parametrize("data", SCHEMAS.values(), ids=SCHEMAS)
+def test_read_batches_reads_files_in_order_and_in_batches(tmp_path, monkeypatch, data):
     monkeypatch.setattr(transforms, "_READ_BATCH", 4)
-    records = _records("train", 10)
+    records = random_records(data, "train", 10)
     tfrecord.write_tfrecords(tmp_path / schema.split_file("train"), records)
     decoded = [codec.decode_example(record) for record in records]  # (key, image, label)
     with _local_pipeline() as p:
-        read = _read(p, str(tmp_path / schema.split_pattern("train")))
+        read = _read(p, str(tmp_path / schema.split_pattern("train")), data)
+        batches = read[transforms.BATCHES]
         assert_that(
-            read[transforms.BATCHES] | beam.Map(lambda b: (b.keys.tolist(), b.labels.tolist())),
+            batches | beam.Map(lambda b: (b.keys.tolist(), b.labels.tolist())),
             equal_to(
                 [
                     (
@@ -57,10 +54,15 @@ def test_read_batches_reads_files_in_order_and_in_batches(tmp_path, monkeypatch)
                 ]
             ),
         )
+        assert_that(
+            batches | beam.Map(lambda b: (b.images.shape[1:], b.images.dtype)),
+            equal_to([(data.image_shape, np.uint8)] * 3),
+            label="shapes",
+        )
 
 
 def test_read_batches_reports_bad_records_instead_of_failing(tmp_path):
-    good = _records("train", 6)
+    good = random_records(MNIST, "train", 6)
     short = codec.encode_example(b"train-00099", np.zeros(700, np.uint8), 3)
     tfrecord.write_tfrecords(tmp_path / "a.tfrecord", [*good[:3], short, *good[3:]])
     (tmp_path / "b.tfrecord").write_bytes((tmp_path / "a.tfrecord").read_bytes()[:-100])
@@ -89,7 +91,7 @@ def test_read_batches_reports_bad_records_instead_of_failing(tmp_path):
 
 
 def test_split_validation_transform_in_test_pipeline():
-    train, test = _records("train", 500), _records("test", 50, offset=1)
+    train, test = random_records(MNIST, "train", 500), random_records(MNIST, "test", 50, seed=1)
     all_keys = [schema.example_key("train", i) for i in range(500)]
     expected_validation = [k for k in all_keys if is_validation(k, fraction=0.2, seed=3)]
     expected_train = sorted(set(all_keys) - set(expected_validation))
@@ -104,11 +106,13 @@ def test_split_validation_transform_in_test_pipeline():
             | "T"
             >> beam.Create(
                 [
-                    codec.decode_records(train[:123], schema.RAW_DTYPE)[0],
-                    codec.decode_records(train[123:], schema.RAW_DTYPE)[0],
+                    codec.decode_records(train[:123], schema.RAW_DTYPE, MNIST.image_shape)[0],
+                    codec.decode_records(train[123:], schema.RAW_DTYPE, MNIST.image_shape)[0],
                 ]
             ),
-            schema.TEST: p | "E" >> beam.Create([codec.decode_records(test, schema.RAW_DTYPE)[0]]),
+            schema.TEST: p
+            | "E"
+            >> beam.Create([codec.decode_records(test, schema.RAW_DTYPE, MNIST.image_shape)[0]]),
         }
         splits = raw | transforms.SplitValidation(validation_fraction=0.2, seed=3)
         assert_that(keys(schema.TRAIN), equal_to(expected_train), label="train")
@@ -132,6 +136,7 @@ def test_no_step_of_the_pipeline_has_more_than_one_output(tmp_path):
         params=_params(augment_copies=1),
         limits=LOOSE_LIMITS,
         shards=counts,
+        data=PETS,
     )
     steps = []
 

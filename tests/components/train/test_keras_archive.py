@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 from components.train import keras_archive, models
-from tests.support.records import default_params
+from tests.support.records import MNIST, default_params
 
 
 def _model(seed: int) -> keras.Model:
@@ -13,7 +13,7 @@ def _model(seed: int) -> keras.Model:
     object ids, which differ between two builds of the same model."""
     keras.utils.set_random_seed(seed)
     params = dataclasses.replace(default_params().train, hidden_layer_size=8)
-    return models.build_model(params, steps_per_epoch=1)
+    return models.build_model(params, MNIST, steps_per_epoch=1)
 
 
 def test_shared_object_ids_become_their_order_of_appearance():

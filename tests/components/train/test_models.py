@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from components.train import models
-from pipeline.params import CNN
-from tests.support.records import default_params
+from pipeline import schema
+from pipeline.errors import PipelineError
+from pipeline.params import CNN, MLP
+from tests.support.records import MNIST, PETS, SCHEMAS, default_params
 
 
 @pytest.fixture
@@ -15,7 +17,7 @@ def params():
 
 
 def test_default_model_is_the_reference_mlp():
-    model = models.build_model(default_params().train, steps_per_epoch=271)
+    model = models.build_model(default_params().train, MNIST, steps_per_epoch=271)
     layers = model.layers
     assert model.input_shape == (None, 28, 28, 1)
     assert isinstance(layers[0], keras.layers.Flatten)
@@ -29,7 +31,7 @@ def test_default_model_is_the_reference_mlp():
 
 def test_hidden_layer_size_and_learning_rate_come_from_params(params):
     small = dataclasses.replace(params, hidden_layer_size=32, learning_rate=0.01)
-    model = models.build_model(small, steps_per_epoch=271)
+    model = models.build_model(small, MNIST, steps_per_epoch=271)
     assert [layer.units for layer in model.layers[1:]] == [32, 32, 32, 10]
     assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
 
@@ -43,7 +45,7 @@ def test_the_cnns_learning_rate_decays_to_zero_over_the_run(params):
 
 
 def test_cnn_shifts_digits_in_training_only(params):
-    model = models.build_model(dataclasses.replace(params, model=CNN), steps_per_epoch=271)
+    model = models.build_model(dataclasses.replace(params, model=CNN), MNIST, steps_per_epoch=271)
     shift = model.layers[0]
     assert isinstance(shift, keras.layers.RandomTranslation)
     digits = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
@@ -51,10 +53,36 @@ def test_cnn_shifts_digits_in_training_only(params):
     assert not np.array_equal(shift(digits, training=True), digits)
 
 
-def test_every_model_params_yaml_names_can_be_built(params):
+@pytest.mark.parametrize("data", SCHEMAS.values(), ids=SCHEMAS)
+def test_every_model_params_yaml_names_takes_the_schemas_images_and_gives_its_classes(params, data):
     from pipeline.params import MODELS
 
     assert set(models.ARCHITECTURES) == set(MODELS)
+    images = np.random.default_rng(0).random((3, *data.image_shape)).astype(np.float32)
     for name in MODELS:
-        built = models.build_model(dataclasses.replace(params, model=name), steps_per_epoch=1)
-        assert built.output_shape == (None, 10)
+        built = models.build_model(dataclasses.replace(params, model=name), data, steps_per_epoch=1)
+        assert built.input_shape == (None, *data.image_shape)
+        assert built.output_shape == (None, data.num_classes)
+        probabilities = built.predict_on_batch(images)
+        assert probabilities.shape == (3, data.num_classes)
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_the_mlps_first_layer_takes_every_pixel_value_of_every_channel(params):
+    small = dataclasses.replace(params, hidden_layer_size=8)
+    model = models.build_model(small, PETS, steps_per_epoch=1)
+    assert model.get_layer("hidden_1").kernel.shape == (12 * 10 * 3, 8)
+
+
+def test_the_cnn_takes_images_down_to_what_its_poolings_can_halve_twice(params):
+    small = dataclasses.replace(params, model=CNN, hidden_layer_size=8)
+    four = schema.Schema(4, 9, 1, "uint8", ("a", "b"), schema.RESIZE)
+    assert models.build_model(small, four, steps_per_epoch=1).output_shape == (None, 2)
+    three = dataclasses.replace(four, height=3)
+    with pytest.raises(
+        PipelineError, match=r"train.model cnn needs images of at least 4x4, not 3x9"
+    ):
+        models.build_model(small, three, steps_per_epoch=1)
+    # The MLP has no such floor.
+    mlp = dataclasses.replace(small, model=MLP)
+    assert models.build_model(mlp, three, steps_per_epoch=1).output_shape == (None, 2)

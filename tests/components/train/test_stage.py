@@ -14,7 +14,7 @@ from components.train import models
 from components.train.stage import Paths, seed_process, train
 from pipeline.params import CNN
 from tests.support import ROOT
-from tests.support.records import default_params
+from tests.support.records import PETS, default_params
 
 
 @pytest.fixture
@@ -22,16 +22,28 @@ def params():
     return dataclasses.replace(default_params().train, epochs=2, batch_size=100)
 
 
-def _train(folder: Path, data: Path, params) -> tuple[keras.Model, Path]:
+@pytest.fixture
+def data(small_processed_dir, mnist_schema) -> tuple[Path, Path]:
+    """The processed slice of MNIST, and its schema."""
+    return small_processed_dir, mnist_schema
+
+
+def _train(folder: Path, data: tuple[Path, Path], params) -> tuple[keras.Model, Path]:
     """Trains as the stage's entry does: the process seeded, then train()."""
     folder.mkdir(exist_ok=True)
-    paths = Paths(data=str(data), model=str(folder / "model.keras"), live=str(folder / "live"))
+    processed, schema_path = data
+    paths = Paths(
+        data=str(processed),
+        schema=str(schema_path),
+        model=str(folder / "model.keras"),
+        live=str(folder / "live"),
+    )
     seed_process(params.seed)
     return train(paths, params).model, folder
 
 
-def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_dir, params):
-    model, out = _train(tmp_path / "a", small_processed_dir, params)
+def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, data, params):
+    model, out = _train(tmp_path / "a", data, params)
     loaded = keras.models.load_model(out / "model.keras", safe_mode=True)
     for saved, weights in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, weights)
@@ -50,33 +62,33 @@ def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, small_processed_
     assert live["val"]["accuracy"] > 0.7
 
 
-def test_training_is_deterministic(tmp_path, small_processed_dir, params):
-    _train(tmp_path / "a", small_processed_dir, params)
-    _train(tmp_path / "b", small_processed_dir, params)
-    _train(tmp_path / "c", small_processed_dir, dataclasses.replace(params, seed=params.seed + 1))
+def test_training_is_deterministic(tmp_path, data, params):
+    _train(tmp_path / "a", data, params)
+    _train(tmp_path / "b", data, params)
+    _train(tmp_path / "c", data, dataclasses.replace(params, seed=params.seed + 1))
     files = {name: (tmp_path / name / "model.keras").read_bytes() for name in "abc"}
     assert files["a"] == files["b"] != files["c"]
 
 
-def test_streaming_the_splits_trains_the_same_weights(tmp_path, small_processed_dir, params):
+def test_streaming_the_splits_trains_the_same_weights(tmp_path, data, params):
     # train.cache_mib 0: nothing fits, both splits are streamed from their shards.
-    _train(tmp_path / "a", small_processed_dir, params)
-    _train(tmp_path / "b", small_processed_dir, dataclasses.replace(params, cache_mib=0))
+    _train(tmp_path / "a", data, params)
+    _train(tmp_path / "b", data, dataclasses.replace(params, cache_mib=0))
     assert (tmp_path / "a/model.keras").read_bytes() == (tmp_path / "b/model.keras").read_bytes()
 
 
-def test_steps_per_execution_does_not_change_the_weights(
-    tmp_path, small_processed_dir, params, monkeypatch
-):
-    batched, _ = _train(tmp_path / "a", small_processed_dir, params)
+def test_steps_per_execution_does_not_change_the_weights(tmp_path, data, params, monkeypatch):
+    batched, _ = _train(tmp_path / "a", data, params)
     monkeypatch.setattr(models, "STEPS_PER_EXECUTION", 1)
-    stepwise, _ = _train(tmp_path / "b", small_processed_dir, params)
+    stepwise, _ = _train(tmp_path / "b", data, params)
     assert batched.steps_per_execution > 1 == stepwise.steps_per_execution
     for a, b in zip(batched.get_weights(), stepwise.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
-def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processed_dir):
+def test_mirrored_strategy_trains_over_two_logical_cpus(
+    tmp_path, small_processed_dir, mnist_schema
+):
     # Logical devices must be configured before TensorFlow starts: use a fresh process.
     script = textwrap.dedent(f"""
         import dataclasses, json
@@ -92,7 +104,8 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processe
         replicas = models.strategy("mirrored").num_replicas_in_sync
         seed_process(params.seed)
         out = {str(tmp_path)!r}
-        train(Paths({str(small_processed_dir)!r}, out + "/m.keras", out + "/live"), params)
+        data, schema = {str(small_processed_dir)!r}, {str(mnist_schema)!r}
+        train(Paths(data, schema, out + "/m.keras", out + "/live"), params)
         print(json.dumps({{"replicas": replicas}}))
     """)
     result = subprocess.run(
@@ -109,11 +122,25 @@ def test_mirrored_strategy_trains_over_two_logical_cpus(tmp_path, small_processe
     assert live["val"]["accuracy"] > 0.7
 
 
-def test_the_cnn_trains(tmp_path, small_processed_dir, params):
+def test_the_cnn_trains(tmp_path, data, params):
     # Two short epochs on 1,800 digits: that it learns, not how well (docs/performance.md
     # has the CNN's accuracy on all of MNIST, a benchmark's job). Batches of 50 give batch
     # norm's inference statistics enough steps to follow the weights.
     cnn = dataclasses.replace(params, model=CNN, epochs=2, batch_size=50)
-    _, out = _train(tmp_path / "a", small_processed_dir, cnn)
+    _, out = _train(tmp_path / "a", data, cnn)
     live = json.loads((out / "live" / "metrics.json").read_text())
     assert live["val"]["accuracy"] > 0.3, live  # three times chance
+
+
+@pytest.mark.parametrize("model", ["mlp", CNN])
+def test_a_model_of_the_schemas_shape_learns_its_classes(
+    tmp_path, pets_processed_dir, pets_schema, params, model
+):
+    # 360 RGB images of four classes, each class its own brightness: that it learns, well
+    # above the 25% of guessing, not how well (batch norm's statistics lag in so few steps).
+    params = dataclasses.replace(params, model=model, epochs=3, batch_size=20)
+    trained, out = _train(tmp_path / "a", (pets_processed_dir, pets_schema), params)
+    assert trained.input_shape == (None, *PETS.image_shape)
+    assert trained.output_shape == (None, PETS.num_classes)
+    live = json.loads((out / "live" / "metrics.json").read_text())
+    assert live["val"]["accuracy"] > 0.4, live

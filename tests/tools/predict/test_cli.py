@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from pipeline import schema
 from tests.support import ROOT
 from tools.predict import cli as pr
 from tools.predict import model
@@ -63,7 +64,7 @@ def test_real_digits_as_image_files_classify_like_the_model(tmp_path, serving_di
         VARIANTS[variant](image).save(files[-1])
     answers = list(pr.predict(files, model.load(serving_dir), pr.MIN_CONFIDENCE))
     assert [Path(answer.file).name for answer in answers] == [f.name for f in files]  # in order
-    accuracy = np.mean([a.digit == label for a, label in zip(answers, labels, strict=True)])
+    accuracy = np.mean([a.label_id == label for a, label in zip(answers, labels, strict=True)])
     serve = tf.saved_model.load(str(serving_dir)).signatures["serving_default"]
     direct = np.mean(serve(images=tf.constant(images))["classes"].numpy() == labels)
     # Normalising a file must cost at most 2 points of the model's own accuracy.
@@ -97,8 +98,8 @@ def test_cli_classifies_good_files_and_names_each_bad_one(tmp_path, serving_dir,
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     rows = {Path(r["file"]).name: r for r in map(json.loads, result.stdout.splitlines())}
-    assert rows["good.png"]["digit"] == digits[1][0]
-    assert "not a readable PNG, JPEG, BMP" in rows["notes.png"]["error"]
+    assert rows["good.png"]["label"] == str(digits[1][0])
+    assert "not an image: its bytes are none of PNG, JPEG, BMP" in rows["notes.png"]["error"]
     assert rows["empty.bmp"]["error"] == "the file is empty"
     assert "too large" in rows["huge.png"]["error"]
     assert "ink" in rows["sparse.png"]["error"]
@@ -162,7 +163,7 @@ def test_a_folder_of_any_depth_is_walked(tmp_path, serving_dir, digits):
             folder.rmdir()
             folder = folder.parent
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout)["digit"] == digits[1][0]
+    assert json.loads(result.stdout)["label"] == str(digits[1][0])
 
 
 def test_without_a_model_it_says_which_command_puts_one_there(tmp_path):
@@ -199,7 +200,8 @@ def test_answers_stream_in_chunks_with_memory_flat_in_the_count(monkeypatch, tmp
         return np.full((len(batch), 10), 0.1)
 
     paths = (tmp_path / f"{n}.png" for n in range(1000))
-    answers = pr.predict(paths, classify, 0.0)
+    digits = schema.Schema(28, 28, 1, "uint8", tuple("0123456789"), schema.DIGIT)
+    answers = pr.predict(paths, model.Served(classify, digits), 0.0)
     first = next(answers)  # before the rest of the files are even named
     assert first.file.endswith("0.png") and seen == [pr.CHUNK]
     assert sum(1 for _ in answers) == 999 and max(seen) == pr.CHUNK
