@@ -38,7 +38,7 @@ for pyc in source.rglob("*.pyc") if source.is_dir() else ():
 endef
 export LINK_BYTECODE
 
-.PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-hostile upgrade clean
+.PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-persist bench-hostile upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
@@ -97,6 +97,14 @@ bench-accuracy: $(VENV)/.synced
 # The MLP study tune.yaml defines, 20 trials 2 at a time, and a trial's overhead.
 bench-tune: $(VENV)/.synced
 	python -m bench.tune
+
+# What persist: true (outputs kept when a stage fails) costs against DVC's default.
+bench-persist: $(VENV)/.synced
+	python -m bench.persist
+
+# Folder datasets: MNIST as PNG files against the IDX route, scikit-learn's 8x8 digits.
+bench-own-data: $(VENV)/.synced-test
+	python -m bench.own_data
 
 # Peak memory of mnist-predict and ingest on the worst inputs found (after make repro).
 bench-hostile: $(VENV)/.synced

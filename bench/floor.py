@@ -18,22 +18,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from components.train.callbacks import EpochLogger
 from components.train.models import build_model
 from components.train.stage import seed_process
-from pipeline import dataset, schema, stats, tfrecord
+from pipeline import dataset, schema
 from pipeline.params import load_params
 
 
-def main(data_dir: str, params_path: str) -> None:
+def main(data_dir: str, schema_path: str, params_path: str) -> None:
     params = load_params(params_path).train
     seed_process(params.seed)
-    counts = {split: s.records for split, s in stats.read_stats(data_dir).items()}
-    images, labels = dataset.load(
-        tfrecord.split_files(data_dir, schema.TRAIN), count=counts["train"]
-    )
-    held_out = dataset.load(
-        tfrecord.split_files(data_dir, schema.VALIDATION), count=counts["validation"]
-    )
+    data = schema.read_schema(schema_path)
+    images, labels = dataset.load(dataset.split_input(data_dir, schema.TRAIN, data))
+    held_out = dataset.load(dataset.split_input(data_dir, schema.VALIDATION, data))
     steps = -(-len(labels) // params.batch_size)
-    model = build_model(params, steps_per_epoch=steps)
+    model = build_model(params, data, steps_per_epoch=steps)
     timer = EpochLogger()
     model.fit(
         images,
@@ -48,4 +44,4 @@ def main(data_dir: str, params_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

@@ -99,7 +99,7 @@ def main() -> None:
         real = Path(env["DATA_MIRROR"])
         for name, folder in (("mirror", real), ("gzip bomb", _bomb_mirror(real, work))):
             ingest = components.arguments(
-                "ingest", IngestPaths(out="raw"), str(ROOT / "params.yaml")
+                "ingest", IngestPaths(out="raw", schema="schema.json"), str(ROOT / "params.yaml")
             )
             command = [sys.executable, *ingest]
             run = measure(command, work, {**env, "DATA_MIRROR": str(folder)}, check=False)

@@ -261,6 +261,73 @@ def accuracy_table(results: dict) -> str:
     return f"{_table(header, rows)}\n\n{note}Bench time {results['seconds'] / 60:.0f} min.\n"
 
 
+_OWN_DATA = {  # row: (dataset, model)
+    "mnist_idx": ("MNIST, IDX files (tfds)", "mlp"),
+    "mnist_png": ("MNIST, a folder of PNG files", "mlp"),
+    "digits_mlp": ("scikit-learn digits, 8x8 (1,433 / 364)", "mlp"),
+    "digits_cnn": ("scikit-learn digits, 8x8 (1,433 / 364)", "cnn"),
+}
+
+
+def own_data_tables(results: dict) -> str:
+    rows = results["rows"]
+    table = _table(
+        ["dataset", "train.model", "test accuracy", "run, s"],
+        [
+            [*_OWN_DATA[name], f"{row['test_accuracy']:.4f}", f"{row['wall_s']:.0f}"]
+            for name, row in rows.items()
+        ],
+    )
+    gap = abs(rows["mnist_png"]["test_accuracy"] - rows["mnist_idx"]["test_accuracy"])
+    idx, png = (rows[n]["stats"] for n in ("mnist_idx", "mnist_png"))
+    same_test = idx["test"] == png["test"]
+
+    def examples(stats: dict) -> dict[str, int]:
+        return {
+            c: sum(stats[s]["examples_per_class"][c] for s in ("train", "validation"))
+            for c in stats["train"]["examples_per_class"]
+        }
+
+    same_train = examples(idx) == examples(png)
+    small, large = results["ingest_memory"]
+    memory = _table(
+        ["folder", "files", "ingest wall s", "ingest peak RSS MiB"],
+        [
+            [label, f"{run['files']:,}", f"{run['wall_s']:.0f}", f"{run['peak_rss_mib']:.0f}"]
+            for label, run in (("a tenth of MNIST", small), ("all of MNIST", large))
+        ],
+    )
+    ratio = large["peak_rss_mib"] / small["peak_rss_mib"]
+    return (
+        f"{table}\n\nMNIST through the folder is {gap:.4f} from the IDX route "
+        f"(goal: within 0.003: {_met(gap, '<= 0.003')}); its test split's statistics are "
+        f"{'the same' if same_test else 'NOT the same'}, and train's and validation's "
+        f"examples per class together {'the same' if same_train else 'NOT the same'} (the "
+        "split between them differs: an example's key is its file's path).\n\n"
+        f"{memory}\n\n{large['files'] / small['files']:.0f} times the files, "
+        f"{ratio:.2f} times the memory. Bench time {results['seconds'] / 60:.0f} min.\n"
+    )
+
+
+def persist_table(results: dict) -> str:
+    persist, default = results["persist"], results["default"]
+    rows = [
+        [label, f"{persist[key]:.0f}", f"{default[key]:.0f}", _ratio(persist[key], default[key])]
+        for key, label in (
+            ("repro", "`dvc repro`, from nothing"),
+            ("other_params", "`dvc exp run -S train.epochs=1`"),
+            ("back_to_first_params", "`dvc exp run -S train.epochs=5`, back to the first params"),
+        )
+    ]
+    table = _table(["run, s", "persist: true", "DVC's default", "ratio"], rows)
+    return (
+        f"{table}\n\nBack at the first params, DVC's default ran "
+        f"{default['back_ran_stages']} stage(s) (train came from its run-cache); with "
+        f"`persist: true`, {persist['back_ran_stages']}. "
+        f"Bench time {results['seconds'] / 60:.0f} min.\n"
+    )
+
+
 def tune_tables(results: dict) -> str:
     """A trial's cost over a plain run, and the study's own report."""
     overhead, study = results["overhead"], results["study"]
@@ -343,6 +410,8 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "bench": bench_tables,
     "scale": scale_tables,
     "accuracy": accuracy_table,
+    "own_data": own_data_tables,
+    "persist": persist_table,
 }
 # Sections whose results file is not named after them.
 SOURCES = {"study": "tune", "compare": "tune", "scale_goals": "scale"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -100,7 +101,14 @@ def bench_stages(clone: Path, env: dict, repeats: int) -> dict:
 
 def bench_floor(clone: Path, env: dict, repeats: int) -> dict:
     processed = artifacts.paths["processed"]
-    command = [sys.executable, "-m", "bench.floor", processed, "params.yaml"]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.floor",
+        processed,
+        artifacts.paths["schema"],
+        "params.yaml",
+    ]
     rates = [
         json.loads(measure(command, clone, env)["output"].strip().splitlines()[-1])["steps_per_s"]
         for _ in range(repeats)
@@ -114,7 +122,12 @@ def bench_streamed(clone: Path, env: dict, repeats: int) -> dict:
     params["train"]["cache_mib"] = 0
     path = clone / "params-streamed.yaml"
     path.write_text(yaml.safe_dump(params))
-    paths = TrainPaths(data=artifacts.paths["processed"], model="streamed.keras", live="live2")
+    paths = TrainPaths(
+        data=artifacts.paths["processed"],
+        schema=artifacts.paths["schema"],
+        model="streamed.keras",
+        live="live2",
+    )
     command = [sys.executable, *components.arguments("train", paths, str(path))]
     runs = []
     for _ in range(repeats):
@@ -141,6 +154,7 @@ def _share_of_mnist(clone: Path, share: float) -> tuple[Path, int]:
     tfrecord.write_tfrecords(work / "raw" / schema.split_file(schema.TRAIN), records)
     test = schema.split_file(schema.TEST)
     (work / "raw" / test).write_bytes((raw / test).read_bytes())
+    shutil.copy(artifacts.under(clone)["schema"], work / "schema.json")
     return work, n
 
 
@@ -153,7 +167,7 @@ def bench_portable(clone: Path, env: dict, repeats: int) -> list[dict]:
             params = yaml.safe_load((work / "params.yaml").read_text())
             params["preprocess"].update(runner="PortableRunner", beam_args=beam_args)
             (work / "params.yaml").write_text(yaml.safe_dump(params))
-            paths = PreprocessPaths(raw="raw", out="p")
+            paths = PreprocessPaths(raw="raw", schema="schema.json", out="p")
             command = [sys.executable, *components.arguments("preprocess", paths)]
             runs = [measure(command, work, env) for _ in range(repeats)]
             rows.append(

@@ -38,11 +38,15 @@ from tests.support import cluster
 
 SIZES = {1: 0, 8: 7, 32: 31}  # size, as a multiple of MNIST's train split: augment_copies
 STAGE_PATHS = {  # in a scratch folder of the bench's
-    "ingest": IngestPaths(out="raw"),
-    "preprocess": PreprocessPaths(raw="raw", out="processed"),
-    "train": TrainPaths(data="processed", model="model.keras", live="live"),
+    "ingest": IngestPaths(out="raw", schema="schema.json"),
+    "preprocess": PreprocessPaths(raw="raw", schema="schema.json", out="processed"),
+    "train": TrainPaths(data="processed", schema="schema.json", model="model.keras", live="live"),
     "evaluate": EvaluatePaths(
-        data="processed", model="model.keras", out="reports", serving="serving"
+        data="processed",
+        schema="schema.json",
+        model="model.keras",
+        out="reports",
+        serving="serving",
     ),
 }
 

@@ -1,0 +1,89 @@
+"""`make bench-own-data`: folder datasets, measured: MNIST as PNG files against the IDX
+route, scikit-learn's 8x8 digits with the MLP and the CNN, and ingest's memory against the
+number of files.
+
+In a fresh clone: `dvc repro` (MNIST from the mirror, the baseline), then one `dvc exp run`
+per folder dataset, each setting data.dataset and data.folder as docs/own-data.md says.
+The folders are written into the clone by tests.support.folders, from the mirror and from
+scikit-learn's package. Ingest's peak RSS is measured on a tenth of MNIST's files and on
+all of them, the stage run by itself on each.
+
+    DATA_MIRROR=../shared/data/mnist python -m bench.own_data
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import yaml
+
+from bench import report
+from bench.measure import measure, scratch_env
+from bench.run import fresh_clone
+from components.ingest.mirror import read_mirror
+from pipeline import artifacts, schema
+from tests.support.folders import digits_folder, mnist_folder
+
+MNIST_COUNTS = {schema.TRAIN: 60_000, schema.TEST: 10_000}
+FOLDERS = {  # row: (folder in the clone, the exp run's extra params)
+    "mnist_png": ("data/mnist_png", []),
+    "digits_mlp": ("data/digits", []),
+    "digits_cnn": ("data/digits", ["train.model=cnn"]),
+}
+
+
+def _metrics_and_stats(clone: Path) -> dict:
+    paths = artifacts.under(clone)
+    metrics = json.loads((paths["reports"] / artifacts.METRICS_FILE).read_text())
+    stats = json.loads((paths["processed"] / artifacts.STATS_FILE).read_text())
+    return {"test_accuracy": metrics["test"]["accuracy"], "stats": stats}
+
+
+def _ingest_memory(clone: Path, env: dict, folder: str) -> dict:
+    """Ingest alone on `folder`: its wall time and peak RSS."""
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["data"].update(dataset="folder", folder=folder)
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = Path(env["TMPDIR"]) / "ingest-alone"
+    command = ["python", "-m", "components", "ingest", "--out", str(out / "raw")]
+    run = measure([*command, "--schema", str(out / "schema.json")], clone, env)
+    files = sum(1 for _ in (clone / folder).rglob("*.png"))
+    return {"files": files, "wall_s": run["wall_s"], "peak_rss_mib": run["peak_rss_mib"]}
+
+
+def main() -> None:
+    started = time.perf_counter()
+    with scratch_env("bench-own-data-") as env:
+        clone = fresh_clone(env)
+        mnist = read_mirror(Path(env["DATA_MIRROR"]))
+        mnist_folder(mnist, clone / "data/mnist_png", MNIST_COUNTS)
+        tenth = {split: n // 10 for split, n in MNIST_COUNTS.items()}
+        mnist_folder(mnist, clone / "data/mnist_png_tenth", tenth)
+        digits_folder(clone / "data/digits")
+        memory = [_ingest_memory(clone, env, f) for f in ("data/mnist_png_tenth", "data/mnist_png")]
+        measure(["git", "checkout", "params.yaml"], clone, env)
+        run = measure(["dvc", "repro"], clone, env)
+        rows = {"mnist_idx": {**_metrics_and_stats(clone), "wall_s": run["wall_s"]}}
+        for name, (folder, extra) in FOLDERS.items():
+            changes = ["data.dataset=folder", f"data.folder={folder}", *extra]
+            run = measure(
+                ["dvc", "exp", "run", *(a for c in changes for a in ("-S", c))], clone, env
+            )
+            rows[name] = {**_metrics_and_stats(clone), "wall_s": run["wall_s"]}
+            print(f"bench-own-data: {name} {rows[name]['test_accuracy']}", flush=True)
+    results = {
+        "rows": rows,
+        "ingest_memory": memory,
+        "cpus": os.cpu_count(),
+        "seconds": time.perf_counter() - started,
+    }
+    report.write_results("own_data", results)
+    report.update_docs()
+    print(report.own_data_tables(results))
+
+
+if __name__ == "__main__":
+    main()
