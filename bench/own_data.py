@@ -32,6 +32,8 @@ FOLDERS = {  # row: (folder in the clone, the exp run's extra params)
     "mnist_png": ("data/mnist_png", []),
     "digits_mlp": ("data/digits", []),
     "digits_cnn": ("data/digits", ["train.model=cnn"]),
+    # 1,433 images make 8 batches an epoch: 5 epochs are 40 steps, too few for the CNN.
+    "digits_cnn_50": ("data/digits", ["train.model=cnn", "train.epochs=50"]),
 }
 
 

@@ -15,13 +15,15 @@ time, so memory stays flat however many files there are:
   counted (`skip`). From the headers it infers the `Schema`: the size (by
   `data.image_size`), the channels (grey if every image is, else RGB), the class names.
 - `examples` decodes each image into the schema's size and channels (pipeline.images),
-  and yields it with its key, the file's path below the folder (b"train/cat/0001.png").
+  and yields it with its key (`record_key`): a hash of the file's path below the folder,
+  then the path (b"5d41402a:train/cat/0001.png").
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
 import logging
 import os
 import stat
@@ -350,6 +352,17 @@ def _size(
     )
 
 
+def record_key(path: bytes) -> bytes:
+    """A file's record key: a hash of its path below the folder, then the path.
+
+    Preprocess orders each shard by key; by path, the examples would come out class by
+    class, and a shuffle buffer smaller than the split (train.buffer_size) could not mix
+    them (MNIST as a folder of PNG files trained to 0.954 against 0.976). By the hash they
+    come out mixed, in an order that depends on the paths alone, as tfds writes a
+    dataset's examples in an order by hash of their keys."""
+    return hashlib.blake2b(path, digest_size=4).hexdigest().encode() + b":" + path
+
+
 def examples(
     found: Survey, params: DataParams
 ) -> dict[str, Iterator[tuple[bytes, np.ndarray, int]]]:
@@ -374,5 +387,5 @@ def _read(found: Survey, params: DataParams, split: str) -> Iterator[tuple[bytes
             continue
         done += 1
         progress.show("read %d of %d %s images", done, total, split)
-        yield file.key, pixels, label
+        yield record_key(file.key), pixels, label
     walk.problems.raise_any()
