@@ -47,7 +47,9 @@ def bench_env() -> dict[str, str]:
 
 
 def measure(command: list[str], cwd: Path, env: dict | None = None, check: bool = True) -> dict:
-    """Runs a command; returns wall seconds, its peak RSS in MiB (bench.rss) and its output.
+    """Runs a command; returns wall seconds, its peak RSS in MiB (bench.rss), its output
+    (stdout and stderr together) and when each line of it arrived (`line_s`, seconds from
+    the start: whether a command prints as it goes).
 
     Exits the bench with the command's output if it fails, unless `check` is false.
     """
@@ -55,18 +57,23 @@ def measure(command: list[str], cwd: Path, env: dict | None = None, check: bool 
 
     with tempfile.TemporaryDirectory(prefix="bench-measure-") as scratch:
         peak = Path(scratch) / "peak.json"
-        log = Path(scratch) / "output.log"
         wrapped = [sys.executable, "-m", "bench.rss", str(peak), *command]
         wrapper_env = {**(env or os.environ), "PYTHONPATH": str(ROOT)}
+        lines, line_s = [], []
         start = time.perf_counter()
-        with open(log, "w") as out:
-            subprocess.run(wrapped, cwd=cwd, env=wrapper_env, stdout=out, stderr=subprocess.STDOUT)
+        with subprocess.Popen(
+            wrapped, cwd=cwd, env=wrapper_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        ) as process:
+            for line in process.stdout:
+                line_s.append(time.perf_counter() - start)
+                lines.append(line.decode(errors="replace"))
         wall = time.perf_counter() - start
-        output = log.read_text()
+        output = "".join(lines)
         result = json.loads(peak.read_text())
     if check and result["returncode"] != 0:
         sys.exit(f"bench: {' '.join(command)} failed:\n{output[-3000:]}")
-    return {"wall_s": wall, "peak_rss_mib": result["peak_rss_kib"] / 1024, "output": output}
+    peak_mib = result["peak_rss_kib"] / 1024
+    return {"wall_s": wall, "peak_rss_mib": peak_mib, "output": output, "line_s": line_s}
 
 
 @contextlib.contextmanager

@@ -13,7 +13,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import serving_tables
 from bench.measure import ROOT
+from bench.tables import met, table
+from pipeline import outputs
 
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs"
@@ -21,18 +24,13 @@ SCALE_PLOT = DOCS / "images" / "scale.png"
 
 
 def write_results(name: str, results: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    """Writes a bench's results atomically: a bench stopped mid-way leaves the last ones."""
+    outputs.write_json(RESULTS / f"{name}.json", results)
 
 
 def read_results(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def _ratio(value: float, base: float) -> str:
@@ -99,7 +97,7 @@ def scale_tables(results: dict) -> str:
         0,
         ["all", "-", "ingest", f"{ingest['wall_s']:.1f}", f"{ingest['peak_rss_mib']:.0f}", "-"],
     )
-    stages = _table(["size", "train records", "stage", "wall s", "peak RSS MiB", "records/s"], rows)
+    stages = table(["size", "train records", "stage", "wall s", "peak RSS MiB", "records/s"], rows)
     return f"{stages}\n\n{scale_goals(results)}"
 
 
@@ -128,7 +126,7 @@ def scale_goals(results: dict) -> str:
         f"{'was' if same else 'was NOT'} byte-identical to FnApiRunner's at every size. "
         f"Bench time {results['seconds'] / 60:.0f} min."
     )
-    return f"{_table(header, goals)}\n\n{notes}\n"
+    return f"{table(header, goals)}\n\n{notes}\n"
 
 
 def plot_scale(results: dict) -> None:
@@ -165,11 +163,6 @@ def plot_scale(results: dict) -> None:
     figure.tight_layout()
     SCALE_PLOT.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(SCALE_PLOT, dpi=100)
-
-
-def _met(value: float, bound: str) -> str:
-    op, number = bound.split()
-    return "yes" if (value <= float(number) if op == "<=" else value >= float(number)) else "NO"
 
 
 _RATES = {  # a stage's rate in its run record: how the table words it
@@ -215,15 +208,15 @@ def bench_tables(results: dict) -> str:
             "<= 1.1",
         ),
     ]
-    goals = _table(
+    goals = table(
         ["measure", "value", "target", "met"],
-        [[m, f"{v:.3g}", t, "-" if t == "-" else _met(v, t)] for m, v, t in measures],
+        [[m, f"{v:.3g}", t, "-" if t == "-" else met(v, t)] for m, v, t in measures],
     )
     rows = []
     for name, stage in stages.items():
         rate = next((f"{v:,.0f} {_RATES[k]}" for k, v in stage.items() if k in _RATES), "-")
         rows.append([name, f"{stage['wall_s']:.1f}", f"{stage['peak_rss_mib']:.0f}", rate])
-    per_stage = _table(["stage", "wall s", "peak RSS MiB", "throughput"], rows)
+    per_stage = table(["stage", "wall s", "peak RSS MiB", "throughput"], rows)
     notes = (
         f"Notebook: cold {notebook['total_s']['median']:.1f} s (prepare "
         f"{notebook['prepare_s']['median']:.1f} s), {notebook['steps_per_s']['median']:.0f} "
@@ -258,7 +251,7 @@ def accuracy_table(results: dict) -> str:
         if cached
         else ""
     )
-    return f"{_table(header, rows)}\n\n{note}Bench time {results['seconds'] / 60:.0f} min.\n"
+    return f"{table(header, rows)}\n\n{note}Bench time {results['seconds'] / 60:.0f} min.\n"
 
 
 _DIGITS = "scikit-learn digits, 8x8 (1,433 / 364)"
@@ -273,7 +266,7 @@ _OWN_DATA = {  # row: (dataset, params), in the table's order
 
 def own_data_tables(results: dict) -> str:
     rows = results["rows"]
-    table = _table(
+    scores = table(
         ["dataset", "params", "test accuracy", "run, s"],
         [
             [*_OWN_DATA[name], f"{rows[name]['test_accuracy']:.4f}", f"{rows[name]['wall_s']:.0f}"]
@@ -293,7 +286,7 @@ def own_data_tables(results: dict) -> str:
 
     same_train = examples(idx) == examples(png)
     small, large = results["ingest_memory"]
-    memory = _table(
+    memory = table(
         ["folder", "files", "ingest wall s", "ingest peak RSS MiB"],
         [
             [label, f"{run['files']:,}", f"{run['wall_s']:.0f}", f"{run['peak_rss_mib']:.0f}"]
@@ -302,8 +295,8 @@ def own_data_tables(results: dict) -> str:
     )
     ratio = large["peak_rss_mib"] / small["peak_rss_mib"]
     return (
-        f"{table}\n\nMNIST through the folder is {gap:.4f} from the IDX route "
-        f"(goal: within 0.003: {_met(gap, '<= 0.003')}); its test split's statistics are "
+        f"{scores}\n\nMNIST through the folder is {gap:.4f} from the IDX route "
+        f"(goal: within 0.003: {met(gap, '<= 0.003')}); its test split's statistics are "
         f"{'the same' if same_test else 'NOT the same'}, and train's and validation's "
         f"examples per class together {'the same' if same_train else 'NOT the same'} (the "
         "split between them differs: an example's key holds its file's path).\n\n"
@@ -322,9 +315,9 @@ def persist_table(results: dict) -> str:
             ("back_to_first_params", "`dvc exp run -S train.epochs=5`, back to the first params"),
         )
     ]
-    table = _table(["run, s", "persist: true", "DVC's default", "ratio"], rows)
+    runs = table(["run, s", "persist: true", "DVC's default", "ratio"], rows)
     return (
-        f"{table}\n\nBack at the first params, DVC's default ran "
+        f"{runs}\n\nBack at the first params, DVC's default ran "
         f"{default['back_ran_stages']} stage(s) (train came from its run-cache); with "
         f"`persist: true`, {persist['back_ran_stages']}. "
         f"Bench time {results['seconds'] / 60:.0f} min.\n"
@@ -335,7 +328,7 @@ def tune_tables(results: dict) -> str:
     """A trial's cost over a plain run, and the study's own report."""
     overhead, study = results["overhead"], results["study"]
     extra = overhead["trial_s"] - overhead["plain_s"]
-    costs = _table(
+    costs = table(
         ["run", "wall s (median)"],
         [
             ["dvc exp run -S train.seed=N (workspace)", f"{overhead['plain_s']:.1f}"],
@@ -386,7 +379,7 @@ def hostile_tables(results: dict) -> str:
         for name, run in ingest.items()
     ]
     ingest_header = ["ingest's mirror", "peak RSS MiB", "/ real mirror", "wall s", "last line"]
-    return f"{_table(header, rows)}\n\n{_table(ingest_header, ingest_rows)}\n"
+    return f"{table(header, rows)}\n\n{table(ingest_header, ingest_rows)}\n"
 
 
 def study_output(results: dict) -> str:
@@ -415,6 +408,8 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "accuracy": accuracy_table,
     "own_data": own_data_tables,
     "persist": persist_table,
+    "photos": serving_tables.photos_table,
+    "predict": serving_tables.speed_tables,
 }
 # Sections whose results file is not named after them.
 SOURCES = {"study": "tune", "compare": "tune", "scale_goals": "scale"}
