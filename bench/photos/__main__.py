@@ -1,0 +1,3 @@
+from bench.photos import run
+
+run.main()

@@ -1,0 +1,120 @@
+"""Runs the photos bench: makes the images, asks mnist-predict's own path, scores them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bench import report
+from bench.photos import make, picture
+from components.ingest.mirror import read_mirror
+from pipeline import cli as pipeline_cli
+from tools.predict import cli, model
+
+CLEAN = "clean scans"  # the test digits as MNIST has them: the baseline of every ratio
+Case = tuple[str, Path, int]  # condition, file, true label
+
+
+def _handwritten(folder: Path, digits: np.ndarray, labels: np.ndarray, seed: int) -> Iterator[Case]:
+    for n, (digit, label) in enumerate(zip(digits, labels, strict=True)):
+        path = folder / f"{n:05d}-scan.png"
+        Image.fromarray(digit).save(path)
+        yield CLEAN, path, int(label)
+        ink = make.handwritten_ink(digit)
+        for c, condition in enumerate(make.HANDWRITTEN):
+            rng = np.random.default_rng([seed, n, c])
+            photo = make.photographed(ink, condition, rng)
+            yield (
+                condition.name,
+                make.save(photo, folder / f"{n:05d}-{c:02d}", condition),
+                int(label),
+            )
+
+
+def _printed(folder: Path, seed: int) -> Iterator[Case]:
+    for f, font in enumerate(make.fonts()):
+        for size in make.FONT_SIZES:
+            for digit in range(10):
+                ink = make.printed_ink(digit, font, size)
+                for c, condition in enumerate(make.PRINTED):
+                    rng = np.random.default_rng([seed, f, size, digit, c])
+                    photo = make.photographed(ink, condition, rng)
+                    name = folder / f"font{f:02d}-{size}-{digit}-{c}"
+                    yield condition.name, make.save(photo, name, condition), digit
+
+
+def _scored(answers: list[tuple[int, cli.Answer]]) -> dict:
+    """Accuracy, and how the wrong answers look: their median probability and how many
+    were flagged unsure (an error counts as wrong, flagged)."""
+    wrong = [a for label, a in answers if a.label_id != label]
+    probabilities = [a.probability for a in wrong if a.probability is not None]
+    return {
+        "images": len(answers),
+        "correct": len(answers) - len(wrong),
+        "accuracy": (len(answers) - len(wrong)) / len(answers),
+        "unsure": sum(1 for _, a in answers if a.unsure or a.error),
+        "wrong_unsure": sum(1 for a in wrong if a.unsure or a.error),
+        "wrong_median_probability": statistics.median(probabilities) if probabilities else None,
+        "errors": sum(1 for _, a in answers if a.error),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.photos", description=__doc__)
+    parser.add_argument("--model", help="as mnist-predict's --model (default: the served one)")
+    parser.add_argument("--digits", type=int, default=500, help="MNIST test digits to photograph")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if not os.environ.get("DATA_MIRROR"):
+        sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
+    pipeline_cli.setup_logging()
+    started = time.perf_counter()
+    served = model.load(model.resolve(args.model))
+    mnist = read_mirror(os.environ["DATA_MIRROR"])
+    rng = np.random.default_rng(args.seed)
+    pick = np.sort(rng.choice(len(mnist["test_labels"]), args.digits, replace=False))
+    with tempfile.TemporaryDirectory(prefix="bench-photos-") as scratch:
+        folder = Path(scratch)
+        made = [
+            *_handwritten(
+                folder, mnist["test_images"][pick], mnist["test_labels"][pick], args.seed
+            ),
+            *_printed(folder, args.seed),
+        ]
+        answers = cli.predict([path for _, path, _ in made], served, cli.MIN_CONFIDENCE)
+        by_condition: dict[str, list] = {}
+        shown = []
+        for (condition, path, label), answer in zip(made, answers, strict=True):
+            by_condition.setdefault(condition, []).append((label, answer))
+            if picture.wanted(condition, len(by_condition[condition])):
+                shown.append((condition, path, label, answer))
+        picture.draw(shown, report.DOCS / "images" / "photos.png")
+    results = {
+        "model": str(model.resolve(args.model)),
+        "digits": args.digits,
+        "fonts": [font.name for font in make.fonts()],
+        "font_sizes": list(make.FONT_SIZES),
+        "min_confidence": cli.MIN_CONFIDENCE,
+        "conditions": {name: _scored(rows) for name, rows in by_condition.items()},
+        "seconds": time.perf_counter() - started,
+    }
+    report.write_results("photos", results)
+    report.update_docs()
+    print(report.RENDERERS["photos"](results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""`make bench-predict`: how fast mnist-predict answers, on LiteRT against the SavedModel.
+
+Each measurement is a fresh `mnist-predict` process (its wall time and peak RSS, bench.rss):
+one image, end to end, and a folder of MNIST test digits as PNG files (throughput, and
+when its first answer is printed against its last). mnist-predict asks the version's TFLite
+model on LiteRT by default; the SavedModel side is the same version without its TFLite
+model, which mnist-predict asks through TensorFlow, as it did before the TFLite export. The
+two alternate, in the same run, so the ratios share the machine's load. Results in
+bench/results/predict.json, the table in docs/serving.md.
+
+    DATA_MIRROR=../shared/data/mnist python -m bench.predict [--model models/serving]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from bench import report
+from bench.measure import ROOT, bench_env, measure
+from components.evaluate import lite
+from components.ingest.mirror import read_mirror
+from tools.predict import model
+
+RUNTIMES = ("litert", "savedmodel")
+
+
+def savedmodel_only(version: Path, folder: Path) -> Path:
+    """A version as it was before the TFLite export: links to all its files but the TFLite
+    model, so mnist-predict asks its SavedModel."""
+    copy = folder / "savedmodel" / version.name
+    for source in version.rglob("*"):
+        target = copy / source.relative_to(version)
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        elif source.relative_to(version) != lite.TFLITE_MODEL:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source.resolve())
+    return copy
+
+
+def _digits(folder: Path, count: int) -> Path:
+    """The first `count` MNIST test digits as PNG files, named by their index."""
+    folder.mkdir(parents=True)
+    test = read_mirror(os.environ["DATA_MIRROR"])["test_images"]
+    for n, digit in enumerate(test[:count]):
+        Image.fromarray(digit).save(folder / f"{n:05d}.png")
+    return folder
+
+
+def _answers(run: dict, folder: Path) -> list[tuple[str, float]]:
+    """The answer lines of a run (`file: label (probability)`) and when each arrived."""
+    lines = run["output"].splitlines()
+    return [
+        (line, at)
+        for line, at in zip(lines, run["line_s"], strict=True)
+        if line.startswith(str(folder))
+    ]
+
+
+def _run(paths: list[Path], version: Path, folder: Path, images: int) -> dict:
+    command = [sys.executable, "-m", "tools.predict.cli", *map(str, paths), "--model", str(version)]
+    run = measure(command, ROOT, bench_env(), check=False)  # exit 3: some answers unsure
+    answers = _answers(run, folder)
+    if len(answers) != images:
+        sys.exit(f"bench: {len(answers)} answers of {images} images:\n{run['output'][-3000:]}")
+    return {
+        "wall_s": run["wall_s"],
+        "peak_rss_mib": run["peak_rss_mib"],
+        "first_answer_s": answers[0][1],
+        "last_answer_s": answers[-1][1],
+        "answers": [line.split(" (")[0] for line, _ in answers],
+    }
+
+
+def _medians(runs: list[dict], images: int) -> dict:
+    keys = ("wall_s", "peak_rss_mib", "first_answer_s", "last_answer_s")
+    medians = {key: statistics.median(run[key] for run in runs) for key in keys}
+    return {**medians, "images_per_s": images / medians["wall_s"], "runs": len(runs)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.predict", description=__doc__)
+    parser.add_argument("--model", help="a serving folder or version (default: the served one)")
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not os.environ.get("DATA_MIRROR"):
+        sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
+    started = time.perf_counter()
+    version = model.resolve(args.model)
+    runs: dict = {(kind, runtime): [] for kind in ("one", "folder") for runtime in RUNTIMES}
+    with tempfile.TemporaryDirectory(prefix="bench-predict-") as scratch:
+        folder = _digits(Path(scratch) / "digits", args.images)
+        versions = {"litert": version, "savedmodel": savedmodel_only(version, Path(scratch))}
+        one = sorted(folder.iterdir())[:1]
+        for repeat in range(args.repeats):
+            for runtime in RUNTIMES:
+                for kind, paths, images in (("one", one, 1), ("folder", [folder], args.images)):
+                    run = _run(paths, versions[runtime], folder, images)
+                    runs[kind, runtime].append(run)
+                    print(f"{kind} {runtime} #{repeat + 1}: {run['wall_s']:.2f} s", flush=True)
+    answers = {runtime: runs["folder", runtime][0]["answers"] for runtime in RUNTIMES}
+    results = {
+        "model": str(version),
+        "repeats": args.repeats,
+        "folder_images": "MNIST test digits as 28x28 PNG files",
+        "one": {r: _medians(runs["one", r], 1) for r in RUNTIMES},
+        "folder": {
+            "images": args.images,
+            **{r: _medians(runs["folder", r], args.images) for r in RUNTIMES},
+        },
+        "answers_differ": sum(a != b for a, b in zip(*answers.values(), strict=True)),
+        "seconds": time.perf_counter() - started,
+    }
+    report.write_results("predict", results)
+    report.update_docs()
+    print(report.RENDERERS["predict"](results))
+
+
+if __name__ == "__main__":
+    main()

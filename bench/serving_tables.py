@@ -1,0 +1,89 @@
+"""The tables of docs/serving.md: mnist-predict on photos (bench.photos) and its speed on
+LiteRT against the SavedModel (bench.predict)."""
+
+from __future__ import annotations
+
+from bench.tables import met, table
+
+_CLEAN, _PHOTOGRAPHED = "clean scans", "photographed"  # the photos goal's two conditions
+PHOTOS_GOAL = ">= 0.95"  # photographed handwritten digits' accuracy / the clean scans'
+ONE_GOAL, FOLDER_GOAL = "<= 0.25", ">= 4"  # LiteRT / SavedModel: one image's time, throughput
+
+
+def photos_table(results: dict) -> str:
+    """Each condition's accuracy against the clean scans, and how its wrong answers look."""
+    conditions = results["conditions"]
+    clean = conditions[_CLEAN]["accuracy"]
+    rows = []
+    for name, scored in conditions.items():
+        median = scored["wrong_median_probability"]
+        wrong = scored["images"] - scored["correct"]
+        rows.append(
+            [
+                name,
+                f"{scored['images']:,}",
+                f"{scored['accuracy']:.1%}",
+                f"{scored['accuracy'] / clean:.3f}",
+                "-" if median is None else f"{median:.2f}",
+                f"{scored['unsure']:,} ({scored['wrong_unsure']} of {wrong} wrong)",
+            ]
+        )
+    header = [
+        "images",
+        "count",
+        "accuracy",
+        "/ clean scans",
+        "wrong answers' median probability",
+        "flagged unsure",
+    ]
+    ratio = conditions[_PHOTOGRAPHED]["accuracy"] / clean
+    return (
+        f"{table(header, rows)}\n\nGoal: photographed handwritten digits within 0.95x of "
+        f"the clean scans' accuracy: {ratio:.3f}x, {met(ratio, PHOTOS_GOAL)}. "
+        f"{results['digits']} MNIST test digits; printed: {len(results['fonts'])} fonts at "
+        f"{', '.join(map(str, results['font_sizes']))} px, digits 0-9. Unsure: below "
+        f"--min-confidence {results['min_confidence']:g}, or no clear digit found. "
+        f"Bench time {results['seconds'] / 60:.1f} min.\n"
+    )
+
+
+def speed_tables(results: dict) -> str:
+    """LiteRT against the SavedModel: one image, and a folder of images, as ratios."""
+    one, folder = results["one"], results["folder"]
+    lite, saved = "litert", "savedmodel"
+    count = folder["images"]
+    measures = [
+        ("one image: wall s", one, "wall_s", ONE_GOAL),
+        ("one image: peak RSS MiB", one, "peak_rss_mib", "-"),
+        (f"{count:,} images: wall s", folder, "wall_s", "-"),
+        (f"{count:,} images: images/s", folder, "images_per_s", FOLDER_GOAL),
+        (f"{count:,} images: first answer after s", folder, "first_answer_s", "-"),
+        (f"{count:,} images: peak RSS MiB", folder, "peak_rss_mib", "-"),
+    ]
+    rows = []
+    for name, runs, key, goal in measures:
+        ratio = runs[lite][key] / runs[saved][key]
+        rows.append(
+            [
+                name,
+                f"{runs[lite][key]:,.2f}",
+                f"{runs[saved][key]:,.2f}",
+                f"{ratio:.3f}",
+                goal,
+                "-" if goal == "-" else met(ratio, goal),
+            ]
+        )
+    header = [
+        "mnist-predict",
+        "LiteRT (default)",
+        "SavedModel (TensorFlow)",
+        "ratio",
+        "goal",
+        "met",
+    ]
+    return (
+        f"{table(header, rows)}\n\nEach a fresh process; medians of {results['repeats']} runs "
+        f"each, alternating. The {count:,} images are {results['folder_images']}; the two "
+        f"runtimes' answers differed on {results['answers_differ']} of them. "
+        f"Bench time {results['seconds'] / 60:.1f} min.\n"
+    )
