@@ -17,6 +17,7 @@ Where the ink does not look like one clear digit, the digit says so in its `doub
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from scipy import ndimage
 
 from pipeline import images, schema
 from pipeline.errors import PipelineError
-from tools.predict import paper, strokes
+from tools.predict import paper, parallel, strokes
 
 MAX_SIDE = 1024  # pixels on the long side kept once decoded: ample for a 20x20 digit
 _BOX, _SIDE = 20, schema.DIGIT_SHAPE[0]  # MNIST's digits: fitted to 20x20, centred in 28x28
@@ -134,17 +135,20 @@ def _framed(ink: np.ndarray) -> np.ndarray:
 def prepared(
     files: Iterable[Path], data: schema.Schema
 ) -> Iterator[tuple[Path, Digit | PipelineError]]:
-    """Each file as the model of schema `data` takes it, or the error that says why not."""
+    """Each file as the model of schema `data` takes it, or the error that says why not, in
+    the order given; many files are prepared on every core (tools.predict.parallel)."""
+    return parallel.ordered(functools.partial(_prepared, data=data), files)
+
+
+def _prepared(files: list[Path], data: schema.Schema) -> list[tuple[Path, Digit | PipelineError]]:
+    done = []
     for path in files:
         try:
-            yield (
-                path,
-                normalise(load_image(path))
-                if data.framing == schema.DIGIT
-                else _resized(path, data),
-            )
+            digital = data.framing == schema.DIGIT
+            done.append((path, normalise(load_image(path)) if digital else _resized(path, data)))
         except PipelineError as error:
-            yield path, error
+            done.append((path, error))
+    return done
 
 
 def _resized(path: Path, data: schema.Schema) -> Digit:
