@@ -12,6 +12,7 @@ and dark surroundings no smooth surface follows (shade.unshaded).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +64,7 @@ def ink_map(grey: np.ndarray) -> InkMap:
 def _paper_noise(ink: np.ndarray) -> float:
     """The noise of the ink map, from its paper side (below 0), where no ink is."""
     below = -ink[ink < 0]
-    return 1.4826 * float(np.median(below)) if below.size else 0.0
+    return 1.4826 * float(_median(below)) if below.size else 0.0
 
 
 def working(grey: np.ndarray) -> np.ndarray:
@@ -100,7 +101,7 @@ def background(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     # The first guess is the paper around the edge, as a person takes the margin for paper:
     # the border alone, so a digit covering much of the middle cannot drag it.
     ring = _ring(small.shape).ravel()
-    start = np.full(ring.sum(), np.median(values[ring]))
+    start = np.full(ring.sum(), _median(values[ring]))
     guess = terms @ _fit(terms[ring], values[ring], start, ink_side=0)
     fits = {sign: _fit(terms, sign * values, sign * guess, ink_side=-1) for sign in (1, -1)}
     noise = max(_pixel_noise(small), 1.0)
@@ -112,7 +113,7 @@ def _pixel_noise(image: np.ndarray) -> float:
     """The noise of single pixels, from differences between neighbours: the same whichever
     side the ink is on, and blind to ink except along its edges (the median ignores them)."""
     steps = np.abs(np.diff(image, axis=1)).ravel()
-    return 1.4826 * float(np.median(steps)) / np.sqrt(2) if steps.size else 0.0
+    return 1.4826 * float(_median(steps)) / np.sqrt(2) if steps.size else 0.0
 
 
 def _implausibility(residual: np.ndarray, noise: float) -> float:
@@ -166,14 +167,18 @@ def _spread(residual: np.ndarray, ink_side: int) -> float:
     if ink_side == 0:
         return max(_sigma(residual), 1.0)
     above = residual[residual > 0]
-    return max(1.4826 * float(np.median(above)) if above.size else 0.0, 1.0)
+    return max(1.4826 * float(_median(above)) if above.size else 0.0, 1.0)
 
 
+@functools.lru_cache(maxsize=16)
 def _quadratic_terms(shape: tuple[int, int]) -> np.ndarray:
-    """1, x, y, x^2, xy, y^2 at each pixel, on coordinates in [-1, 1] (well conditioned)."""
+    """1, x, y, x^2, xy, y^2 at each pixel, on coordinates in [-1, 1] (well conditioned);
+    read-only, made once per shape (a folder's images mostly share a few)."""
     ys, xs = np.meshgrid(*(np.linspace(-1, 1, n) for n in shape), indexing="ij")
     xs, ys = xs.ravel(), ys.ravel()
-    return np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=1)
+    terms = np.stack([np.ones_like(xs), xs, ys, xs * xs, xs * ys, ys * ys], axis=1)
+    terms.setflags(write=False)
+    return terms
 
 
 def _surface(coefficients: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -188,4 +193,16 @@ def _sigma(values: np.ndarray) -> float:
     """A standard deviation that ink cannot inflate: 1.4826 times the median deviation."""
     if values.size == 0:
         return 0.0
-    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+    return float(1.4826 * _median(np.abs(values - _median(values))))
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median of a non-empty 1-D array, the same value (NaN if it holds one) without
+    the general machinery around it, which costs more than the partition on arrays of a
+    few thousand values, a dozen times an image."""
+    half = values.size // 2
+    even = values.size % 2 == 0
+    part = np.partition(values, [half - 1, half, -1] if even else [half, -1])
+    if np.isnan(part[-1]):
+        return float("nan")
+    return float((part[half - 1] + part[half]) / 2) if even else float(part[half])
