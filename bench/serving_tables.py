@@ -83,7 +83,8 @@ def speed_tables(results: dict) -> str:
     ]
     return (
         f"{table(header, rows)}\n\nEach a fresh process; medians of {results['repeats']} runs "
-        f"each, alternating. The {count:,} images are {results['folder_images']}; the two "
+        f"each, alternating, after an unmeasured one (bytecode written, files cached). "
+        f"The {count:,} images are {results['folder_images']}; the two "
         f"runtimes' answers differed on {results['answers_differ']} of them. "
         f"Bench time {results['seconds'] / 60:.1f} min.\n"
     )
