@@ -38,7 +38,7 @@ for pyc in source.rglob("*.pyc") if source.is_dir() else ():
 endef
 export LINK_BYTECODE
 
-.PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-persist bench-hostile upgrade clean
+.PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-persist bench-hostile bench-photos bench-predict upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
@@ -109,6 +109,15 @@ bench-own-data: $(VENV)/.synced-test
 # Peak memory of mnist-predict and ingest on the worst inputs found (after make repro).
 bench-hostile: $(VENV)/.synced
 	python -m bench.hostile
+
+# mnist-predict on photos of MNIST test digits and printed ones, against the clean scans
+# (after make repro: the served model).
+bench-photos: $(VENV)/.synced
+	python -m bench.photos
+
+# mnist-predict's speed on LiteRT against the SavedModel: one image, a folder of 1,000.
+bench-predict: $(VENV)/.synced
+	python -m bench.predict
 
 # Every dependency to its newest release within pyproject.toml's ranges; then `make test`.
 upgrade: | $(UV)

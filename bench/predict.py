@@ -133,9 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         "answers_differ": sum(a != b for a, b in zip(*answers.values(), strict=True)),
         "seconds": time.perf_counter() - started,
     }
-    report.write_results("predict", results)
-    report.update_docs()
-    print(report.RENDERERS["predict"](results))
+    print(report.publish("predict", results))
 
 
 if __name__ == "__main__":

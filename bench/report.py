@@ -28,6 +28,13 @@ def write_results(name: str, results: dict) -> None:
     outputs.write_json(RESULTS / f"{name}.json", results)
 
 
+def publish(name: str, results: dict) -> str:
+    """Writes a bench's results, rewrites the pages from them, and returns its tables."""
+    write_results(name, results)
+    update_docs()
+    return RENDERERS[name](results)
+
+
 def read_results(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None

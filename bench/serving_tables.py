@@ -12,7 +12,7 @@ ONE_GOAL, FOLDER_GOAL = "<= 0.25", ">= 4"  # LiteRT / SavedModel: one image's ti
 
 def photos_table(results: dict) -> str:
     """Each condition's accuracy against the clean scans, and how its wrong answers look."""
-    conditions = results["conditions"]
+    conditions = {scored["condition"]: scored for scored in results["conditions"]}
     clean = conditions[_CLEAN]["accuracy"]
     rows = []
     for name, scored in conditions.items():
@@ -58,6 +58,7 @@ def speed_tables(results: dict) -> str:
         (f"{count:,} images: wall s", folder, "wall_s", "-"),
         (f"{count:,} images: images/s", folder, "images_per_s", FOLDER_GOAL),
         (f"{count:,} images: first answer after s", folder, "first_answer_s", "-"),
+        (f"{count:,} images: last answer after s", folder, "last_answer_s", "-"),
         (f"{count:,} images: peak RSS MiB", folder, "peak_rss_mib", "-"),
     ]
     rows = []

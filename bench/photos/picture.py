@@ -17,14 +17,30 @@ _SHOWN = {
     "printed, photographed": {118, 314},  # font 3 at 96 px, a 7; font 10 at 48 px, a 3
     "printed, photographed, light on dark": {180},  # font 5 at 96 px, a 9
 }
+_WRONG_FROM = "photographed"  # the first wrong answer of this condition is shown too
 
 
-def wanted(condition: str, nth: int) -> bool:
-    """Whether the nth image made in `condition` is one the picture shows."""
-    return nth in _SHOWN.get(condition, ())
+Shown = tuple[str, Path, int, cli.Answer]  # condition, photo, true label, answer
 
 
-def draw(shown: list[tuple[str, Path, int, cli.Answer]], out: Path) -> None:
+class Picks:
+    """The photos the picture shows: chosen ones (_SHOWN), and the first photographed
+    digit the model got wrong, as it is offered each photo and its answer in turn."""
+
+    def __init__(self) -> None:
+        self.shown: list[Shown] = []
+        self._made: dict[str, int] = {}
+        self._wrong = False
+
+    def offer(self, condition: str, path: Path, label: int, answer: cli.Answer) -> None:
+        self._made[condition] = nth = self._made.get(condition, 0) + 1
+        wrong = condition == _WRONG_FROM and answer.label_id != label and not self._wrong
+        self._wrong |= wrong
+        if wrong or nth in _SHOWN.get(condition, ()):
+            self.shown.append((condition, path, label, answer))
+
+
+def draw(shown: list[Shown], out: Path) -> None:
     """Each photo above the 28x28 digit mnist-predict made of it, with its answer."""
     import matplotlib
 

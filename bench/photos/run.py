@@ -96,24 +96,23 @@ def main(argv: list[str] | None = None) -> None:
         ]
         answers = cli.predict([path for _, path, _ in made], served, cli.MIN_CONFIDENCE)
         by_condition: dict[str, list] = {}
-        shown = []
+        picks = picture.Picks()
         for (condition, path, label), answer in zip(made, answers, strict=True):
             by_condition.setdefault(condition, []).append((label, answer))
-            if picture.wanted(condition, len(by_condition[condition])):
-                shown.append((condition, path, label, answer))
-        picture.draw(shown, report.DOCS / "images" / "photos.png")
+            picks.offer(condition, path, label, answer)
+        picture.draw(picks.shown, report.DOCS / "images" / "photos.png")
     results = {
         "model": str(model.resolve(args.model)),
         "digits": args.digits,
         "fonts": [font.name for font in make.fonts()],
         "font_sizes": list(make.FONT_SIZES),
         "min_confidence": cli.MIN_CONFIDENCE,
-        "conditions": {name: _scored(rows) for name, rows in by_condition.items()},
+        "conditions": [  # a list: in the order made, which the table keeps
+            {"condition": name, **_scored(rows)} for name, rows in by_condition.items()
+        ],
         "seconds": time.perf_counter() - started,
     }
-    report.write_results("photos", results)
-    report.update_docs()
-    print(report.RENDERERS["photos"](results))
+    print(report.publish("photos", results))
 
 
 if __name__ == "__main__":
