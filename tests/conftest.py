@@ -95,10 +95,14 @@ def small_processed_dir(
     tmp_path_factory: pytest.TempPathFactory, small_raw_dir: Path, mnist_schema: Path
 ) -> Path:
     """Preprocess's output for `small_raw_dir`, with the default params."""
+    return _preprocessed(tmp_path_factory.mktemp("small"), small_raw_dir, mnist_schema)
+
+
+def _preprocessed(parent: Path, raw: Path, schema_path: Path) -> Path:
     from components.preprocess.stage import Paths, preprocess
 
-    path = tmp_path_factory.mktemp("small") / "processed"
-    paths = Paths(raw=str(small_raw_dir), schema=str(mnist_schema), out=str(path))
+    path = parent / "processed"
+    paths = Paths(raw=str(raw), schema=str(schema_path), out=str(path))
     preprocess(paths, default_params().preprocess, LOOSE_LIMITS)
     return path
 
@@ -124,12 +128,7 @@ def pets_processed_dir(
     tmp_path_factory: pytest.TempPathFactory, pets_raw_dir: Path, pets_schema: Path
 ) -> Path:
     """Preprocess's output for `pets_raw_dir`, with the default params."""
-    from components.preprocess.stage import Paths, preprocess
-
-    path = tmp_path_factory.mktemp("pets") / "processed"
-    paths = Paths(raw=str(pets_raw_dir), schema=str(pets_schema), out=str(path))
-    preprocess(paths, default_params().preprocess, LOOSE_LIMITS)
-    return path
+    return _preprocessed(tmp_path_factory.mktemp("pets"), pets_raw_dir, pets_schema)
 
 
 @pytest.fixture(scope="session")
