@@ -10,6 +10,8 @@ import types
 import typing
 from typing import Any, Self
 
+from pipeline.errors import shown
+
 
 class Record:
     """A frozen dataclass that reads and writes itself as JSON, field by field."""
@@ -40,7 +42,7 @@ def _loaded(kind: Any, value: Any, where: str) -> Any:
         hints = typing.get_type_hints(kind)
         names = [f.name for f in dataclasses.fields(kind)]
         if unknown := sorted(set(value) - set(names)):
-            raise ValueError(f"{where} has unknown fields {unknown}")
+            raise ValueError(f"{where} has unknown fields {shown(unknown)}")
         if missing := [name for name in names if name not in value]:
             raise ValueError(f"{where} lacks {missing[0]}")
         return kind(**{n: _loaded(hints[n], value[n], f"{where}.{n}") for n in names})
@@ -55,7 +57,7 @@ def _loaded(kind: Any, value: Any, where: str) -> Any:
         (kind,) = (arg for arg in kind.__args__ if arg is not types.NoneType)
         return _loaded(kind, value, where)
     if not _is(kind, value):
-        raise ValueError(f"{where} is {value!r}, not a {kind.__name__}")
+        raise ValueError(f"{where} is {shown(value)}, not a {kind.__name__}")
     return float(value) if kind is float else value
 
 
