@@ -48,3 +48,12 @@ def test_each_command_runs_its_stage_with_the_flags_of_its_paths():
         paths = importlib.import_module(f"components.{stage}.stage").Paths
         flags = re.findall(r"--(\w+)", command)
         assert flags == [field.name for field in dataclasses.fields(paths)], stage
+
+
+def test_each_stage_docstring_shows_the_command_with_the_flags_of_its_paths():
+    # The usage line a reader copies from the module's docstring must run.
+    for stage in STAGES:
+        module = importlib.import_module(f"components.{stage}.stage")
+        usage = module.__doc__.split(f"python -m components {stage}", 1)[1].split("\n\n")[0]
+        flags = re.findall(r"--(\w+)", usage)
+        assert flags == [field.name for field in dataclasses.fields(module.Paths)], stage

@@ -12,8 +12,8 @@ the confusion matrix), `per_class.csv` (precision, recall, F1 and errors per cla
 `misclassified.png` (misclassified test digits captioned with their true and predicted
 labels).
 
-    python -m components evaluate --data data/processed --model models/model.keras \\
-        --out reports --serving models/serving
+    python -m components evaluate --data data/processed --schema data/schema.json \\
+        --model models/model.keras --out reports --serving models/serving
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ What crosses the shuffle to the writers is the source data as uint8, whatever
 shard's source examples, not the size of the output. The pipeline runs on any Beam runner
 (components.preprocess.runner) and writes the same bytes on each.
 
-    python -m components preprocess --raw data/raw --out data/processed
+    python -m components preprocess --raw data/raw --schema data/schema.json \\
+        --out data/processed
 """
 
 from __future__ import annotations

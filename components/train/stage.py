@@ -7,7 +7,8 @@ memory when the splits fit `train.cache_mib`), validates on the validation split
 epoch, logs per-epoch metrics with DVCLive, and saves the model in Keras's native format.
 Seeded and deterministic: the same params and data give the same weights.
 
-    python -m components train --data data/processed --model models/model.keras --live dvclive
+    python -m components train --data data/processed --schema data/schema.json \\
+        --model models/model.keras --live dvclive
 """
 
 from __future__ import annotations
