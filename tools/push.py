@@ -105,7 +105,6 @@ def _schema_of(model: Any, path: Path) -> schema.Schema:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mnist-push", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    cli.setup_logging()
     root = Path.cwd()
     try:
         version, pushed = push(root)
@@ -125,6 +124,7 @@ def console() -> None:
     """The `mnist-push` script: the process entry point, where process-wide settings go."""
     cli.set_tensorflow_log_level()
     cli.handle_stop_signals()
+    cli.setup_logging()
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     sys.exit(main())
 

@@ -113,7 +113,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    cli.setup_logging(logging.WARNING)
     try:
         if not 0 <= args.min_confidence <= 1:
             raise PipelineError(f"--min-confidence {args.min_confidence} is not in [0, 1]")
@@ -148,6 +147,7 @@ def _status(counts: dict[str, int], given: list[str]) -> int:
 def console() -> None:
     """The `mnist-predict` script: the process entry point, where process-wide settings go."""
     cli.handle_stop_signals()
+    cli.setup_logging(logging.WARNING)
     try:
         sys.exit(main())
     except BrokenPipeError:  # `mnist-predict scans/ | head`: the reader has what it wanted

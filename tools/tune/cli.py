@@ -40,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
         "--space", default=SPACE_FILE, help=f"the search space file (default: {SPACE_FILE})"
     )
     args = parser.parse_args(argv)
-    cli.setup_logging()
     root = Path.cwd()
     try:
         if (args.trials is not None and args.trials < 1) or args.jobs < 1:
@@ -73,6 +72,7 @@ def console() -> None:
     matplotlib.use("Agg")  # the plots are files: no window, wherever this runs
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial lines: ours say more
     cli.handle_stop_signals()  # SIGTERM stops the trials and records them, as Ctrl-C does
+    cli.setup_logging()
     sys.exit(main())
 
 
