@@ -20,6 +20,7 @@ from components import STAGES
 from tests.support import ROOT, cluster
 from tests.support.dvc_yaml import code_of
 from tests.support.project import ALL_STAGES, METRICS, PATHS, Project, new_project
+from tools.tune.study import TrialNotes
 
 pytestmark = pytest.mark.e2e
 
@@ -94,19 +95,19 @@ def test_tuning_runs_each_trial_as_an_experiment_and_resumes(project: Project):
     )
     trials = study.get_trials(deepcopy=False)
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 6
-    assert sorted(t.user_attrs["experiment"] for t in trials) == names
+    assert sorted(TrialNotes.of(t).experiment for t in trials) == names
     for trial in trials:  # each trial's value is its experiment's last validation accuracy
-        metrics = experiments[trial.user_attrs["experiment"]]["metrics"]
+        metrics = experiments[TrialNotes.of(trial).experiment]["metrics"]
         assert trial.value == metrics[LIVE_METRICS]["data"]["val"]["accuracy"]
     assert project.serving() == serving
     assert (project.path / "tune" / "cheap-history.png").is_file()
     # The best trial, promoted to a branch of its own, holds its params and results.
     best = max(trials, key=lambda t: (t.value, -t.number))
-    project.run("dvc", "exp", "branch", best.user_attrs["experiment"], "tuned")
+    project.run("dvc", "exp", "branch", TrialNotes.of(best).experiment, "tuned")
     branch = yaml.safe_load(project.call("git", "show", "tuned:params.yaml").stdout)
     assert branch["train"]["epochs"] == best.params["train.epochs"]
     tested = project.output_json("git", "show", f"tuned:{METRICS}")["test"]["accuracy"]
-    assert tested == best.user_attrs["test_accuracy"]
+    assert tested == TrialNotes.of(best).test_accuracy
     project.run("git", "branch", "-D", "tuned")
     project.run("dvc", "exp", "remove", *names)
     project.run("git", "checkout", "--", "tune.yaml")

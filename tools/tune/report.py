@@ -10,6 +10,7 @@ from typing import Any
 
 from tools.table import WIDTH, short_names, table
 from tools.tune.space import TuneSpec
+from tools.tune.study import TrialNotes
 
 TOP = 5  # trials in the table
 
@@ -27,10 +28,8 @@ def render(study: Any, spec: TuneSpec, root: Path) -> str:
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
     lines = [f"study {spec.study}: {len(done)} trials finished, {len(failed)} failed"]
     for trial in failed:
-        lines.append(
-            f"  failed {trial.user_attrs.get('experiment', trial.number)}: "
-            f"{trial.user_attrs.get('error', 'interrupted')}"[:WIDTH]
-        )
+        notes = TrialNotes.of(trial)
+        lines.append(f"  failed {notes.experiment}: {notes.error}"[:WIDTH])
     if not done:
         return "\n".join(lines)
     keys = [d.key for d in spec.space if len(d.choices) != 1]  # a fixed choice says nothing
@@ -38,12 +37,12 @@ def render(study: Any, spec: TuneSpec, root: Path) -> str:
     rows = [["experiment", *(names[k] for k in keys), "val accuracy"]]
     for trial in done[:TOP]:
         values = [_format(trial.params.get(k)) for k in keys]
-        rows.append([trial.user_attrs["experiment"], *values, f"{trial.value:.4f}"])
-    best = done[0]
-    name = best.user_attrs["experiment"]
+        rows.append([TrialNotes.of(trial).experiment, *values, f"{trial.value:.4f}"])
+    best = TrialNotes.of(done[0])
+    name = best.experiment
     lines += ["", *table(rows), ""]
     lines.append(
-        f"best: {name}, test accuracy {best.user_attrs['test_accuracy']:.4f} "
+        f"best: {name}, test accuracy {best.test_accuracy:.4f} "
         "(reported for the best only; trials are ranked on validation)"
     )
     lines.append(f"promote it: dvc exp apply {name} && dvc exp run -S evaluate.push=true")

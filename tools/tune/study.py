@@ -23,6 +23,7 @@ from typing import Any
 
 from pipeline import artifacts
 from pipeline.errors import PipelineError
+from pipeline.record import Record
 from pipeline.reports import HeadlineMetrics, TrainingMetrics
 from tools.tune.space import TuneSpec, overrides
 
@@ -38,6 +39,35 @@ class TrialResult:
 
     val_accuracy: float  # the last epoch's: what trials are ranked by
     test_accuracy: float  # reported for the best trial, never used to choose
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialNotes(Record):
+    """What a trial records beside Optuna's own fields, as its user attributes: written and
+    read through this class only (`note`, `notes`), so the report cannot misread a field."""
+
+    experiment: str  # the DVC experiment that ran it
+    test_accuracy: float | None = None  # once it finished: reported, never used to choose
+    error: str | None = None  # once it failed: why
+
+    def note(self, trial: Any) -> None:
+        for key, value in self.to_json().items():
+            trial.set_user_attr(key, value)
+
+    @classmethod
+    def of(cls, trial: Any) -> TrialNotes:
+        """A stored trial's notes.
+
+        Raises:
+            PipelineError: the study's trial was not written by this mnist-tune.
+        """
+        try:
+            return cls.from_json(trial.user_attrs)
+        except ValueError as error:
+            raise PipelineError(
+                f"mnist-tune: trial {trial.number} of the study holds notes this version does "
+                f"not read ({error}); start a new study (another `study:` in tune.yaml)"
+            ) from None
 
 
 class Trials:
@@ -150,7 +180,7 @@ def _start(study: Any, spec: TuneSpec, trials: Trials, pool: ThreadPoolExecutor)
     trial = study.ask()
     params = {dimension.key: dimension.suggest(trial) for dimension in spec.space}
     name = experiment_name(spec, trial.number)
-    trial.set_user_attr("experiment", name)
+    TrialNotes(name).note(trial)
     logger.info("trial %s: %s", name, " ".join(overrides(params)))
     return pool.submit(trials.run, name, params), trial
 
@@ -158,13 +188,14 @@ def _start(study: Any, spec: TuneSpec, trials: Trials, pool: ThreadPoolExecutor)
 def _finish(study: Any, trial: Any, result: TrialResult | str, progress: str) -> None:
     import optuna
 
-    name = trial.user_attrs["experiment"]
+    notes = TrialNotes.of(trial)
+    name = notes.experiment
     if isinstance(result, str):
-        trial.set_user_attr("error", result)
+        dataclasses.replace(notes, error=result).note(trial)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         logger.warning("trial %s failed (%s): %s", name, progress, result)
         return
-    trial.set_user_attr("test_accuracy", result.test_accuracy)  # reported, never used
+    dataclasses.replace(notes, test_accuracy=result.test_accuracy).note(trial)
     study.tell(trial, result.val_accuracy)
     logger.info("trial %s: val accuracy %.4f (%s)", name, result.val_accuracy, progress)
 
@@ -223,7 +254,7 @@ def _record_interrupted(study: Any, running: dict[Future, Any]) -> None:
     import optuna
 
     for trial in running.values():
-        trial.set_user_attr("error", "interrupted")
+        dataclasses.replace(TrialNotes.of(trial), error="interrupted").note(trial)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 

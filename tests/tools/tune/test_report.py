@@ -1,7 +1,10 @@
 import optuna
+import pytest
 
+from pipeline.errors import PipelineError
 from tools.tune import report
 from tools.tune.space import Dimension, TuneSpec
+from tools.tune.study import TrialNotes
 
 
 def _study(trials: list[tuple[str, float, float]]) -> optuna.Study:
@@ -13,7 +16,7 @@ def _study(trials: list[tuple[str, float, float]]) -> optuna.Study:
                 params={"train.learning_rate": 1e-3 * (n + 1)},
                 distributions={"train.learning_rate": distribution},
                 value=val,
-                user_attrs={"experiment": name, "test_accuracy": test},
+                user_attrs=TrialNotes(name, test_accuracy=test).to_json(),
             )
         )
     return study
@@ -32,3 +35,12 @@ def test_trials_are_ranked_on_validation_never_on_test(tmp_path):
     assert max(map(len, rendered.splitlines())) <= 120
     assert (tmp_path / "tune" / "s-history.png").is_file()
     assert (tmp_path / "tune" / "s-importance.png").is_file()
+
+
+def test_a_trial_noted_in_another_layout_is_refused_in_one_line(tmp_path):
+    (tmp_path / "tune").mkdir()
+    spec = TuneSpec("s", 1, (Dimension("train.learning_rate", float, 1e-4, 1e-1, log=True),))
+    study = _study([("s-000", 0.981, 0.970)])
+    study.get_trials(deepcopy=False)[0].user_attrs["test_acc"] = 0.97  # a renamed field
+    with pytest.raises(PipelineError, match=r"trial 0 of the study holds notes .*test_acc"):
+        report.render(study, spec, tmp_path)

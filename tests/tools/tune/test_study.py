@@ -35,9 +35,9 @@ def test_a_failed_trial_is_recorded_with_its_reason_and_the_next_run_replaces_it
     run = study.run_study(SPEC, total=4, jobs=2, root=tmp_path)
     assert (run.completed, run.failed) == (3, 1)
     trials = run.study.get_trials(deepcopy=False)
-    assert [t.user_attrs["experiment"] for t in trials] == [f"s-00{n}" for n in range(4)]
+    assert [study.TrialNotes.of(t).experiment for t in trials] == [f"s-00{n}" for n in range(4)]
     failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
-    assert [t.user_attrs["error"] for t in failed] == [
+    assert [study.TrialNotes.of(t).error for t in failed] == [
         "dvc exp run succeeded but kept no experiment named s-001"
     ]
     # Resumed: one trial makes up the 4 complete ones; then there is nothing to run.
