@@ -11,13 +11,11 @@ none inherits another's. Test accuracy from the experiment's metrics, wall time 
 
 from __future__ import annotations
 
-import json
 import time
 
 from bench import report
-from bench.measure import measure, scratch_env
+from bench.measure import headline_metrics, measure, scratch_env
 from bench.run import fresh_clone
-from pipeline import artifacts
 
 ROWS = [  # (model, augment_copies, epochs)
     ("mlp", 0, 5),
@@ -39,14 +37,12 @@ def main() -> None:
             changes.append(f"train.epochs={epochs}")
             command = ["dvc", "exp", "run", *(a for c in changes for a in ("-S", c))]
             run = measure(command, clone, env)
-            reports = artifacts.under(clone)["reports"]
-            metrics = json.loads((reports / artifacts.METRICS_FILE).read_text())
             rows.append(
                 {
                     "model": model,
                     "augment_copies": copies,
                     "epochs": epochs,
-                    "test_accuracy": metrics["test"]["accuracy"],
+                    "test_accuracy": headline_metrics(clone).test.accuracy,
                     "wall_s": run["wall_s"],
                 }
             )

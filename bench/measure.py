@@ -13,7 +13,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipeline import cli
+from pipeline import artifacts, cli
+from pipeline.reports import HeadlineMetrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,3 +88,8 @@ def run_record(env: dict) -> Iterator[tuple[dict, Callable[[], dict]]]:
             return json.loads(path.read_text().splitlines()[-1])
 
         yield {**env, cli.RECORD_ENV: str(path)}, last
+
+
+def headline_metrics(root: Path) -> HeadlineMetrics:
+    """Evaluate's metrics in the clone at `root`, read through their type."""
+    return HeadlineMetrics.from_json(json.loads((Path(root) / artifacts.METRICS_PATH).read_text()))

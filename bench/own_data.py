@@ -20,10 +20,12 @@ from pathlib import Path
 
 import yaml
 
+import components
 from bench import report
-from bench.measure import measure, scratch_env
+from bench.measure import headline_metrics, measure, scratch_env
 from bench.run import fresh_clone
 from components.ingest.mirror import read_mirror
+from components.ingest.stage import Paths as IngestPaths
 from pipeline import artifacts, schema
 from tests.support.folders import digits_folder, mnist_folder
 
@@ -39,9 +41,8 @@ FOLDERS = {  # row: (folder in the clone, the exp run's extra params)
 
 def _metrics_and_stats(clone: Path) -> dict:
     paths = artifacts.under(clone)
-    metrics = json.loads((paths["reports"] / artifacts.METRICS_FILE).read_text())
     stats = json.loads((paths["processed"] / artifacts.STATS_FILE).read_text())
-    return {"test_accuracy": metrics["test"]["accuracy"], "stats": stats}
+    return {"test_accuracy": headline_metrics(clone).test.accuracy, "stats": stats}
 
 
 def _ingest_memory(clone: Path, env: dict, folder: str) -> dict:
@@ -50,8 +51,8 @@ def _ingest_memory(clone: Path, env: dict, folder: str) -> dict:
     params["data"].update(dataset="folder", folder=folder)
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = Path(env["TMPDIR"]) / "ingest-alone"
-    command = ["python", "-m", "components", "ingest", "--out", str(out / "raw")]
-    run = measure([*command, "--schema", str(out / "schema.json")], clone, env)
+    paths = IngestPaths(out=str(out / "raw"), schema=str(out / "schema.json"))
+    run = measure(["python", *components.arguments("ingest", paths)], clone, env)
     files = sum(1 for _ in (clone / folder).rglob("*.png"))
     return {"files": files, "wall_s": run["wall_s"], "peak_rss_mib": run["peak_rss_mib"]}
 

@@ -25,7 +25,7 @@ from PIL import Image
 
 from bench import report
 from bench.measure import ROOT, bench_env, measure
-from components.evaluate import lite
+from components.evaluate import serving
 from components.ingest.mirror import read_mirror
 from tools.predict import model
 
@@ -40,7 +40,7 @@ def savedmodel_only(version: Path, folder: Path) -> Path:
         target = copy / source.relative_to(version)
         if source.is_dir():
             target.mkdir(parents=True, exist_ok=True)
-        elif source.relative_to(version) != lite.TFLITE_MODEL:
+        elif source.relative_to(version) != serving.TFLITE_MODEL:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(source.resolve())
     return copy

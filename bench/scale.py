@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import filecmp
-import json
 import os
 import shutil
 import sys
@@ -28,7 +27,7 @@ import yaml
 
 import components
 from bench import report
-from bench.measure import ROOT, bench_env, measure, run_record
+from bench.measure import ROOT, bench_env, headline_metrics, measure, run_record
 from components.evaluate.stage import Paths as EvaluatePaths
 from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
@@ -102,7 +101,7 @@ def bench_size(size: int, work: Path, env: dict) -> dict:
     row["preprocess_dask"] = _dask_preprocess(work, copies, env)
     row["train"] = _stage("train", work, params, env)
     row["evaluate"] = _stage("evaluate", work, params, env)
-    row["test_accuracy"] = json.loads((work / "reports" / "metrics.json").read_text())["test"]
+    row["test_accuracy"] = headline_metrics(work).test.to_json()  # accuracy and loss
     for output in ("processed", "model.keras", "live", "reports", "serving"):
         path = work / output
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)

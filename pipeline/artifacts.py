@@ -41,6 +41,9 @@ PREDICTIONS_FILE = files["predictions"]
 PER_CLASS_FILE = files["per_class"]
 MISCLASSIFIED_FILE = files["misclassified"]
 MODEL_FILE = Path(paths["model"]).name
+# The two metrics files as dvc.yaml names them, and so `dvc metrics` and `dvc exp show`.
+LIVE_SUMMARY_PATH = f"{paths['live']}/{files['live_summary']}"
+METRICS_PATH = f"{paths['reports']}/{METRICS_FILE}"
 
 
 def under(root: str | Path = ".") -> dict[str, Path]:

@@ -34,8 +34,8 @@ def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 
 FILES = {  # the metrics files a row reads, as dvc.yaml names them
-    "live": f"{artifacts.paths['live']}/{artifacts.files['live_summary']}",
-    "test": f"{artifacts.paths['reports']}/{artifacts.METRICS_FILE}",
+    "live": artifacts.LIVE_SUMMARY_PATH,
+    "test": artifacts.METRICS_PATH,
 }
 
 

@@ -96,8 +96,8 @@ def export_saved_model(
     )
     with outputs.atomic_output(out_dir) as temp:
         archive.write_out(str(temp), verbose=False)
-        (temp / lite.TFLITE_MODEL).parent.mkdir(exist_ok=True)
-        (temp / lite.TFLITE_MODEL).write_bytes(tflite_bytes(model, data))
+        (temp / serving.TFLITE_MODEL).parent.mkdir(exist_ok=True)
+        (temp / serving.TFLITE_MODEL).write_bytes(tflite_bytes(model, data))
         schema.write_schema(temp / serving.SCHEMA, data)
         if record is not None:
             serving.write_push_record(temp, record)

@@ -18,7 +18,6 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 
-TFLITE_MODEL = Path("assets.extra") / "model.tflite"
 SIGNATURE, INPUT, OUTPUT = "serving_default", "images", "probabilities"
 
 

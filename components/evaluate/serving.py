@@ -29,8 +29,15 @@ from pipeline.reports import Score
 from pipeline.schema import Schema, read_schema
 
 SAVED_MODEL = "saved_model.pb"
-PUSH_RECORD = Path("assets.extra") / "push.json"
-SCHEMA = Path("assets.extra") / "schema.json"  # the dataset's: the input size, the classes
+EXTRA = Path("assets.extra")  # a version's files beside its SavedModel, which TF Serving ignores
+PUSH_RECORD = EXTRA / "push.json"
+SCHEMA = EXTRA / "schema.json"  # the dataset's: the input size, the classes
+TFLITE_MODEL = EXTRA / "model.tflite"  # the same model for LiteRT (components.evaluate.lite)
+
+
+def version_of(tflite: Path) -> Path:
+    """The version folder whose TFLite model `tflite` is, as `TFLITE_MODEL` lays it out."""
+    return tflite.parents[len(TFLITE_MODEL.parts) - 1]
 
 
 @dataclasses.dataclass(frozen=True)

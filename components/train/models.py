@@ -31,7 +31,7 @@ def _mlp(params: TrainParams, data: Schema) -> keras.Model:
             keras.layers.Dense(size, activation="tanh", name="hidden_3"),
             keras.layers.Dense(data.num_classes, activation="softmax", name="probabilities"),
         ],
-        name="mlp",
+        name=MLP,
     )
 
 
@@ -74,7 +74,7 @@ def _cnn(params: TrainParams, data: Schema) -> keras.Model:
             keras.layers.Activation("relu", name="hidden_relu"),
             keras.layers.Dense(data.num_classes, activation="softmax", name="probabilities"),
         ],
-        name="cnn",
+        name=CNN,
     )
 
 

@@ -17,6 +17,7 @@ import yaml
 from PIL import Image
 
 from components import STAGES
+from pipeline import artifacts
 from tests.support import ROOT, cluster
 from tests.support.dvc_yaml import code_of
 from tests.support.project import ALL_STAGES, METRICS, PATHS, Project, new_project
@@ -25,7 +26,7 @@ from tools.tune.study import TrialNotes
 pytestmark = pytest.mark.e2e
 
 DATA_OUTPUTS = (PATHS["raw"], PATHS["processed"], PATHS["model"])
-LIVE_METRICS = f"{PATHS['live']}/metrics.json"
+LIVE_METRICS = artifacts.LIVE_SUMMARY_PATH
 # What `dvc metrics show` lists: each headline value once.
 HEADLINE_METRICS = {
     LIVE_METRICS: {"train.accuracy", "train.loss", "val.accuracy", "val.loss"},

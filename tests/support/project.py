@@ -35,7 +35,7 @@ ALL_STAGES = list(STAGES)
 AFTER_TRAINING = ALL_STAGES[ALL_STAGES.index("train") :]
 PATHS = dict(artifacts.paths)
 BLESSING = f"{PATHS['reports']}/{artifacts.BLESSING_FILE}"
-METRICS = f"{PATHS['reports']}/{artifacts.METRICS_FILE}"
+METRICS = artifacts.METRICS_PATH
 
 
 def copy_work_tree(dest: Path) -> None:

@@ -67,16 +67,15 @@ def load(model: Path) -> Served:
     Raises:
         PipelineError: for a model that cannot be loaded, or a schema that is not one.
     """
-    tflite = model if model.suffix == ".tflite" else model / lite.TFLITE_MODEL
-    # The schema is the TFLite model's sibling in a version's assets.extra/.
-    version = tflite.parent.parent if model.suffix == ".tflite" else model
+    tflite = model if model.suffix == ".tflite" else model / serving.TFLITE_MODEL
+    version = serving.version_of(tflite) if model.suffix == ".tflite" else model
     found = serving.read_version_schema(version)
     if tflite.is_file():
         with cli.quiet_native_startup():
             classify = lite.LiteModel(tflite)
         return Served(classify, found or _as_the_model_says(classify.shape, classify.classes))
     logger.warning(
-        "%s has no %s: asking its SavedModel, through TensorFlow", model, lite.TFLITE_MODEL
+        "%s has no %s: asking its SavedModel, through TensorFlow", model, serving.TFLITE_MODEL
     )
     with cli.quiet_native_startup():
         import tensorflow as tf

@@ -279,9 +279,7 @@ def experiment_result(root: Path, name: str) -> TrialResult | str:
     rev = experiment_rev(root, name)
     if rev is None:
         return f"dvc exp run succeeded but kept no experiment named {name}"
-    paths = artifacts.paths
-    live = f"{paths['live']}/{artifacts.files['live_summary']}"
-    test = f"{paths['reports']}/{artifacts.METRICS_FILE}"
+    live, test = artifacts.LIVE_SUMMARY_PATH, artifacts.METRICS_PATH
     try:
         training = TrainingMetrics.from_json(json.loads(_git(root, "show", f"{rev}:{live}")))
         tested = HeadlineMetrics.from_json(json.loads(_git(root, "show", f"{rev}:{test}")))

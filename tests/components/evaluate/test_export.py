@@ -109,7 +109,7 @@ def test_the_signatures_take_the_schemas_images_and_give_its_classes(pets_export
 
 def test_the_tflite_model_takes_the_schemas_images_too(pets_export):
     model, out = pets_export
-    lite_model = lite.LiteModel(out / lite.TFLITE_MODEL)
+    lite_model = lite.LiteModel(out / serving.TFLITE_MODEL)
     assert lite_model.shape == PETS.image_shape
     _, images, _ = random_examples(PETS, "test", 5)
     expected = model.predict(transform.scale_pixels(images), verbose=0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.evaluate import export, lite
+from components.evaluate import export, lite, serving
 from pipeline.errors import PipelineError
 from tests.support.records import MNIST
 
@@ -13,7 +13,7 @@ def test_litert_gives_the_saved_models_digit_for_every_test_image(serving_dir, m
     images = mnist["test_images"]
     served = tf.saved_model.load(str(serving_dir)).signatures["serving_default"]
     expected = served(images=tf.constant(images))["probabilities"].numpy()
-    model = lite.LiteModel(serving_dir / lite.TFLITE_MODEL)
+    model = lite.LiteModel(serving_dir / serving.TFLITE_MODEL)
     ours = np.concatenate([model(images[i : i + 1000]) for i in range(0, len(images), 1000)])
     np.testing.assert_array_equal(ours.argmax(1), expected.argmax(1))
     gap = float(np.abs(ours - expected).max())
@@ -21,7 +21,7 @@ def test_litert_gives_the_saved_models_digit_for_every_test_image(serving_dir, m
 
 
 def test_one_image_or_many_the_same_answer(serving_dir, mnist):
-    model = lite.LiteModel(serving_dir / lite.TFLITE_MODEL)
+    model = lite.LiteModel(serving_dir / serving.TFLITE_MODEL)
     images = mnist["test_images"][:64]
     together = model(images)
     np.testing.assert_array_equal(

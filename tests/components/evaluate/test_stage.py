@@ -91,5 +91,5 @@ def test_evaluate_reports_and_serves_in_the_schemas_terms(
     served = serving.load_signature(version)(images=tf.constant(images))["classes"].numpy()
     hits = float(np.mean(served == labels))
     assert hits == pytest.approx(evaluated.test.accuracy)  # the raw images, through serving
-    on_lite = lite.LiteModel(version / lite.TFLITE_MODEL)(images).argmax(1)
+    on_lite = lite.LiteModel(version / serving.TFLITE_MODEL)(images).argmax(1)
     np.testing.assert_array_equal(on_lite, served)
