@@ -374,6 +374,7 @@ def _read(found: Survey, params: DataParams, split: str) -> Iterator[tuple[bytes
     data = found.schema
     walk = _Walk(found.root, found.classes, params)
     total, done, progress = found.counts[split], 0, _Progress()
+    read, skipped = collections.Counter[int](), []
     for label, file in walk.files(split):
         try:
             with images.reading(file.path) as image:
@@ -384,8 +385,31 @@ def _read(found: Survey, params: DataParams, split: str) -> Iterator[tuple[bytes
                     f"data.folder {found.root}: {_shown(file.key.decode())} does not read "
                     f"({error}); replace or remove it{_SKIP_HINT}"
                 ) from None
+            skipped.append(_shown(file.key.decode()))
             continue
         done += 1
+        read[label] += 1
         progress.show("read %d of %d %s images", done, total, split)
         yield record_key(file.key), pixels, label
     walk.problems.raise_any()
+    _say_skipped(found, split, read, skipped)
+
+
+def _say_skipped(found: Survey, split: str, read: collections.Counter, skipped: list[str]) -> None:
+    """Counts the images of `split` skipped because they do not decode (their headers read,
+    so the survey could not tell), and refuses a class that skipping left empty.
+
+    Raises:
+        PipelineError: a class of `split` has no image left.
+    """
+    if not skipped:
+        return
+    logger.warning(
+        "skipped %d %s images that do not decode (data.bad_files: skip), e.g. %s",
+        len(skipped), split, ", ".join(skipped[:NAMED]),
+    )  # fmt: skip
+    if emptied := [name for label, name in enumerate(found.schema.classes) if not read[label]]:
+        raise PipelineError(
+            f"data.folder {found.root}: no {split} image of class {_shown(emptied[0])} decodes "
+            f"(e.g. {skipped[0]}); replace its images"
+        )

@@ -85,6 +85,24 @@ def test_a_bad_image_fails_in_one_line_and_keeps_the_outputs(project: Project):
     assert _ingested(project) == before
 
 
+def test_a_data_folder_that_does_not_exist_is_named_by_dvc_and_keeps_the_outputs(
+    project: Project, tmp_path: Path
+):
+    # DVC checks ingest's dependencies before the stage runs, so DVC's line is the one users
+    # see (docs/troubleshooting.md says so): it must name the folder, and lose nothing.
+    before = _ingested(project)
+    missing, params = tmp_path / "no-such-images", project.read("params.yaml")
+    project.set_param("data.folder", str(missing))
+    try:
+        result = project.call("dvc", "repro")
+    finally:
+        (project.path / "params.yaml").write_text(params)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert "No such file or directory" in error and str(missing) in error, result.stderr
+    assert _ingested(project) == before
+
+
 def test_a_new_image_reruns_ingest(project: Project):
     before = project.lock_hashes()[PATHS["raw"]]
     save_png(np.zeros((28, 28, 3), np.uint8), project.path / IMAGES / "train" / "two" / "new.png")

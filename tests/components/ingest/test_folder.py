@@ -183,6 +183,22 @@ def test_a_bad_file_is_refused_or_skipped_as_data_bad_files_says(tmp_path, case)
     assert len(examples["train"]) == 4
 
 
+def test_skipped_images_that_do_not_decode_are_counted_and_a_class_left_empty_is_refused(
+    tmp_path, caplog
+):
+    # A truncated PNG's header reads: only decoding finds it, after the survey counted it.
+    root = _good(tmp_path / "data")
+    _truncated(root)
+    with caplog.at_level("WARNING"):
+        _, examples = _read(root, bad_files="skip")
+    assert len(examples["train"]) == 4
+    assert "skipped 1 train images that do not decode" in caplog.text
+    assert "train/cat/cut.png" in caplog.text
+    for name in ("0.png", "1.png"):  # every train image of "cat" is now truncated
+        (root / "train" / "cat" / name).write_bytes((root / "train/cat/cut.png").read_bytes())
+    _refused(root, "no train image of class cat decodes", "e.g. train/cat/", bad_files="skip")
+
+
 def test_a_link_inside_the_folder_is_read(tmp_path):
     root = _good(tmp_path)
     (root / "train" / "dog" / "again.png").symlink_to(root / "train" / "cat" / "0.png")
