@@ -200,7 +200,9 @@ def _build(cls: type, section: str, values: Any) -> Any:
                 f"({field.metadata.get('allowed', 'a section')})"
             )
         _check(key, field, values[name])
-    return cls(**values)
+    # A float param written as an integer (`learning_rate: 1`) is that float, as Python's
+    # numbers would have it; Keras, for one, refuses an int learning rate.
+    return cls(**{n: float(v) if fields[n].type == "float" else v for n, v in values.items()})
 
 
 _SECTIONS = {

@@ -40,8 +40,12 @@ def read_settings(path: str | Path, *, prefix: str, missing: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check(node, prefix, path)
+        _check(node, prefix, path, loader)
         return loader.construct_document(node)
+    except (ValueError, OverflowError) as error:  # `2001-13-45`, `!!float abc`, 5,000 digits
+        raise PipelineError(
+            f"{prefix}{path} holds a value YAML cannot build ({shown(str(error))}); fix or quote it"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -80,7 +84,7 @@ def _text(path: Path, prefix: str, missing: str) -> str:
         ) from None
 
 
-def _check(root: yaml.Node, prefix: str, path: Path) -> None:
+def _check(root: yaml.Node, prefix: str, path: Path, loader: yaml.SafeLoader) -> None:
     """Counts the values `root` expands to and checks every mapping's keys, each node once."""
     sizes: dict[int, int] = {}
 
@@ -94,7 +98,7 @@ def _check(root: yaml.Node, prefix: str, path: Path) -> None:
         sizes[id(node)] = -1  # under way: meeting it again is a cycle
         total = 1
         if isinstance(node, yaml.MappingNode):
-            _unique_keys(node, prefix, path)
+            _unique_keys(node, prefix, path, loader)
             children = [child for pair in node.value for child in pair]
         else:
             children = node.value if isinstance(node, yaml.SequenceNode) else []
@@ -111,18 +115,20 @@ def _check(root: yaml.Node, prefix: str, path: Path) -> None:
     size(root, 0)
 
 
-def _unique_keys(node: yaml.MappingNode, prefix: str, path: Path) -> None:
-    seen: dict[str, int] = {}
+def _unique_keys(node: yaml.MappingNode, prefix: str, path: Path, loader: yaml.SafeLoader) -> None:
+    """Refuses a key set twice, as the same text or as the same value (`1` and `0x1`)."""
+    seen: dict[Any, int] = {}
     for key, _ in node.value:
         if not isinstance(key, yaml.ScalarNode):
             continue  # not a valid key: the constructor says so
         line = key.start_mark.line + 1
-        if key.value in seen:
+        value = loader.construct_object(key)  # a scalar: bounded by the file's size
+        if value in seen:
             raise PipelineError(
-                f"{prefix}{path} sets {shown(key.value)} twice (lines {seen[key.value]} and "
+                f"{prefix}{path} sets {shown(key.value)} twice (lines {seen[value]} and "
                 f"{line}); keep one"
             )
-        seen[key.value] = line
+        seen[value] = line
 
 
 def _too_deep(prefix: str, path: Path) -> PipelineError:

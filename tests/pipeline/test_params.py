@@ -99,3 +99,11 @@ def test_a_long_value_is_shown_cut_to_a_readable_length(raw):
     with pytest.raises(PipelineError) as error:
         parse_params(raw)
     assert len(str(error.value)) < 200 and "'train.model' is 'xxx" in str(error.value)
+
+
+def test_a_float_param_written_as_an_integer_is_a_float(raw):
+    # Keras refuses an int learning rate; `learning_rate: 1` means the float 1.0.
+    raw["train"]["learning_rate"] = 1
+    rate = parse_params(raw).train.learning_rate
+    assert rate == 1.0 and isinstance(rate, float)
+    assert parse_params(raw).train.epochs.__class__ is int  # ints stay ints

@@ -36,6 +36,13 @@ def _file(tmp_path, content: bytes | str):
         ("a: &x [*x]\n", "holds an alias to itself"),
         ("a: 1\n---\nb: 2\n", "not valid YAML"),
         ("a: [1\n", "not valid YAML at line"),
+        # Values the constructor cannot build: ValueError inside PyYAML, not a YAMLError.
+        ("seed: 2001-13-45\n", "holds a value YAML cannot build ('month must be in 1..12')"),
+        ("a: " + "1" * 5000 + "\n", "holds a value YAML cannot build"),
+        ("a: !!float abc\n", "holds a value YAML cannot build"),
+        ("2001-13-45: 1\n", "holds a value YAML cannot build"),
+        # The same key twice as two spellings of one value: PyYAML would keep the last.
+        ("1: a\n0x1: b\n", "sets '0x1' twice (lines 1 and 2)"),
     ],
 )
 def test_a_hostile_file_is_one_line_and_costs_little(tmp_path, content, message):
