@@ -128,7 +128,7 @@ def read_schema(path: str | Path) -> Schema:
     Raises:
         PipelineError: if it is missing or is not a schema, naming the fix.
     """
-    fix = "re-run ingest (dvc repro --force ingest)"
+    fix = "re-run ingest (dvc repro --force -s ingest)"
     try:
         return Schema.from_json(outputs.read_report(path)).check()
     except FileNotFoundError:

@@ -13,7 +13,7 @@ from typing import Any
 from pipeline import artifacts, outputs
 from pipeline.errors import PipelineError
 
-REDO_PREPROCESS = "re-run preprocess (dvc repro --force preprocess)"  # the fix for its outputs
+REDO_PREPROCESS = "re-run preprocess (dvc repro --force -s preprocess)"  # the fix for its outputs
 
 
 @dataclasses.dataclass(frozen=True)

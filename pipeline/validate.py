@@ -94,7 +94,7 @@ _READ_CHUNK = 4096  # records decoded at a time: a split is never all in memory
 
 
 def _fix_hint(path: str) -> str:
-    return f"re-run the stage that wrote it (dvc repro --force the stage writing {path})"
+    return f"re-run the stage that wrote it (dvc repro --force -s <the stage writing {path}>)"
 
 
 def corrupt_file(path: str, error: Exception) -> str:

@@ -330,7 +330,7 @@ def _schema_device(path: Path) -> None:
 
 
 SCHEMA_CASES: dict[str, tuple[Callable[[Path], object], str]] = {
-    "missing": (lambda path: None, "s.json not found; re-run ingest (dvc repro --force ingest)"),
+    "missing": (lambda path: None, "s.json not found; re-run ingest (dvc repro --force -s ingest)"),
     "not_json": (lambda path: path.write_text("{"), "s.json is not a dataset's schema (Expecting"),
     "a_device": (_schema_device, "s.json is not a dataset's schema (not a regular file)"),
     "a_field_short": (

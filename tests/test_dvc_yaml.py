@@ -57,3 +57,15 @@ def test_each_stage_docstring_shows_the_command_with_the_flags_of_its_paths():
         usage = module.__doc__.split(f"python -m components {stage}", 1)[1].split("\n\n")[0]
         flags = re.findall(r"--(\w+)", usage)
         assert flags == [field.name for field in dataclasses.fields(module.Paths)], stage
+
+
+def test_every_output_persists_so_a_failed_run_keeps_the_previous_one():
+    # DVC deletes an output before its stage runs unless it is `persist: true`; the stages
+    # replace their outputs atomically themselves (docs/troubleshooting.md).
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for stage, spec in stages.items():
+        outputs = [out for kind in ("outs", "metrics", "plots") for out in spec.get(kind, [])]
+        assert outputs, stage
+        for out in outputs:
+            (path, options), *_ = out.items() if isinstance(out, dict) else [(out, {})]
+            assert options.get("persist") is True, f"{stage}: {path} is not persist: true"

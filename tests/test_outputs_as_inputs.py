@@ -95,7 +95,7 @@ def test_a_model_file_damaged_in_place_is_one_line(workdir):
     before = snapshot(workdir / "out")
     result = run_stage("evaluate", EVALUATE, cwd=workdir)
     assert_fails_cleanly(
-        result, "model.keras is not a loadable Keras model", "dvc repro --force train"
+        result, "model.keras is not a loadable Keras model", "dvc repro --force -s train"
     )
     assert snapshot(workdir / "out") == before
 

@@ -70,8 +70,10 @@ def _load(model_path: Path) -> keras.Model:
     except Exception as error:  # a damaged archive fails in any of zipfile's, h5py's, Keras's ways
         said = f"{type(error).__name__}: {error}".splitlines()[0][:200]
         raise PipelineError(
-            f"{model_path} is not a loadable Keras model ({said}); it is damaged: re-run train "
-            "(dvc repro --force train)",
+            f"{model_path} is not a loadable Keras model ({said}); it is damaged: "
+            f"`dvc checkout --force {model_path}` restores it, or `dvc repro --force -s train` "
+            "remakes it; if it comes back damaged, DVC's cache copy is (docs/troubleshooting.md, "
+            "'A damaged cache')",
             evidence="".join(traceback.format_exception(error)),
         ) from None
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from components.ingest import mirror
-from tests.support.project import PATHS, Project, new_project
+from tests.support.project import PATHS, Project, new_project, recipe
 from tests.support.stages import temps_left
 
 pytestmark = pytest.mark.e2e
@@ -168,3 +168,25 @@ def test_failed_temp_and_queued_experiments_leave_the_workspace(project: Project
     assert list(project.run_queue(jobs=1).values()) == ["failed"]
     assert _outputs(project) == before
     assert project.run("git", "status", "--porcelain") == ""
+
+
+def test_a_model_damaged_in_dvcs_cache_is_one_line_and_the_documented_recipe_restores_it(
+    project: Project,
+):
+    before = _outputs(project)
+    cached = project.cached(project.lock_hashes()[PATHS["model"]])
+    kept = cached.stat()
+    damaged = bytearray(cached.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte, its time kept: DVC does not notice
+    cached.chmod(0o644)  # DVC keeps its cache read-only
+    cached.write_bytes(bytes(damaged))
+    os.utime(cached, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    (project.path / PATHS["model"]).unlink()
+    project.run("dvc", "checkout", "--force")
+    assert (project.path / PATHS["model"]).read_bytes() == damaged  # DVC restored the damage
+    failed = project.call("dvc", "repro", "--force", "-s", "evaluate")
+    line = _one_error_line(failed.stderr)
+    assert "is not a loadable Keras model" in line and "'A damaged cache'" in line
+    project.run("bash", "-e", "-c", recipe("docs/troubleshooting.md", "damaged-cache"))
+    assert _outputs(project) == before
+    _left_clean(project)

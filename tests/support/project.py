@@ -216,6 +216,17 @@ class Project:
         return {name: data["metrics"][METRICS]["data"] for name, data in self.experiments().items()}
 
 
+def recipe(page: str, name: str) -> str:
+    """The code of a recipe a page marks for its test with <!-- recipe:<name> --> comments:
+    the lines of its fenced block, to run as a user would paste them."""
+    text = (ROOT / page).read_text()
+    start, end = f"<!-- recipe:{name} -->", f"<!-- /recipe:{name} -->"
+    assert start in text and end in text, f"{page} no longer marks its {name} recipe"
+    block = text[text.index(start) + len(start) : text.index(end)].strip()
+    assert block.startswith("```bash\n") and block.endswith("```"), block
+    return block.removeprefix("```bash\n").removesuffix("```")
+
+
 def new_project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
     """A clone of the work tree as committed and not yet run, in a git repository of its own."""
     path = tmp_path_factory.mktemp("clone")

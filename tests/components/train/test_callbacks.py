@@ -1,8 +1,11 @@
 import json
 
+import keras
+import numpy as np
 import pytest
 
 from components.train import callbacks
+from pipeline.errors import PipelineError
 
 
 def test_the_steady_rate_leaves_out_the_first_epoch(monkeypatch):
@@ -38,3 +41,16 @@ def test_a_failed_run_leaves_the_previous_live_folder(tmp_path):
         raise RuntimeError("killed mid-training")
     assert (tmp_path / "live" / "metrics.json").read_text() == "the last run's"
     assert [p.name for p in tmp_path.iterdir()] == ["live"]
+
+
+def _fit(x: np.ndarray) -> keras.callbacks.History:
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    stop = callbacks.StopOnDivergence(0.5)
+    return model.fit(x, np.zeros(len(x)), epochs=3, verbose=0, callbacks=[stop])
+
+
+def test_a_run_whose_loss_is_not_finite_fails_naming_the_learning_rate():
+    with pytest.raises(PipelineError, match=r"loss is nan after epoch 1: .*learning_rate \(0\.5\)"):
+        _fit(np.array([[np.inf, 1.0]] * 4, np.float32))  # as a diverged model's weights do
+    assert len(_fit(np.ones((4, 2), np.float32)).history["loss"]) == 3  # a finite loss goes on
