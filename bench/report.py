@@ -331,6 +331,21 @@ def persist_table(results: dict) -> str:
     )
 
 
+def setup_table(results: dict) -> str:
+    """A second fresh clone's `make repro` against a cold `dvc repro` in a set-up clone."""
+    make, cold = results["make_repro_s"], results["cold_repro_s"]
+    rows = [
+        ["`make repro` in a fresh clone (uv's and the bytecode caches warm)", f"{make:.0f}"],
+        ["`dvc repro` in that clone, set up, from nothing", f"{cold:.0f}"],
+    ]
+    ratio = make / cold
+    return (
+        f"{table(['run', 'wall s (median)'], rows)}\n\nSetting up adds {make - cold:.0f} s: "
+        f"{ratio:.2f}x the pipeline alone (goal: within 1.6x: {met(ratio, '<= 1.6')}). "
+        f"Bench time {results['seconds'] / 60:.0f} min.\n"
+    )
+
+
 def tune_tables(results: dict) -> str:
     """A trial's cost over a plain run, and the study's own report."""
     overhead, study = results["overhead"], results["study"]
@@ -415,6 +430,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "accuracy": accuracy_table,
     "own_data": own_data_tables,
     "persist": persist_table,
+    "setup": setup_table,
     "photos": serving_tables.photos_table,
     "predict": serving_tables.speed_tables,
 }
