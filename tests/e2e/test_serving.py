@@ -3,7 +3,7 @@
 It runs beside tests/test_e2e.py (pytest-xdist gives each file a worker). The MLP built by
 `dvc repro` serves as version 1; a better architecture is promoted; a worse `--temp`
 experiment is not; a push killed mid-way is never visible and the next run completes it;
-six queued experiments pushing in parallel number their versions in order; a stage killed
+four queued experiments pushing in parallel number their versions in order; a stage killed
 mid-way leaves nothing DVC trusts; Beam workers that never start fail in one line.
 """
 
@@ -89,17 +89,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_six_parallel_pushes_number_their_versions_without_gaps(project: Project):
+def test_parallel_pushes_number_their_versions_without_gaps(project: Project):
     before, earlier = project.versions(), set(project.experiment_revs())
-    for seed in range(1, 7):  # six different models, each blessed whatever it scores
+    for seed in range(1, 5):  # four different models, two at a time, each blessed
         project.run(
             "dvc", "exp", "run", "--queue", "-S", f"train.seed={seed}", "-S", "train.epochs=1",
             "-S", "evaluate.max_accuracy_drop=1.0", "-S", "evaluate.min_accuracy=0.5",
         )  # fmt: skip
     states = {n: s for n, s in project.run_queue(jobs=2).items() if n not in earlier}
-    assert sorted(states.values()) == ["success"] * 6, states
+    assert sorted(states.values()) == ["success"] * 4, states
     first = int(before[-1]) + 1
-    assert project.versions() == [*before, *map(str, range(first, first + 6))]
+    assert project.versions() == [*before, *map(str, range(first, first + 4))]
     pushed, experiments = set(), project.experiments()
     for name, rev in project.experiment_revs().items():
         if name in earlier:
@@ -110,7 +110,7 @@ def test_six_parallel_pushes_number_their_versions_without_gaps(project: Project
         record = project.json(str(version.relative_to(project.path) / PUSH_RECORD))
         assert record["model_sha256"] == blessing["candidate"]["model_sha256"] == _sha256(model)
         pushed.add(blessing["pushed_version"])
-    assert pushed == set(range(first, first + 6))
+    assert pushed == set(range(first, first + 4))
 
 
 def test_killed_stage_leaves_nothing_dvc_trusts(project: Project):
