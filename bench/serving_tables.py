@@ -18,10 +18,12 @@ def photos_table(results: dict) -> str:
     for name, scored in conditions.items():
         median = scored["wrong_median_probability"]
         wrong = scored["images"] - scored["correct"]
+        earlier = scored.get("before_accuracy")
         rows.append(
             [
                 name,
                 f"{scored['images']:,}",
+                "-" if earlier is None else f"{earlier:.1%}",
                 f"{scored['accuracy']:.1%}",
                 f"{scored['accuracy'] / clean:.3f}",
                 "-" if median is None else f"{median:.2f}",
@@ -31,6 +33,7 @@ def photos_table(results: dict) -> str:
     header = [
         "images",
         "count",
+        f"before ({results.get('before', '-')})",
         "accuracy",
         "/ clean scans",
         "wrong answers' median probability",

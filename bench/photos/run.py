@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench import report
+from bench import before, report
 from bench.photos import make, picture
 from components.ingest.mirror import read_mirror
 from pipeline import cli as pipeline_cli
@@ -68,6 +70,19 @@ def _scored(answers: list[tuple[int, cli.Answer]]) -> dict:
     }
 
 
+def _before(folder: Path, made: list[Case], version: Path) -> dict[str, float]:
+    """Each condition's accuracy with mnist-predict as it was before it read photos."""
+    with before.checkout(before.PREDICT_BEFORE_PHOTOS) as tree:
+        command = [sys.executable, "-m", "tools.predict.cli", "--json", "--model", str(version)]
+        ran = subprocess.run([*command, str(folder)], cwd=tree, capture_output=True, text=True)
+    said = [json.loads(line) for line in ran.stdout.splitlines()]
+    answers = {answer["file"]: answer.get("digit") for answer in said}
+    right: dict[str, list[bool]] = {}
+    for condition, path, label in made:
+        right.setdefault(condition, []).append(answers.get(str(path)) == label)
+    return {condition: sum(r) / len(r) for condition, r in right.items()}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.photos", description=__doc__)
     parser.add_argument("--model", help="as mnist-predict's --model (default: the served one)")
@@ -101,14 +116,17 @@ def main(argv: list[str] | None = None) -> None:
             by_condition.setdefault(condition, []).append((label, answer))
             picks.offer(condition, path, label, answer)
         picture.draw(picks.shown, report.DOCS / "images" / "photos.png")
+        earlier = _before(folder, made, model.resolve(args.model))
     results = {
         "model": str(model.resolve(args.model)),
+        "before": before.PREDICT_BEFORE_PHOTOS,
         "digits": args.digits,
         "fonts": [font.name for font in make.fonts()],
         "font_sizes": list(make.FONT_SIZES),
         "min_confidence": cli.MIN_CONFIDENCE,
         "conditions": [  # a list: in the order made, which the table keeps
-            {"condition": name, **_scored(rows)} for name, rows in by_condition.items()
+            {"condition": name, **_scored(rows), "before_accuracy": earlier[name]}
+            for name, rows in by_condition.items()
         ],
         "seconds": time.perf_counter() - started,
     }
