@@ -1,6 +1,6 @@
 """`make bench-own-data`: folder datasets, measured: MNIST as PNG files against the IDX
-route, scikit-learn's 8x8 digits with the MLP and the CNN, and ingest's memory against the
-number of files.
+route, scikit-learn's 8x8 digits and a colour dataset of four classes with the MLP and the CNN,
+and ingest's memory against the number of files.
 
 In a fresh clone: `dvc repro` (MNIST from the mirror, the baseline), then one `dvc exp run`
 per folder dataset, each setting data.dataset and data.folder as docs/own-data.md says.
@@ -27,7 +27,7 @@ from bench.run import fresh_clone
 from components.ingest.mirror import read_mirror
 from components.ingest.stage import Paths as IngestPaths
 from pipeline import artifacts, schema
-from tests.support.folders import digits_folder, mnist_folder
+from tests.support.folders import colour_folder, digits_folder, mnist_folder
 
 MNIST_COUNTS = {schema.TRAIN: 60_000, schema.TEST: 10_000}
 FOLDERS = {  # row: (folder in the clone, the exp run's extra params)
@@ -36,6 +36,9 @@ FOLDERS = {  # row: (folder in the clone, the exp run's extra params)
     "digits_cnn": ("data/digits", ["train.model=cnn"]),
     # 1,433 images make 8 batches an epoch: 5 epochs are 40 steps, too few for the CNN.
     "digits_cnn_50": ("data/digits", ["train.model=cnn", "train.epochs=50"]),
+    # Four classes in colour (MNIST's 0-3, ink and paper in random colours): RGB, not ten.
+    "colour_mlp": ("data/colour", []),
+    "colour_cnn": ("data/colour", ["train.model=cnn"]),
 }
 
 
@@ -66,6 +69,7 @@ def main() -> None:
         tenth = {split: n // 10 for split, n in MNIST_COUNTS.items()}
         mnist_folder(mnist, clone / "data/mnist_png_tenth", tenth)
         digits_folder(clone / "data/digits")
+        colour_folder(mnist, clone / "data/colour", per_class=1000)
         memory = [_ingest_memory(clone, env, f) for f in ("data/mnist_png_tenth", "data/mnist_png")]
         measure(["git", "checkout", "params.yaml"], clone, env)
         run = measure(["dvc", "repro"], clone, env)

@@ -268,6 +268,8 @@ _OWN_DATA = {  # row: (dataset, params), in the table's order
     "digits_mlp": (_DIGITS, "defaults (mlp)"),
     "digits_cnn": (_DIGITS, "train.model=cnn"),
     "digits_cnn_50": (_DIGITS, "train.model=cnn train.epochs=50"),
+    "colour_mlp": ("MNIST's 0-3 in random colours, 28x28 RGB, 4 classes", "defaults (mlp)"),
+    "colour_cnn": ("MNIST's 0-3 in random colours, 28x28 RGB, 4 classes", "train.model=cnn"),
 }
 
 
