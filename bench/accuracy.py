@@ -48,9 +48,7 @@ def main() -> None:
             )
             print(f"bench-accuracy: {rows[-1]}", flush=True)
     results = {"rows": rows, "seconds": time.perf_counter() - started}
-    report.write_results("accuracy", results)
-    report.update_docs()
-    print(report.accuracy_table(results))
+    print(report.publish("accuracy", results))
 
 
 if __name__ == "__main__":

@@ -110,9 +110,7 @@ def main() -> None:
                 "said": last.split(" pipeline: ", 1)[-1][:160],
             }
     results["seconds"] = time.perf_counter() - started
-    report.write_results("hostile", results)
-    report.update_docs()
-    print(report.hostile_tables(results))
+    print(report.publish("hostile", results))
 
 
 if __name__ == "__main__":

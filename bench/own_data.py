@@ -87,9 +87,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "seconds": time.perf_counter() - started,
     }
-    report.write_results("own_data", results)
-    report.update_docs()
-    print(report.own_data_tables(results))
+    print(report.publish("own_data", results))
 
 
 if __name__ == "__main__":

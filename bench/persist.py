@@ -45,9 +45,7 @@ def main() -> None:
         _without_persist(default)
         results = {"persist": _steps(persistent, env), "default": _steps(default, env)}
     results["seconds"] = time.perf_counter() - started
-    report.write_results("persist", results)
-    report.update_docs()
-    print(report.persist_table(results))
+    print(report.publish("persist", results))
 
 
 if __name__ == "__main__":

@@ -200,9 +200,7 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_env("bench-") as env:
         results = run_all(env, args.repeats)
-    report.write_results("bench", results)
-    report.update_docs()
-    print(report.bench_tables(results))
+    print(report.publish("bench", results))
 
 
 if __name__ == "__main__":

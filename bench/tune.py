@@ -67,9 +67,7 @@ def main() -> None:
         results["overhead"] = _overhead(clone, env, args.repeats)
         for kind in ("history", "importance"):  # the search's plots, for docs/tuning.md
             shutil.copy(clone / "tune" / f"mlp-{kind}.png", report.DOCS / "images")
-    report.write_results("tune", results)
-    report.update_docs()
-    print(report.tune_tables(results))
+    print(report.publish("tune", results))
 
 
 if __name__ == "__main__":
