@@ -97,13 +97,26 @@ def normalise(grey: np.ndarray) -> Digit:
     digit = strokes.find(found.ink, found.noise, found.shaded)
     if digit is None:
         raise PipelineError("the image is blank: no ink found")
-    near = ndimage.binary_dilation(digit.mask, iterations=_HALO)
-    ink = np.clip(found.ink / digit.level, 0, 1) * near  # strokes saturate, as MNIST's do
     rows, cols = np.nonzero(digit.mask & (found.ink > _EDGE * digit.level))
     if rows.size == 0:
         rows, cols = np.nonzero(digit.mask)
-    box = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    return Digit(image=_framed(box), doubts=digit.doubts)
+    box = slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
+    ink = np.clip(found.ink[box] / digit.level, 0, 1)  # strokes saturate, as MNIST's do
+    return Digit(image=_framed(ink * _near(digit.mask, box)), doubts=digit.doubts)
+
+
+def _near(mask: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """The pixels of `box` within _HALO steps of the mask: the mask dilated _HALO times,
+    computed on the box and the _HALO pixels around it, all that the box's pixels see."""
+    around = tuple(
+        slice(max(0, part.start - _HALO), min(size, part.stop + _HALO))
+        for part, size in zip(box, mask.shape, strict=True)
+    )
+    inner = tuple(
+        slice(part.start - out.start, part.stop - out.start)
+        for part, out in zip(box, around, strict=True)
+    )
+    return ndimage.binary_dilation(mask[around], iterations=_HALO)[inner]
 
 
 def to_mnist(grey: np.ndarray) -> np.ndarray:

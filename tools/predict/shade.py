@@ -42,7 +42,13 @@ def _shade_seen(ink: np.ndarray, side: int, level: float) -> bool:
     opening's bias makes this err towards seeing none: faint shade is left alone)."""
     small = _shrunk(ink, 1 / _SEEN_SHRINK)
     wide = ndimage.grey_opening(small, size=(max(2, side // _SEEN_SHRINK),) * 2, mode="nearest")
-    return bool(_off_the_edge(wide > level).any())
+    # _off_the_edge(wide > level).any(), without labelling: an area runs off the image
+    # exactly when one of the border's pixels is in it
+    return bool((_border(wide) > level).any())
+
+
+def _border(values: np.ndarray) -> np.ndarray:
+    return np.concatenate([values[0], values[-1], values[:, 0], values[:, -1]])
 
 
 def _shrunk(values: np.ndarray, scale: float) -> np.ndarray:
@@ -59,7 +65,7 @@ def _off_the_edge(wide: np.ndarray) -> np.ndarray:
     labels, count = ndimage.label(wide)
     if count == 0:
         return wide
-    edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    edges = _border(labels)
     return np.isin(labels, np.unique(edges[edges > 0]))
 
 

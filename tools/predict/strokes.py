@@ -27,6 +27,7 @@ _THICK_FILLED = (0.4, 0.65)  # ...or over this share while filling this share of
 _THICK_AT_EDGE = 0.4  # ...or over this share and running off the image: a shadow, a table
 _SHADED = 0.25  # shade (shade.unshaded) over this share of the image: the light is unclear
 _FAINT = 8.0  # ink level under this many noise sigmas: the digit barely shows
+_EIGHT = np.ones((3, 3), bool)  # 8-connected: a diagonal step joins a stroke
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,23 @@ class Strokes:
 def find(ink: np.ndarray, noise: float, shaded: float = 0.0) -> Strokes | None:
     """The digit's strokes in an ink map (see paper.InkMap: its ink, noise and share in
     shade), or None when there is no ink at all."""
-    labels, count = ndimage.label(ink > max(_NOISE_SIGMAS * noise, _MIN_CONTRAST), np.ones((3, 3)))
+    labels, count = ndimage.label(ink > max(_NOISE_SIGMAS * noise, _MIN_CONTRAST), _EIGHT)
     if count == 0:
         return None
-    indices = np.arange(1, count + 1)
-    mass = ndimage.sum_labels(ink, labels, indices)
+    mass = np.bincount(labels.ravel(), weights=ink.ravel())[1:]  # ndimage.sum_labels' sums
     boxes = ndimage.find_objects(labels)
     inside = np.array([not _touches_edge(box, labels.shape) for box in boxes])
     main = _main(mass, inside)
     level = float(np.percentile(ink[labels == main + 1], 90))
     strong = np.zeros(count + 1, bool)  # hysteresis: components that reach a strong level
-    strong[np.unique(labels[ink >= _STRONG * level])] = True
+    strong[labels[ink >= _STRONG * level]] = True
     # A digit clear of the edge is joined only by ink clear of it too: what runs off the
     # image (a shadow, the table) is not part of it, nor another digit.
     alive = strong[1:] & (mass >= _PART * mass[main]) & (inside | ~inside[main])
     members, rivals = _group(main, alive, mass, boxes)
-    mask = np.isin(labels, indices[members])
+    chosen = np.zeros(count + 1, bool)
+    chosen[np.add(members, 1)] = True
+    mask = chosen[labels]
     doubts = _ink_doubts(mask, level / noise, rivals, shaded)
     doubts += _shape_doubts(mask & (ink > _CORE * level), at_edge=not inside[main])
     return Strokes(mask=mask, level=level, doubts=doubts)
