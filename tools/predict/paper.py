@@ -56,8 +56,10 @@ def ink_map(grey: np.ndarray) -> InkMap:
         ink = (grey - paper) / np.maximum(255.0 - paper, 16.0)
     if min(ink.shape) > 3:  # clean scans too: it thickens thin print a little, as MNIST's
         ink = ndimage.gaussian_filter(ink, _SMOOTH_SIGMA, mode="nearest")
-    ink, shaded = shade.unshaded(ink, max(_paper_noise(ink), _NOISE_FLOOR))
     noise = max(_paper_noise(ink), _NOISE_FLOOR)
+    unshaded, shaded = shade.unshaded(ink, noise)
+    if unshaded is not ink:  # most images have no shade, and their noise is measured
+        ink, noise = unshaded, max(_paper_noise(unshaded), _NOISE_FLOOR)
     return InkMap(ink=ink, noise=noise, dark_ink=dark_ink, shaded=shaded)
 
 
@@ -105,7 +107,8 @@ def background(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     fits = {sign: _fit(terms, sign * values, sign * guess, ink_side=-1) for sign in (1, -1)}
     noise = max(_pixel_noise(small), 1.0)
     sign = min(fits, key=lambda s: _implausibility(fits[s][1], noise))
-    return sign * _surface(fits[sign][0], grey.shape), sign == 1
+    surface = _surface(fits[sign][0], grey.shape)
+    return (surface if sign == 1 else -surface), sign == 1
 
 
 def _pixel_noise(image: np.ndarray) -> float:
