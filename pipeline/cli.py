@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pipeline import artifacts, outputs
 from pipeline.errors import PipelineError, environment_error
-from pipeline.params import Params, load_params
+
+if TYPE_CHECKING:  # the params (and YAML) are imported by the stages that read them
+    from pipeline.params import Params
 
 logger = logging.getLogger("pipeline")
 
@@ -112,6 +114,8 @@ def arguments(paths: type[P], argv: list[str] | None, description: str) -> tuple
         parser.add_argument(f"--{field.name}", required=True, help=field.metadata["help"])
     args = parser.parse_args(argv)
     named = {field.name: getattr(args, field.name) for field in dataclasses.fields(paths)}
+    from pipeline.params import load_params  # here: the tools that need no params skip YAML
+
     return paths(**named), load_params(args.params)
 
 
