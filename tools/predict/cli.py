@@ -40,6 +40,11 @@ logger = logging.getLogger(__package__)
 CHUNK = 64  # files per call into the model: batching pays off by ~16, and a chunk prints fast
 MIN_CONFIDENCE = 0.8
 UNSURE = 3  # the exit status when every file was classified, some answers unsure
+EXIT_STATUSES = (
+    "exit status: 0 when every file got a sure answer; 1 on an error (a file that could not "
+    "be classified, no image files, no model); 3 when every file was classified but some "
+    "answers are unsure"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +99,9 @@ def predict(paths: Iterable[Path], served: model.Served, least: float) -> Iterat
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mnist-predict", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mnist-predict", description=__doc__.splitlines()[0], epilog=EXIT_STATUSES
+    )
     parser.add_argument("paths", nargs="+", help="image files, or folders of them")
     parser.add_argument(
         "--model",

@@ -205,3 +205,29 @@ def test_answers_stream_in_chunks_with_memory_flat_in_the_count(monkeypatch, tmp
     first = next(answers)  # before the rest of the files are even named
     assert first.file.endswith("0.png") and seen == [pr.CHUNK]
     assert sum(1 for _ in answers) == 999 and max(seen) == pr.CHUNK
+
+
+def test_no_clear_digit_is_said_in_text_and_json_with_the_unsure_status(
+    tmp_path, serving_dir, digits, capsys
+):
+    # Two digits side by side: the normalisation cannot tell which one is meant.
+    canvas = np.full((40, 100), 255, np.uint8)
+    canvas[6:34, 4:32] = 255 - digits[0][0]
+    canvas[6:34, 68:96] = 255 - digits[0][1]
+    Image.fromarray(canvas).save(tmp_path / "two.png")
+    doubt = "2 blobs of ink of similar size: which is the digit is unclear"
+    args = [str(tmp_path / "two.png"), "--model", str(serving_dir), "--min-confidence", "0"]
+    assert pr.main(args) == pr.UNSURE
+    assert f" unsure: {doubt}" in capsys.readouterr().out
+    assert pr.main([*args, "--json"]) == pr.UNSURE
+    assert json.loads(capsys.readouterr().out)["unsure"] == doubt
+
+
+def test_help_names_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit) as done:
+        pr.main(["--help"])
+    assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "0 when every file got a sure answer" in shown
+    assert "1 on an error" in shown
+    assert "3 when every file was classified but some answers are unsure" in shown
