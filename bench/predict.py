@@ -1,11 +1,18 @@
-"""`make bench-predict`: how fast mnist-predict answers, on LiteRT against the SavedModel.
+"""`make bench-predict`: how fast mnist-predict answers, against the tool it replaced.
 
 Each measurement is a fresh `mnist-predict` process (its wall time and peak RSS, bench.rss):
 one image, end to end, and a folder of MNIST test digits as PNG files (throughput, and
-when its first answer is printed against its last). mnist-predict asks the version's TFLite
-model on LiteRT by default; the SavedModel side is the same version without its TFLite
-model, which mnist-predict asks through TensorFlow, as it did before the TFLite export. The
-two alternate, in the same run, so the ratios share the machine's load. Results in
+when its first answer is printed against its last). Three tools answer:
+
+- `litert`: mnist-predict as it is, asking the version's TFLite model on LiteRT;
+- `savedmodel`: the same code on the same version without its TFLite model, which it asks
+  through TensorFlow, as it does a version pushed before the TFLite export;
+- `pre_issue`: the tool before the speed goals were set (PRE_ISSUE: TensorFlow and the
+  SavedModel, one process, its own image preparation), run from a git worktree of that
+  commit that the bench makes in a temporary folder and removes. The goals are judged
+  against it.
+
+They alternate, in the same run, so the ratios share the machine's load. Results in
 bench/results/predict.json, the table in docs/serving.md.
 
     DATA_MIRROR=../shared/data/mnist python -m bench.predict [--model models/serving]
@@ -14,11 +21,14 @@ bench/results/predict.json, the table in docs/serving.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -29,7 +39,8 @@ from components.evaluate import serving
 from components.ingest.mirror import read_mirror
 from tools.predict import model
 
-RUNTIMES = ("litert", "savedmodel")
+RUNTIMES = ("litert", "savedmodel", "pre_issue")
+PRE_ISSUE = "3cdf568"  # mnist-predict before issue 25 ("Fast"): the goals' baseline
 
 
 def savedmodel_only(version: Path, folder: Path) -> Path:
@@ -44,6 +55,19 @@ def savedmodel_only(version: Path, folder: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(source.resolve())
     return copy
+
+
+@contextlib.contextmanager
+def pre_issue_tool(folder: Path) -> Iterator[Path]:
+    """A git worktree of PRE_ISSUE in `folder`, removed afterwards (also from git's list)."""
+    tree = folder / f"pre-issue-{PRE_ISSUE}"
+    git = ["git", "-C", str(ROOT), "worktree"]
+    subprocess.run([*git, "add", "--detach", str(tree), PRE_ISSUE], check=True, capture_output=True)
+    try:
+        yield tree
+    finally:
+        subprocess.run([*git, "remove", "--force", str(tree)], check=False, capture_output=True)
+        subprocess.run([*git, "prune"], check=False, capture_output=True)
 
 
 def _digits(folder: Path, count: int) -> Path:
@@ -75,9 +99,13 @@ def _env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def _run(paths: list[Path], version: Path, folder: Path, images: int, env: dict) -> dict:
+def _run(
+    paths: list[Path], version: Path, folder: Path, images: int, env: dict, tool: Path
+) -> dict:
+    """One measured run of the mnist-predict in `tool` (a checkout: `python -m` from it
+    imports its own `tools`, `pipeline` and `components` first)."""
     command = [sys.executable, "-m", "tools.predict.cli", *map(str, paths), "--model", str(version)]
-    run = measure(command, ROOT, env, check=False)  # exit 3: some answers unsure
+    run = measure(command, tool, env, check=False)  # exit 3: some answers unsure
     answers = _answers(run, folder)
     if len(answers) != images:
         sys.exit(f"bench: {len(answers)} answers of {images} images:\n{run['output'][-3000:]}")
@@ -105,24 +133,33 @@ def main(argv: list[str] | None = None) -> None:
     if not os.environ.get("DATA_MIRROR"):
         sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
     started = time.perf_counter()
-    version = model.resolve(args.model)
+    version = model.resolve(args.model).resolve()
     runs: dict = {(kind, runtime): [] for kind in ("one", "folder") for runtime in RUNTIMES}
-    with tempfile.TemporaryDirectory(prefix="bench-predict-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-predict-") as scratch,
+        pre_issue_tool(Path(scratch)) as old,
+    ):
         folder = _digits(Path(scratch) / "digits", args.images)
-        versions = {"litert": version, "savedmodel": savedmodel_only(version, Path(scratch))}
+        versions = {
+            "litert": version,
+            "savedmodel": savedmodel_only(version, Path(scratch)),
+            "pre_issue": version,
+        }
+        tools = {"litert": ROOT, "savedmodel": ROOT, "pre_issue": old}
         one = sorted(folder.iterdir())[:1]
         env = _env(Path(scratch))
         for runtime in RUNTIMES:  # unmeasured: bytecode written, files in the page cache
-            _run(one, versions[runtime], folder, 1, env)
+            _run(one, versions[runtime], folder, 1, env, tools[runtime])
         for repeat in range(args.repeats):
             for runtime in RUNTIMES:
                 for kind, paths, images in (("one", one, 1), ("folder", [folder], args.images)):
-                    run = _run(paths, versions[runtime], folder, images, env)
+                    run = _run(paths, versions[runtime], folder, images, env, tools[runtime])
                     runs[kind, runtime].append(run)
                     print(f"{kind} {runtime} #{repeat + 1}: {run['wall_s']:.2f} s", flush=True)
     answers = {runtime: runs["folder", runtime][0]["answers"] for runtime in RUNTIMES}
     results = {
         "model": str(version),
+        "pre_issue": PRE_ISSUE,
         "repeats": args.repeats,
         "folder_images": "MNIST test digits as 28x28 PNG files",
         "one": {r: _medians(runs["one", r], 1) for r in RUNTIMES},
@@ -130,7 +167,10 @@ def main(argv: list[str] | None = None) -> None:
             "images": args.images,
             **{r: _medians(runs["folder", r], args.images) for r in RUNTIMES},
         },
-        "answers_differ": sum(a != b for a, b in zip(*answers.values(), strict=True)),
+        "answers_differ": {  # from LiteRT's, file by file
+            r: sum(a != b for a, b in zip(answers["litert"], answers[r], strict=True))
+            for r in RUNTIMES[1:]
+        },
         "seconds": time.perf_counter() - started,
     }
     print(report.publish("predict", results))
