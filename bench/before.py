@@ -23,10 +23,10 @@ def checkout(rev: str) -> Iterator[Path]:
     """A worktree of commit `rev`, removed on leaving."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{rev}-") as scratch:
         tree = Path(scratch) / "tree"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", "-q", str(tree), rev], cwd=ROOT, check=True
-        )
+        git = ["git", "-C", str(ROOT), "worktree"]
+        subprocess.run([*git, "add", "--detach", str(tree), rev], check=True, capture_output=True)
         try:
             yield tree
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT)
+        finally:  # also from git's list of worktrees
+            subprocess.run([*git, "remove", "--force", str(tree)], check=False, capture_output=True)
+            subprocess.run([*git, "prune"], check=False, capture_output=True)

@@ -21,26 +21,23 @@ bench/results/predict.json, the table in docs/serving.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image
 
-from bench import report
+from bench import before, report
 from bench.measure import ROOT, bench_env, measure
 from components.evaluate import serving
 from components.ingest.mirror import read_mirror
 from tools.predict import model
 
 RUNTIMES = ("litert", "savedmodel", "pre_issue")
-PRE_ISSUE = "3cdf568"  # mnist-predict before issue 25 ("Fast"): the goals' baseline
+PRE_ISSUE = before.PREDICT_BEFORE_PHOTOS  # mnist-predict before issue 25: the goals' baseline
 
 
 def savedmodel_only(version: Path, folder: Path) -> Path:
@@ -55,19 +52,6 @@ def savedmodel_only(version: Path, folder: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(source.resolve())
     return copy
-
-
-@contextlib.contextmanager
-def pre_issue_tool(folder: Path) -> Iterator[Path]:
-    """A git worktree of PRE_ISSUE in `folder`, removed afterwards (also from git's list)."""
-    tree = folder / f"pre-issue-{PRE_ISSUE}"
-    git = ["git", "-C", str(ROOT), "worktree"]
-    subprocess.run([*git, "add", "--detach", str(tree), PRE_ISSUE], check=True, capture_output=True)
-    try:
-        yield tree
-    finally:
-        subprocess.run([*git, "remove", "--force", str(tree)], check=False, capture_output=True)
-        subprocess.run([*git, "prune"], check=False, capture_output=True)
 
 
 def _digits(folder: Path, count: int) -> Path:
@@ -137,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     runs: dict = {(kind, runtime): [] for kind in ("one", "folder") for runtime in RUNTIMES}
     with (
         tempfile.TemporaryDirectory(prefix="bench-predict-") as scratch,
-        pre_issue_tool(Path(scratch)) as old,
+        before.checkout(PRE_ISSUE) as old,
     ):
         folder = _digits(Path(scratch) / "digits", args.images)
         versions = {
