@@ -51,7 +51,7 @@ EXIT_STATUSES = (
 class Answer:
     """What mnist-predict says of one file: its class, or why it has none."""
 
-    file: str  # as files.shown shows it: one line, unambiguous
+    file: str  # the path as given (--json escapes it; a byte that is not UTF-8 as \udcNN)
     label: str | None = None  # the class's name
     label_id: int | None = None
     probability: float | None = None
@@ -61,8 +61,8 @@ class Answer:
 
     def text(self) -> str:
         if self.error is not None:
-            return f"{self.file}: error: {self.error}"
-        said = f"{self.file}: {self.label} ({self.probability:.3f})"
+            return f"{files.shown(Path(self.file))}: error: {self.error}"
+        said = f"{files.shown(Path(self.file))}: {self.label} ({self.probability:.3f})"
         return f"{said} unsure: {self.unsure}" if self.unsure else said
 
 
@@ -74,7 +74,7 @@ def _answers(
     names = served.schema.classes
     for path, digit in chunk:
         if isinstance(digit, PipelineError):
-            yield Answer(files.shown(path), error=str(digit))
+            yield Answer(str(path), error=str(digit))
             continue
         row = next(rows)
         best = int(row.argmax())
@@ -82,7 +82,7 @@ def _answers(
         if row[best] < least:
             doubts.insert(0, f"probability below --min-confidence {least:g}")
         yield Answer(
-            files.shown(path),
+            str(path),
             label=names[best],
             label_id=best,
             probability=float(row[best]),

@@ -38,11 +38,15 @@ def resolve(given: str | None) -> Path:
     if given is None:
         base = Path(artifacts.paths["serving"])
         version = serving.serving_version(base)
-        if version is None:
-            raise PipelineError(
-                f"no model is served from {base} yet: `dvc repro` pushes a blessed one there, "
-                "or, in a clone with the results pulled (`dvc pull`), `mnist-push` serves it"
+        if version is None:  # the one command that serves a model here
+            trained = Path(artifacts.paths["model"])
+            fix = (
+                f"`mnist-push` serves {trained} (as `dvc pull` or `dvc repro` left it)"
+                if trained.is_file()
+                else "`dvc repro` trains, blesses and pushes one (in a clone of shared "
+                "results: `dvc pull`, then `mnist-push`)"
             )
+            raise PipelineError(f"no model is served from {base} yet: {fix}")
         return version
     path = Path(given)
     if path.suffix == ".tflite" and path.is_file():

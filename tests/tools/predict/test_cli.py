@@ -145,6 +145,10 @@ def test_names_are_shown_unambiguously(tmp_path, serving_dir, digits):
         for line in lines
     )
     assert any("two\\nlines.png" in line for line in lines)
+    # In JSON, the path itself, which JSON escapes: os.fsencode gives back its bytes.
+    said = _run(str(folder), "--model", str(serving_dir), "--json").stdout.splitlines()
+    names = {os.fsencode(json.loads(line)["file"]).rsplit(b"/", 1)[1] for line in said}
+    assert names == {b"two\nlines.png", b"not-utf8-\xff.png"}
 
 
 def test_a_folder_of_any_depth_is_walked(tmp_path, serving_dir, digits):
@@ -169,8 +173,11 @@ def test_a_folder_of_any_depth_is_walked(tmp_path, serving_dir, digits):
 def test_without_a_model_it_says_which_command_puts_one_there(tmp_path):
     served = _run("x.png", cwd=tmp_path)
     assert served.returncode == 1
-    assert "no model is served from models/serving yet: `dvc repro`" in served.stderr
-    assert "`mnist-push` serves it" in served.stderr
+    assert "no model is served from models/serving yet: `dvc repro` trains" in served.stderr
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "model.keras").write_bytes(b"pulled")  # as after `dvc pull`
+    pulled = _run("x.png", cwd=tmp_path)
+    assert "yet: `mnist-push` serves models/model.keras" in pulled.stderr
     given = _run("x.png", "--model", str(tmp_path / "nope"))
     assert (
         given.returncode == 1
