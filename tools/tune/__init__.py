@@ -1,2 +1,3 @@
-"""`mnist-tune`: `cli` (the command), `space` (tune.yaml, checked), `study` (trials as DVC
-experiments, in an Optuna study) and `report` (the best trials and plots)."""
+"""`mnist-tune`: `cli` (the command), `space` (tune.yaml, checked), `study` (an Optuna study
+of trials), `trials` (each a DVC experiment: run, read back, stopped) and `report` (the best
+trials and plots)."""

@@ -1,5 +1,6 @@
 """The study: Optuna's TPE proposes params, each trial runs as a DVC experiment of the whole
-pipeline (`dvc exp run --temp`), and its result is read back from the experiment's commit.
+pipeline (`dvc exp run --temp`, tools.tune.trials), and its result is read back from the
+experiment's commit.
 
 Trials are ranked by the last epoch's validation accuracy; test accuracy is recorded for
 the report, never used to choose. The study lives in Optuna's SQLite storage under tune/,
@@ -8,37 +9,21 @@ so running again resumes it; a trial that fails is recorded as failed with its r
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import logging
-import os
-import signal
-import subprocess
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from pipeline import artifacts
 from pipeline.errors import PipelineError
 from pipeline.record import Record
-from pipeline.reports import HeadlineMetrics, TrainingMetrics
 from tools.tune.space import TuneSpec, overrides
+from tools.tune.trials import INTERRUPTED, TrialResult, Trials, remove_left_running
 
 logger = logging.getLogger(__package__)
 
 STUDIES = Path("tune")  # Optuna's storage and the search's plots, git-ignored
-NO_PUSH = "evaluate.push=false"
-
-
-@dataclasses.dataclass(frozen=True)
-class TrialResult:
-    """What a finished trial's experiment scored, as its commit's metrics files hold it."""
-
-    val_accuracy: float  # the last epoch's: what trials are ranked by
-    test_accuracy: float  # reported for the best trial, never used to choose
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,53 +53,6 @@ class TrialNotes(Record):
                 f"mnist-tune: trial {trial.number} of the study holds notes this version does "
                 f"not read ({error}); start a new study (another `study:` in tune.yaml)"
             ) from None
-
-
-class Trials:
-    """Trials as DVC experiments: started as processes, read back from their git commits."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.running: dict[str, subprocess.Popen] = {}
-        self._lock = threading.Lock()
-
-    def run(self, name: str, params: dict[str, Any]) -> TrialResult | str:
-        """Runs one trial to its end.
-
-        Returns:
-            Its result, or why it failed.
-        """
-        command = ["dvc", "exp", "run", "--temp", "-n", name]
-        for override in [*overrides(params), NO_PUSH]:
-            command += ["-S", override]
-        process = subprocess.Popen(
-            command,
-            cwd=self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # Ctrl-C is mnist-tune's to handle, not each trial's
-        )
-        with self._lock:
-            self.running[name] = process
-        output, _ = process.communicate()
-        with self._lock:
-            self.running.pop(name, None)
-        if process.returncode != 0:
-            return _last_error(output) or f"dvc exp run exited {process.returncode}"
-        return experiment_result(self.root, name)
-
-    def stop(self) -> None:
-        """Kills every trial still running, with its whole process group."""
-        with self._lock:
-            for process in self.running.values():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-
-
-def _last_error(output: str) -> str:
-    lines = [line for line in output.splitlines() if "ERROR" in line]
-    return (lines[-1] if lines else "").strip()[:300]
 
 
 def _storage(root: Path) -> Path:
@@ -149,6 +87,11 @@ def _study(spec: TuneSpec, root: Path) -> Any:
         # Left running by an earlier mnist-tune that was killed: it will never end.
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         logger.warning("trial %d was left running by an earlier mnist-tune: failed", trial.number)
+    # A trial whose `dvc exp run` was killed too (SIGKILL, or a stop past its grace) is an
+    # experiment DVC lists as running for good, with a temp folder no DVC command removes.
+    names = [experiment_name(spec, trial.number) for trial in study.get_trials(deepcopy=False)]
+    for name in remove_left_running(root, names):
+        logger.warning("experiment %s was left running by a killed trial: removed", name)
     return study
 
 
@@ -220,7 +163,8 @@ def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
     failed trial is recorded as failed with its reason; the next run makes up for it.
 
     Raises:
-        KeyboardInterrupt: after killing the running trials and recording them as failed.
+        KeyboardInterrupt: after stopping the running trials, DVC cleaning up after each,
+            and recording them as failed.
     """
     run = Run(_study(spec, root))
     planned = to_run = max(total - _complete(run.study), 0)
@@ -254,35 +198,5 @@ def _record_interrupted(study: Any, running: dict[Future, Any]) -> None:
     import optuna
 
     for trial in running.values():
-        dataclasses.replace(TrialNotes.of(trial), error="interrupted").note(trial)
+        dataclasses.replace(TrialNotes.of(trial), error=INTERRUPTED).note(trial)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=True
-    ).stdout
-
-
-def experiment_rev(root: Path, name: str) -> str | None:
-    """The commit of the experiment called `name` (DVC keeps it under refs/exps/)."""
-    refs = _git(root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps")
-    for line in refs.splitlines():
-        rev, ref = line.split(" ", 1)
-        if ref.endswith(f"/{name}"):
-            return rev
-    return None
-
-
-def experiment_result(root: Path, name: str) -> TrialResult | str:
-    """The result of the finished experiment called `name`, or why there is none."""
-    rev = experiment_rev(root, name)
-    if rev is None:
-        return f"dvc exp run succeeded but kept no experiment named {name}"
-    live, test = artifacts.LIVE_SUMMARY_PATH, artifacts.METRICS_PATH
-    try:
-        training = TrainingMetrics.from_json(json.loads(_git(root, "show", f"{rev}:{live}")))
-        tested = HeadlineMetrics.from_json(json.loads(_git(root, "show", f"{rev}:{test}")))
-    except (subprocess.CalledProcessError, ValueError) as error:
-        return f"experiment {name} has no readable metrics ({type(error).__name__})"
-    return TrialResult(training.val.accuracy, tested.test.accuracy)
