@@ -1,0 +1,39 @@
+import signal
+import subprocess
+import sys
+import time
+
+from tools.tune import trials
+
+SLEEPER = "import time; time.sleep(60)"  # a run that Ctrl-C stops, as DVC's is
+DEAF = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)"
+
+
+def _start(code: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    time.sleep(0.5)  # its handlers set
+    return process
+
+
+def test_a_trial_is_stopped_with_sigint_so_dvc_can_clean_up():
+    process = _start(SLEEPER)
+    assert trials.stop_group(process, grace=30) is True
+    assert process.returncode == -signal.SIGINT  # Python unwound, then ended on it
+
+
+def test_a_trial_that_outlives_the_grace_is_killed():
+    process = _start(DEAF)
+    started = time.monotonic()
+    assert trials.stop_group(process, grace=0.5) is False
+    assert process.returncode == -signal.SIGKILL and time.monotonic() - started < 10
+
+
+def test_no_trial_starts_once_the_run_stops(tmp_path):
+    runs = trials.Trials(tmp_path)
+    runs.stop()
+    assert runs.run("s-000", {"train.epochs": 1}) == trials.INTERRUPTED
+    assert runs.running == {}
+
+
+def test_outside_a_dvc_project_there_is_nothing_left_running_to_remove(tmp_path):
+    assert trials.remove_left_running(tmp_path, ["s-000"]) == []
