@@ -7,7 +7,9 @@ baseline; each later one starts from it and leaves the workspace as it found it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +113,57 @@ def test_tuning_runs_each_trial_as_an_experiment_and_resumes(project: Project):
     assert tested == TrialNotes.of(best).test_accuracy
     project.run("git", "branch", "-D", "tuned")
     project.run("dvc", "exp", "remove", *names)
+    project.run("git", "checkout", "--", "tune.yaml")
+
+
+# A trial's train stage is running: the stage's temp output, in the trial's executor folder.
+TRIAL_TRAINING = ".dvc/tmp/exps/standalone/tmp*/.dvclive.tmp-*"
+EXECUTORS = ".dvc/tmp/exps/standalone/tmp*"
+
+
+def _killed_trial(project: Project, name: str) -> None:
+    """SIGKILL to mnist-tune, then to the trial it runs: what no handler can see."""
+    found = project.call("pgrep", "-f", f"dvc exp run --temp -n {name}").stdout.split()
+    for pid in found:  # its process group: DVC and the stage
+        os.killpg(int(pid), signal.SIGKILL)
+
+
+def test_a_stopped_tuning_run_leaves_no_experiment_running(project: Project, tmp_path: Path):
+    space = {"train.epochs": {"choices": [1]}, "train.hidden_layer_size": {"choices": [8, 16]}}
+    (project.path / "tune.yaml").write_text(
+        yaml.safe_dump({"study": "stop", "seed": 3, "space": space})
+    )
+    tune = ["mnist-tune", "--trials", "3", "--jobs", "1"]
+    # SIGTERM while a trial trains: DVC cleans up after it.
+    stopped = project.start(*tune, log=tmp_path / "stopped.log")
+    project.wait_for(TRIAL_TRAINING, stopped)
+    stopped.terminate()
+    assert stopped.wait(timeout=120) == 143
+    output = (tmp_path / "stopped.log").read_text()
+    [error] = [line for line in output.splitlines() if " ERROR " in line]
+    assert "interrupted: trials that finished are kept" in error and "Traceback" not in output
+    assert project.experiment_states() == {}  # neither running nor listed at all
+    assert not list(project.path.glob(EXECUTORS))
+    # SIGKILL to mnist-tune and its trial leaves an experiment DVC lists as running for
+    # good; the next mnist-tune removes it, and completes.
+    killed = project.start(*tune, log=tmp_path / "killed.log")
+    project.wait_for(TRIAL_TRAINING, killed)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    _killed_trial(project, "stop-001")
+    assert project.experiment_states() == {"stop-001": "running"}
+    resumed = project.run("mnist-tune", "--trials", "1", "--jobs", "1")
+    assert "experiment stop-001 was left running by a killed trial: removed" in resumed
+    assert project.experiment_states() == {"stop-002": "success"}
+    assert not list(project.path.glob(EXECUTORS))
+    study = optuna.load_study(
+        study_name="stop", storage=f"sqlite:///{project.path}/tune/studies.db"
+    )
+    trials = study.get_trials(deepcopy=False)
+    fail, complete = optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE
+    assert [t.state for t in trials] == [fail, fail, complete]
+    assert TrialNotes.of(trials[0]).error == "interrupted"
+    project.run("dvc", "exp", "remove", "stop-002")
     project.run("git", "checkout", "--", "tune.yaml")
 
 

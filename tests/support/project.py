@@ -78,24 +78,31 @@ class Project:
             args, cwd=cwd or self.path, env=self.env, capture_output=True, text=True, timeout=1800
         )
 
-    def kill_repro_when(self, pattern: str, timeout: float = 600) -> None:
-        """Runs `dvc repro` and kills it, its stages and all (SIGKILL to its process group),
-        as soon as a file matching `pattern` (a glob under the clone) appears: a mark the
-        stage itself leaves, so no machine is too fast for the kill.
+    def start(self, *args: str, log: Path) -> subprocess.Popen:
+        """Starts a command in a session of its own, its output going to `log`."""
+        with log.open("w") as out:
+            return subprocess.Popen(
+                args, cwd=self.path, env=self.env, start_new_session=True,
+                stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
 
-        Fails if the run ends first: then there was nothing to kill."""
-        repro = subprocess.Popen(
-            ["dvc", "repro"],
-            cwd=self.path,
-            env=self.env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    def wait_for(self, pattern: str, process: subprocess.Popen, timeout: float = 600) -> None:
+        """Waits until a file matching `pattern` (a glob under the clone) appears: a mark a
+        stage itself leaves, so no machine is too fast for what the test does next.
+
+        Fails if `process` ends first."""
         deadline = time.monotonic() + timeout
         while not list(self.path.glob(pattern)):
-            assert repro.poll() is None and time.monotonic() < deadline, f"no {pattern} to see"
+            assert process.poll() is None and time.monotonic() < deadline, f"no {pattern} to see"
             time.sleep(0.002)
+
+    def kill_repro_when(self, pattern: str, timeout: float = 600) -> None:
+        """Runs `dvc repro` and kills it, its stages and all (SIGKILL to its process group),
+        as soon as a file matching `pattern` appears (`wait_for`).
+
+        Fails if the run ends first: then there was nothing to kill."""
+        repro = self.start("dvc", "repro", log=Path(os.devnull))
+        self.wait_for(pattern, repro, timeout)
         os.killpg(repro.pid, signal.SIGKILL)
         repro.wait()
 
@@ -178,22 +185,25 @@ class Project:
         """Each experiment's data (params, metrics, deps, outs), by name."""
         return {name: rev["data"] for name, rev in self._experiments()}
 
+    def experiment_states(self) -> dict[str, str]:
+        """Each experiment's state by name, from `dvc exp show --json`: "queued", "running",
+        "failed", or "success" for a finished one, which has no executor left."""
+        return {
+            exp["name"]: (exp.get("executor") or {}).get("state", "success")
+            for baseline in self.output_json("dvc", "exp", "show", "--json")
+            for exp in baseline.get("experiments") or []
+        }
+
     def run_queue(self, jobs: int, timeout: float = 900) -> dict[str, str]:
         """Starts the queue's workers and waits until no experiment is queued or running.
 
         Returns:
-            Each experiment's state by name ("success" or "failed"), from `dvc exp show
-            --json`, where a finished experiment has no executor left.
+            Each experiment's state by name (`experiment_states`).
         """
         self.run("dvc", "queue", "start", "-j", str(jobs))
         deadline = time.monotonic() + timeout
         while True:
-            shown = self.output_json("dvc", "exp", "show", "--json")
-            states = {
-                exp["name"]: (exp.get("executor") or {}).get("state", "success")
-                for baseline in shown
-                for exp in baseline.get("experiments") or []
-            }
+            states = self.experiment_states()
             if not {"queued", "running"} & set(states.values()):
                 return states
             assert time.monotonic() < deadline, states
