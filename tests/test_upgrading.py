@@ -148,3 +148,24 @@ def test_grpc_servers_can_still_be_bound_to_loopback_only():
     assert found["listening_on"] and set(found["listening_on"]) <= loopback, (
         f"{found}: {_guide('gRPC bind address')}"
     )
+
+
+def test_dvc_keeps_the_temp_executor_api_mnist_tune_cleans_up_with():
+    from dvc.repo.experiments.executor.base import ExecutorInfo, TaskStatus
+    from dvc.repo.experiments.executor.local import TempDirExecutor
+    from dvc.repo.experiments.queue.tempdir import TempDirQueue
+
+    guide = _guide("DVC's temp experiment executors")
+    for owner, name in [
+        (TempDirQueue, "iter_active"),
+        (TempDirQueue, "get_infofile_path"),
+        (ExecutorInfo, "load_json"),
+        (ExecutorInfo, "dump_json"),
+        (TempDirExecutor, "from_info"),
+        (TempDirExecutor, "cleanup"),
+    ]:
+        assert callable(getattr(owner, name, None)), f"{owner.__name__}.{name}: {guide}"
+    assert {"status", "root_dir", "name"} <= {f.name for f in dataclasses.fields(ExecutorInfo)}, (
+        guide
+    )
+    assert hasattr(TaskStatus, "FAILED"), guide
