@@ -48,6 +48,7 @@ class InkMap:
 
 def ink_map(grey: np.ndarray) -> InkMap:
     """The ink in a greyscale image in [0, 255] at the working scale (see `working`)."""
+    sigma = _smoothing(max(grey.shape))
     grey = working(grey)
     paper, dark_ink = background(grey)
     if dark_ink:  # relative to the paper's own brightness, so dim corners count as much
@@ -55,12 +56,21 @@ def ink_map(grey: np.ndarray) -> InkMap:
     else:
         ink = (grey - paper) / np.maximum(255.0 - paper, 16.0)
     if min(ink.shape) > 3:  # clean scans too: it thickens thin print a little, as MNIST's
-        ink = ndimage.gaussian_filter(ink, _SMOOTH_SIGMA, mode="nearest")
+        ink = ndimage.gaussian_filter(ink, sigma, mode="nearest")
     noise = max(_paper_noise(ink), _NOISE_FLOOR)
     unshaded, shaded = shade.unshaded(ink, noise)
     if unshaded is not ink:  # most images have no shade, and their noise is measured
         ink, noise = unshaded, max(_paper_noise(unshaded), _NOISE_FLOOR)
     return InkMap(ink=ink, noise=noise, dark_ink=dark_ink, shaded=shaded)
+
+
+def _smoothing(long_side: int) -> float:
+    """The smoothing's sigma at the working scale for an image of this long side: less for
+    an image enlarged to work on (by the square of the enlargement), whose interpolated
+    pixels already share their noise and whose strokes' soft edges it would widen further,
+    moving the digit's box off the one MNIST's own 28x28 digits were framed by."""
+    enlarged = max(1.0, _WORK_SIDES[0] / max(long_side, 1))
+    return _SMOOTH_SIGMA / enlarged**2
 
 
 def _paper_noise(ink: np.ndarray) -> float:
