@@ -21,7 +21,8 @@ from scipy import ndimage
 
 from tools.predict import shade
 
-_WORK_SIDES = (128, 512)  # the long side is brought within these before any work
+_WORK_SIDES = (128, 512)  # the long side is brought within these before any work...
+_ENLARGE = 2  # ...a small image's by at most this factor (its own detail is all there is)
 _FIT_SIDE = 64  # the background is fitted on a copy this small: a smooth surface needs no more
 _FIT_ROUNDS, _FIT_REJECT = 5, 2.5  # rounds of refitting; outliers beyond this many sigmas
 _NOISE_FLOOR = 0.004  # contrast noise assumed at least this (a perfectly flat scan has none)
@@ -69,7 +70,7 @@ def _smoothing(long_side: int) -> float:
     an image enlarged to work on (by the square of the enlargement), whose interpolated
     pixels already share their noise and whose strokes' soft edges it would widen further,
     moving the digit's box off the one MNIST's own 28x28 digits were framed by."""
-    enlarged = max(1.0, _WORK_SIDES[0] / max(long_side, 1))
+    enlarged = _work_side(long_side) / max(long_side, 1)
     return _SMOOTH_SIGMA / enlarged**2
 
 
@@ -80,13 +81,21 @@ def _paper_noise(ink: np.ndarray) -> float:
 
 
 def working(grey: np.ndarray) -> np.ndarray:
-    """The image resized so its long side is within _WORK_SIDES (area-averaged when shrunk,
-    which also averages noise away; bicubic when grown, so thin strokes get pixels to span)."""
+    """The image resized so its long side is within _WORK_SIDES, or enlarged _ENLARGE times
+    if that is less (area-averaged when shrunk, which also averages noise away; bicubic when
+    grown, so thin strokes get pixels to span). A small image is not enlarged further: more
+    pixels interpolated from its own add no detail, only work and a softer digit."""
     long_side = max(grey.shape)
-    target = min(max(long_side, _WORK_SIDES[0]), _WORK_SIDES[1])
+    target = _work_side(long_side)
     if target == long_side:
         return grey.astype(np.float32)
     return _resized(grey, target / long_side)
+
+
+def _work_side(long_side: int) -> int:
+    """The working long side of an image with this long side (see `working`)."""
+    small = min(_WORK_SIDES[0], _ENLARGE * long_side)
+    return min(max(long_side, small), _WORK_SIDES[1])
 
 
 def _resized(values: np.ndarray, scale: float) -> np.ndarray:

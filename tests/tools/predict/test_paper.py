@@ -51,7 +51,8 @@ def test_ink_map_measures_the_stroke_and_not_the_gradient(level, ink):
 
 
 def test_working_scale_brings_the_long_side_within_bounds():
-    assert paper.working(np.zeros((28, 20))).shape == (128, 91)
+    assert paper.working(np.zeros((28, 20))).shape == (56, 40)  # enlarged twice, no more
+    assert paper.working(np.zeros((100, 50))).shape == (128, 64)
     assert paper.working(np.zeros((1000, 2000))).shape == (256, 512)
     assert paper.working(np.zeros((300, 200))).shape == (300, 200)
 
