@@ -23,7 +23,8 @@ from tools.predict import shade
 
 _WORK_SIDES = (128, 512)  # the long side is brought within these before any work...
 _ENLARGE = 2  # ...a small image's by at most this factor (its own detail is all there is)
-_FIT_SIDE = 64  # the background is fitted on a copy this small: a smooth surface needs no more
+_FIT_SIDES = (32, 64)  # the background is fitted on a copy this small: a smooth surface...
+_FIT_SHRINK = 2  # ...needs no more, and is fitted this many times smaller where that is within
 _FIT_ROUNDS, _FIT_REJECT = 5, 2.5  # rounds of refitting; outliers beyond this many sigmas
 _NOISE_FLOOR = 0.004  # contrast noise assumed at least this (a perfectly flat scan has none)
 _SMOOTH_SIGMA = 1.5  # pixels at the working scale: noise averaged, strokes (>= 3 px) kept
@@ -116,7 +117,8 @@ def background(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     noise in the fit, so it does not bend under a digit covering much of the page); the
     polarity is the one whose fit explains the image better (`_implausibility`).
     """
-    small = _resized(grey, min(1.0, _FIT_SIDE / max(grey.shape)))
+    fit_side = min(max(max(grey.shape) / _FIT_SHRINK, _FIT_SIDES[0]), _FIT_SIDES[1])
+    small = _resized(grey, min(1.0, fit_side / max(grey.shape)))
     terms, ring_terms, ring = _fit_terms(small.shape)
     values = small.ravel().astype(np.float64)
     # The first guess is the paper around the edge, as a person takes the margin for paper:
