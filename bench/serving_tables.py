@@ -40,9 +40,17 @@ def photos_table(results: dict) -> str:
         "flagged unsure",
     ]
     ratio = conditions[_PHOTOGRAPHED]["accuracy"] / clean
+    every = results.get("every_clean_scan")
+    clean_all = (
+        ""
+        if every is None
+        else f"All {every['images']:,} MNIST test digits as clean scans: "
+        f"{every['accuracy']:.2%}, before {every['before_accuracy']:.2%} (goal: no worse: "
+        f"{met(every['accuracy'] - every['before_accuracy'], '>= 0')}). "
+    )
     return (
-        f"{table(header, rows)}\n\nGoal: photographed handwritten digits within 0.95x of "
-        f"the clean scans' accuracy: {ratio:.3f}x, {met(ratio, PHOTOS_GOAL)}. "
+        f"{table(header, rows)}\n\n{clean_all}Goal: photographed handwritten digits within "
+        f"0.95x of the clean scans' accuracy: {ratio:.3f}x, {met(ratio, PHOTOS_GOAL)}. "
         f"{results['digits']} MNIST test digits; printed: {len(results['fonts'])} fonts at "
         f"{', '.join(map(str, results['font_sizes']))} px, digits 0-9. Unsure: below "
         f"--min-confidence {results['min_confidence']:g}, or no clear digit found. "

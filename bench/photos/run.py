@@ -83,6 +83,21 @@ def _before(folder: Path, made: list[Case], version: Path) -> dict[str, float]:
     return {condition: sum(r) / len(r) for condition, r in right.items()}
 
 
+def _every_clean_scan(folder: Path, mnist: dict, served: model.Served, version: Path) -> dict:
+    """All of MNIST's test digits as clean scans, today's tool against the one before: the
+    issue's "clean scans must not get worse", on more digits than the conditions use."""
+    folder.mkdir()
+    made = []
+    for n, (digit, label) in enumerate(
+        zip(mnist["test_images"], mnist["test_labels"], strict=True)
+    ):
+        Image.fromarray(digit).save(folder / f"{n:05d}.png")
+        made.append((CLEAN, folder / f"{n:05d}.png", int(label)))
+    answers = cli.predict([path for _, path, _ in made], served, cli.MIN_CONFIDENCE)
+    scored = _scored([(label, answer) for (_, _, label), answer in zip(made, answers, strict=True)])
+    return {**scored, "before_accuracy": _before(folder, made, version)[CLEAN]}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.photos", description=__doc__)
     parser.add_argument("--model", help="as mnist-predict's --model (default: the served one)")
@@ -117,6 +132,9 @@ def main(argv: list[str] | None = None) -> None:
             picks.offer(condition, path, label, answer)
         picture.draw(picks.shown, report.DOCS / "images" / "photos.png")
         earlier = _before(folder, made, model.resolve(args.model))
+        every_clean = _every_clean_scan(
+            folder / "all-clean", mnist, served, model.resolve(args.model)
+        )
     results = {
         "model": str(model.resolve(args.model)),
         "before": before.PREDICT_BEFORE_PHOTOS,
@@ -128,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
             {"condition": name, **_scored(rows), "before_accuracy": earlier[name]}
             for name, rows in by_condition.items()
         ],
+        "every_clean_scan": every_clean,
         "seconds": time.perf_counter() - started,
     }
     print(report.publish("photos", results))
