@@ -71,7 +71,7 @@ def _smoothing(long_side: int) -> float:
     an image enlarged to work on (by the square of the enlargement), whose interpolated
     pixels already share their noise and whose strokes' soft edges it would widen further,
     moving the digit's box off the one MNIST's own 28x28 digits were framed by."""
-    enlarged = _work_side(long_side) / max(long_side, 1)
+    enlarged = max(1.0, _work_side(long_side) / max(long_side, 1))  # a shrunk one: as is
     return _SMOOTH_SIGMA / enlarged**2
 
 

@@ -64,3 +64,16 @@ def test_median_is_numpys(values):
 
 def test_median_of_values_holding_nan_is_nan():
     assert np.isnan(paper._median(np.array([1.0, np.nan, 3.0, 4.0])))
+
+
+def test_a_large_photo_reads_as_the_same_photo_at_the_working_size():
+    # A phone photo is shrunk to the working size: it must not be blurred more for that.
+    def page(side: int) -> np.ndarray:
+        grey = np.full((side, side), 200.0)
+        width = side // 40  # a stroke a fortieth of the page wide, at any resolution
+        grey[side // 4 : 3 * side // 4, side // 2 : side // 2 + width] = 60.0
+        return grey
+
+    at_work_size = paper.ink_map(page(512)).ink.max()
+    for side in (1024, 2048):
+        assert paper.ink_map(page(side)).ink.max() == pytest.approx(at_work_size, abs=0.05), side
