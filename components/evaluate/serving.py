@@ -35,8 +35,12 @@ SCHEMA = EXTRA / "schema.json"  # the dataset's: the input size, the classes
 TFLITE_MODEL = EXTRA / "model.tflite"  # the same model for LiteRT (components.evaluate.lite)
 
 
-def version_of(tflite: Path) -> Path:
-    """The version folder whose TFLite model `tflite` is, as `TFLITE_MODEL` lays it out."""
+def version_of(tflite: Path) -> Path | None:
+    """The version folder whose TFLite model `tflite` is, as `TFLITE_MODEL` lays it out; None
+    for a .tflite file anywhere else (it carries no schema beside it)."""
+    tflite = Path(os.path.abspath(tflite))
+    if tflite.parts[-len(TFLITE_MODEL.parts) :] != TFLITE_MODEL.parts:
+        return None
     return tflite.parents[len(TFLITE_MODEL.parts) - 1]
 
 

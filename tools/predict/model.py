@@ -73,7 +73,7 @@ def load(model: Path) -> Served:
     """
     tflite = model if model.suffix == ".tflite" else model / serving.TFLITE_MODEL
     version = serving.version_of(tflite) if model.suffix == ".tflite" else model
-    found = serving.read_version_schema(version)
+    found = None if version is None else serving.read_version_schema(version)
     if tflite.is_file():
         with cli.quiet_native_startup():
             classify = lite.LiteModel(tflite)

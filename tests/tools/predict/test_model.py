@@ -1,4 +1,5 @@
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,10 +59,13 @@ def test_a_versions_tflite_model_is_read_with_the_versions_schema(serving_dir):
     assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
 
 
-def test_a_bare_tflite_file_is_taken_as_its_input_says(serving_dir, tmp_path):
+def test_a_bare_tflite_file_is_taken_as_its_input_says(serving_dir, tmp_path, monkeypatch):
     bare = tmp_path / "model.tflite"
     shutil.copy(serving_dir / serving.TFLITE_MODEL, bare)
-    served = model.load(bare)
+    monkeypatch.chdir(tmp_path)  # as `mnist-predict --model model.tflite`: no folder above it
+    assert serving.version_of(Path("model.tflite")) is None
+    assert serving.version_of(Path("a/model.tflite")) is None
+    served = model.load(Path("model.tflite"))
     assert served.schema.classes == tuple(str(n) for n in range(10))
     assert served.schema.framing == schema.DIGIT
 
