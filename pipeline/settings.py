@@ -20,6 +20,7 @@ from pipeline.errors import PipelineError, shown
 MAX_BYTES = 1 << 20  # params.yaml is about 2 KB: a file 500 times that is not settings
 MAX_VALUES = 10_000  # scalars, lists and mappings, with every alias expanded
 MAX_DEPTH = 32
+_MERGE = "tag:yaml.org,2002:merge"  # `<<: *defaults`, which YAML 1.1 and DVC read
 
 
 def read_settings(path: str | Path, *, prefix: str, missing: str) -> Any:
@@ -119,8 +120,8 @@ def _unique_keys(node: yaml.MappingNode, prefix: str, path: Path, loader: yaml.S
     """Refuses a key set twice, as the same text or as the same value (`1` and `0x1`)."""
     seen: dict[Any, int] = {}
     for key, _ in node.value:
-        if not isinstance(key, yaml.ScalarNode):
-            continue  # not a valid key: the constructor says so
+        if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+            continue  # not a valid key (the constructor says so), or `<<`, which merges
         line = key.start_mark.line + 1
         value = loader.construct_object(key)  # a scalar: bounded by the file's size
         if value in seen:

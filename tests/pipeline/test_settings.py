@@ -120,3 +120,15 @@ def test_memory_stays_bounded_on_the_bomb(tmp_path):
     with pytest.raises(PipelineError):
         _read(_file(tmp_path, ALIAS_BOMB))
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
+
+
+def test_merge_keys_read_as_pyyaml_and_dvc_read_them(tmp_path):
+    text = "base: &b {x: 1, y: 1}\ntrain:\n  <<: *b\n  y: 2\n"
+    assert (
+        _read(_file(tmp_path, text))
+        == yaml.safe_load(text)
+        == {
+            "base": {"x": 1, "y": 1},
+            "train": {"x": 1, "y": 2},
+        }
+    )
