@@ -29,7 +29,8 @@ def render(study: Any, spec: TuneSpec, root: Path) -> str:
     lines = [f"study {spec.study}: {len(done)} trials finished, {len(failed)} failed"]
     for trial in failed:
         notes = TrialNotes.of(trial)
-        lines.append(f"  failed {notes.experiment}: {notes.error}"[:WIDTH])
+        why = notes.error or "left running by an mnist-tune that was killed"
+        lines.append(f"  failed {notes.experiment}: {why}"[:WIDTH])
     if not done:
         return "\n".join(lines)
     keys = [d.key for d in spec.space if len(d.choices) != 1]  # a fixed choice says nothing

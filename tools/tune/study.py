@@ -41,13 +41,15 @@ class TrialNotes(Record):
 
     @classmethod
     def of(cls, trial: Any) -> TrialNotes:
-        """A stored trial's notes.
+        """A stored trial's notes; what a trial stopped before it was noted lacks, the
+        defaults (an earlier mnist-tune noted `error` and `test_accuracy` only once known).
 
         Raises:
-            PipelineError: the study's trial was not written by this mnist-tune.
+            PipelineError: the study's trial holds a note this mnist-tune does not know.
         """
+        known = {"experiment": f"trial {trial.number}", "test_accuracy": None, "error": None}
         try:
-            return cls.from_json(trial.user_attrs)
+            return cls.from_json(known | trial.user_attrs)
         except ValueError as error:
             raise PipelineError(
                 f"mnist-tune: trial {trial.number} of the study holds notes this version does "
@@ -121,9 +123,9 @@ def experiment_name(spec: TuneSpec, number: int) -> str:
 def _start(study: Any, spec: TuneSpec, trials: Trials, pool: ThreadPoolExecutor) -> tuple:
     study.sampler = sampler(spec, len(study.get_trials(deepcopy=False)))
     trial = study.ask()
-    params = {dimension.key: dimension.suggest(trial) for dimension in spec.space}
     name = experiment_name(spec, trial.number)
-    TrialNotes(name).note(trial)
+    TrialNotes(name).note(trial)  # before anything that a stop could interrupt
+    params = {dimension.key: dimension.suggest(trial) for dimension in spec.space}
     logger.info("trial %s: %s", name, " ".join(overrides(params)))
     return pool.submit(trials.run, name, params), trial
 

@@ -44,3 +44,19 @@ def test_a_trial_noted_in_another_layout_is_refused_in_one_line(tmp_path):
     study.get_trials(deepcopy=False)[0].user_attrs["test_acc"] = 0.97  # a renamed field
     with pytest.raises(PipelineError, match=r"trial 0 of the study holds notes .*test_acc"):
         report.render(study, spec, tmp_path)
+
+
+def test_trials_noted_partly_or_not_at_all_are_still_reported(tmp_path):
+    # A trial stopped before it was noted, and one noted by an earlier mnist-tune (which
+    # wrote `error` and `test_accuracy` only once known), read with the defaults.
+    (tmp_path / "tune").mkdir()
+    spec = TuneSpec("s", 1, (Dimension("train.learning_rate", float, 1e-4, 1e-1, log=True),))
+    study = _study([("s-000", 0.981, 0.970)])
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    failed = optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL)
+    failed.user_attrs["experiment"] = "s-002"
+    study.add_trial(failed)
+    rendered = report.render(study, spec, tmp_path)
+    assert "failed trial 1: left running by an mnist-tune that was killed" in rendered
+    assert "failed s-002: left running by an mnist-tune that was killed" in rendered
+    assert "best: s-000, test accuracy 0.9700" in rendered
