@@ -75,6 +75,8 @@ def _before(folder: Path, made: list[Case], version: Path) -> dict[str, float]:
     with before.checkout(before.PREDICT_BEFORE_PHOTOS) as tree:
         command = [sys.executable, "-m", "tools.predict.cli", "--json", "--model", str(version)]
         ran = subprocess.run([*command, str(folder)], cwd=tree, capture_output=True, text=True)
+    if ran.returncode not in (0, 1):  # 1: some file had no answer, as a photo may not
+        sys.exit(f"bench: the earlier mnist-predict failed:\n{ran.stderr[-3000:]}")
     said = [json.loads(line) for line in ran.stdout.splitlines()]
     answers = {answer["file"]: answer.get("digit") for answer in said}
     right: dict[str, list[bool]] = {}

@@ -42,8 +42,8 @@ MIN_CONFIDENCE = 0.8
 UNSURE = 3  # the exit status when every file was classified, some answers unsure
 EXIT_STATUSES = (
     "exit status: 0 when every file got a sure answer; 1 on an error (a file that could not "
-    "be classified, no image files, no model); 3 when every file was classified but some "
-    "answers are unsure"
+    "be classified, no image files, no model); 2 on a usage error; 3 when every file was "
+    "classified but some answers are unsure; 130 or 143 when stopped by Ctrl-C or SIGTERM"
 )
 
 

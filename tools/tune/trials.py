@@ -21,6 +21,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -89,28 +90,32 @@ class Trials:
         with self._lock:
             self._stopped = True
             running = dict(self.running)
-        killed = [name for name, process in running.items() if not stop_group(process, self.grace)]
+        killed = stop_groups(running, self.grace)
         if killed:
             remove_left_running(self.root, killed)
 
 
-def stop_group(process: subprocess.Popen, grace: float) -> bool:
-    """SIGINT to the process group `process` leads; SIGKILL if it has not ended in `grace`
-    seconds.
+def stop_groups(processes: dict[str, subprocess.Popen], grace: float) -> list[str]:
+    """SIGINT to every process group the `processes` lead, at once; SIGKILL to those that
+    have not ended `grace` seconds later (one deadline for all, so a supervisor's own
+    timeout sees them all stopped or killed).
 
     Returns:
-        Whether it ended on SIGINT.
+        The names of the processes killed.
     """
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(grace)
-        return True
-    except subprocess.TimeoutExpired:
+    for process in processes.values():
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        return False
+            os.killpg(process.pid, signal.SIGINT)
+    deadline, killed = time.monotonic() + grace, []
+    for name, process in processes.items():
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            killed.append(name)
+    return killed
 
 
 def remove_left_running(root: Path, names: Iterable[str]) -> list[str]:
@@ -136,7 +141,7 @@ def remove_left_running(root: Path, names: Iterable[str]) -> list[str]:
         for entry in list(queue.iter_active()):
             infofile = queue.get_infofile_path(entry.stash_rev)
             info = ExecutorInfo.load_json(infofile)
-            if info.name not in wanted or _in_use(Path(info.root_dir)):
+            if info.name not in wanted or _in_use(Path(info.root_dir).resolve()):
                 continue
             info.status = TaskStatus.FAILED
             info.dump_json(infofile)
@@ -146,7 +151,9 @@ def remove_left_running(root: Path, names: Iterable[str]) -> list[str]:
 
 
 def _in_use(folder: Path) -> bool:
-    """Whether a process works in `folder`: DVC runs a temp experiment's stages there."""
+    """Whether a process works in `folder` (resolved, as the kernel gives a process's cwd):
+    DVC runs a temp experiment's stages there. While DVC prepares or collects a trial, it
+    works in the project instead, so two mnist-tunes at once on one project are not safe."""
     import psutil
 
     for process in psutil.process_iter(["cwd"]):

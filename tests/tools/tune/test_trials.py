@@ -17,15 +17,18 @@ def _start(code: str) -> subprocess.Popen:
 
 def test_a_trial_is_stopped_with_sigint_so_dvc_can_clean_up():
     process = _start(SLEEPER)
-    assert trials.stop_group(process, grace=30) is True
+    assert trials.stop_groups({"a": process}, grace=30) == []
     assert process.returncode == -signal.SIGINT  # Python unwound, then ended on it
 
 
-def test_a_trial_that_outlives_the_grace_is_killed():
-    process = _start(DEAF)
+def test_trials_that_outlive_the_grace_are_killed_on_one_deadline():
+    deaf, other_deaf, sleeper = _start(DEAF), _start(DEAF), _start(SLEEPER)
     started = time.monotonic()
-    assert trials.stop_group(process, grace=0.5) is False
-    assert process.returncode == -signal.SIGKILL and time.monotonic() - started < 10
+    stopped = {"a": deaf, "b": other_deaf, "c": sleeper}
+    assert trials.stop_groups(stopped, grace=2.0) == ["a", "b"]
+    assert deaf.returncode == other_deaf.returncode == -signal.SIGKILL
+    assert sleeper.returncode == -signal.SIGINT
+    assert time.monotonic() - started < 3.9  # one grace for all: one each would be 4 s
 
 
 def test_no_trial_starts_once_the_run_stops(tmp_path):
