@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -35,6 +36,15 @@ logger = logging.getLogger(__package__)
 NO_PUSH = "evaluate.push=false"
 STOP_GRACE = 20.0  # seconds a stopped trial has for DVC's clean-up before it is killed
 INTERRUPTED = "interrupted"
+# Runs the command after it with SIGINT's default action, even where mnist-tune's own SIGINT
+# is ignored (started with `&` by a script, or nohup), which a child would inherit: DVC must
+# hear the SIGINT `stop` sends to clean up. (Popen's preexec_fn is unsafe from threads.)
+HEARING_SIGINT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +71,7 @@ class Trials:
         Returns:
             Its result, or why it failed.
         """
-        command = ["dvc", "exp", "run", "--temp", "-n", name]
+        command = [*HEARING_SIGINT, "dvc", "exp", "run", "--temp", "-n", name]
         for override in [*overrides(params), NO_PUSH]:
             command += ["-S", override]
         with self._lock:  # a trial starting as the run stops must not start after stop()

@@ -40,3 +40,17 @@ def test_no_trial_starts_once_the_run_stops(tmp_path):
 
 def test_outside_a_dvc_project_there_is_nothing_left_running_to_remove(tmp_path):
     assert trials.remove_left_running(tmp_path, ["s-000"]) == []
+
+
+def test_a_trial_hears_sigint_where_mnist_tune_ignores_it():
+    # Started with `&` by a script, mnist-tune ignores SIGINT, and a child would inherit that.
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        process = subprocess.Popen(
+            [*trials.HEARING_SIGINT, sys.executable, "-c", SLEEPER], start_new_session=True
+        )
+        time.sleep(0.5)  # its handlers set
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+    assert trials.stop_groups({"a": process}, grace=30) == []
+    assert process.returncode == -signal.SIGINT
