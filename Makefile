@@ -29,6 +29,9 @@ site, cache = Path(sysconfig.get_path("purelib")), Path(sys.argv[2])
 source, target = (cache, site) if sys.argv[1] == "in" else (site, cache)
 for pyc in source.rglob("*.pyc") if source.is_dir() else ():
     linked = target / pyc.relative_to(source)
+    module = linked.parent.parent / (pyc.name.split(".")[0] + ".py")
+    if target == site and not module.exists():
+        continue  # not installed here: a folder of bytecode alone would import as a package
     if not linked.exists():
         linked.parent.mkdir(parents=True, exist_ok=True)
         try:
