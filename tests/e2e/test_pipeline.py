@@ -20,9 +20,9 @@ from PIL import Image
 
 from components import STAGES
 from pipeline import artifacts
-from tests.support import ROOT, cluster
+from tests.support import cluster
 from tests.support.dvc_yaml import code_of
-from tests.support.project import ALL_STAGES, METRICS, PATHS, Project, new_project
+from tests.support.project import ALL_STAGES, METRICS, PATHS, Project, new_project, recipe
 from tools.tune.study import TrialNotes
 
 pytestmark = pytest.mark.e2e
@@ -291,16 +291,8 @@ def test_plots_show_each_intended_plot_once(project: Project):
     shutil.rmtree(project.path / "plots_json")
 
 
-def _readme_recipe(name: str) -> str:
-    """A recipe the README marks for its test with <!-- recipe:<name> --> comments."""
-    text = (ROOT / "README.md").read_text()
-    start, end = f"<!-- recipe:{name} -->", f"<!-- /recipe:{name} -->"
-    assert start in text and end in text, f"the README no longer marks its {name} recipe"
-    return text[text.index(start) : text.index(end)]
-
-
 def test_push_then_pull_in_a_fresh_clone_as_the_readme_says(project: Project, tmp_path: Path):
-    recipe = _readme_recipe("sharing")
+    sharing = recipe("README.md", "sharing")
     remote, clone = tmp_path / "remote", tmp_path / "clone"
     commands = [
         ("dvc remote add -d shared /mnt/team/mnist-dvc", str(remote)),
@@ -308,10 +300,10 @@ def test_push_then_pull_in_a_fresh_clone_as_the_readme_says(project: Project, tm
         ("dvc push", None),
     ]
     for command, path in commands:
-        assert command in recipe, f"README no longer says {command!r}"
+        assert command in sharing, f"README no longer says {command!r}"
         line = command.replace("/mnt/team/mnist-dvc", path) if path else command
         project.run("bash", "-c", line)
-    assert "git clone" in recipe and "dvc pull && dvc status" in recipe
+    assert "git clone" in sharing and "dvc pull && dvc status" in sharing
     project.run("git", "clone", "-q", str(project.path), str(clone))
     project.run("bash", "-c", "dvc pull && dvc status", cwd=clone)
     assert "up to date" in project.run("dvc", "status", cwd=clone)
@@ -323,8 +315,8 @@ def test_push_then_pull_in_a_fresh_clone_as_the_readme_says(project: Project, tm
             assert (clone / file.relative_to(project.path)).read_bytes() == file.read_bytes()
     # The tools come from `make setup` (this test's venv is the same lock's); the clone has
     # no serving folder: one push serves the pulled model, and git stays clean.
-    assert "make setup && source .venv/bin/activate" in recipe
-    assert "mnist-push && mnist-predict my_digit.png" in recipe
+    assert "make setup && source .venv/bin/activate" in sharing
+    assert "mnist-push && mnist-predict my_digit.png" in sharing
     digit = np.zeros((28, 28), np.uint8)
     digit[4:24, 12:16] = 255  # a one
     Image.fromarray(digit).save(clone / "my_digit.png")

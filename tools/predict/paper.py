@@ -164,7 +164,7 @@ def _fit_terms(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     terms = _quadratic_terms(shape)
     ring = np.flatnonzero(_ring(shape))
     ring_terms = terms[ring]
-    for array in (ring_terms, ring):
+    for array in (terms, ring_terms, ring):
         array.setflags(write=False)
     return terms, ring_terms, ring
 

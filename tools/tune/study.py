@@ -29,7 +29,7 @@ STUDIES = Path("tune")  # Optuna's storage and the search's plots, git-ignored
 @dataclasses.dataclass(frozen=True)
 class TrialNotes(Record):
     """What a trial records beside Optuna's own fields, as its user attributes: written and
-    read through this class only (`note`, `notes`), so the report cannot misread a field."""
+    read through this class only (`note`, `of`), so the report cannot misread a field."""
 
     experiment: str  # the DVC experiment that ran it
     test_accuracy: float | None = None  # once it finished: reported, never used to choose
