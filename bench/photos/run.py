@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
     pipeline_cli.setup_logging()
     started = time.perf_counter()
-    served = model.load(model.resolve(args.model))
+    version = model.resolve(args.model)
+    served = model.load(version)
     mnist = read_mirror(os.environ["DATA_MIRROR"])
     rng = np.random.default_rng(args.seed)
     pick = np.sort(rng.choice(len(mnist["test_labels"]), args.digits, replace=False))
@@ -133,12 +134,10 @@ def main(argv: list[str] | None = None) -> None:
             by_condition.setdefault(condition, []).append((label, answer))
             picks.offer(condition, path, label, answer)
         picture.draw(picks.shown, report.DOCS / "images" / "photos.png")
-        earlier = _before(folder, made, model.resolve(args.model))
-        every_clean = _every_clean_scan(
-            folder / "all-clean", mnist, served, model.resolve(args.model)
-        )
+        earlier = _before(folder, made, version)
+        every_clean = _every_clean_scan(folder / "all-clean", mnist, served, version)
     results = {
-        "model": str(model.resolve(args.model)),
+        "model": str(version),
         "before": before.PREDICT_BEFORE_PHOTOS,
         "digits": args.digits,
         "fonts": [font.name for font in make.fonts()],
