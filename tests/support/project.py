@@ -65,6 +65,9 @@ class Project:
             "DATA_MIRROR": str(mirror),
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
             cli.RECORD_ENV: str(self.records),
+            # DVC runs each command with `$SHELL -c`, /bin/sh when SHELL is unset (as in CI):
+            # dash, which stays between DVC and the stage, where bash would exec it.
+            "SHELL": "/bin/sh",
         }
 
     def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
