@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import signal
 import socket
 from pathlib import Path
 
@@ -42,6 +43,11 @@ settings.register_profile("long", max_examples=20_000, **_FUZZ)
 
 def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile(config.getoption("hypothesis_profile", None) or "bounded")
+    # Tests press Ctrl-C (SIGINT) on the processes they start. Started from a script's `&`
+    # or nohup, pytest inherits SIGINT ignored, and so would every one of those processes:
+    # they get a terminal's default back.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
