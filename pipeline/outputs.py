@@ -22,9 +22,10 @@ def _temp_sibling(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
+def exclusive_lock(path: Path) -> Iterator[None]:
     """Holds `path`'s lock file while the block runs: a second run writing the same output
-    refuses at once, rather than delete the first one's temp mid-run."""
+    refuses at once (PipelineError), rather than delete the first one's temp mid-run. The
+    lock is the kernel's (flock): a run that is killed releases it."""
     lock = path.with_name(f".{path.name}{TMP_MARK}{_LOCK}")
     while True:
         file = open(lock, "a")  # noqa: SIM115 (held open as the lock, closed below)
@@ -76,7 +77,7 @@ def atomic_output(path: str | Path, *, exclusive: bool = False) -> Iterator[Path
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(path) if exclusive else contextlib.nullcontext():
+    with exclusive_lock(path) if exclusive else contextlib.nullcontext():
         remove_stale_temps(path)
         temp = _temp_sibling(path)
         try:

@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from pipeline import outputs
 from pipeline.errors import PipelineError
 from pipeline.record import Record
 from tools.tune.space import TuneSpec, overrides
@@ -80,7 +81,6 @@ def sampler(spec: TuneSpec, number: int) -> Any:
 def _study(spec: TuneSpec, root: Path) -> Any:
     import optuna
 
-    (root / STUDIES).mkdir(exist_ok=True)
     storage = f"sqlite:///{_storage(root).resolve()}"
     study = optuna.create_study(
         study_name=spec.study, storage=storage, direction="maximize", load_if_exists=True
@@ -165,9 +165,18 @@ def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
     failed trial is recorded as failed with its reason; the next run makes up for it.
 
     Raises:
+        PipelineError: at once, while another mnist-tune runs in the project. One at a
+            time: each removes the experiments killed trials left, and a trial another run
+            is still preparing looks just like one.
         KeyboardInterrupt: after stopping the running trials, DVC cleaning up after each,
             and recording them as failed.
     """
+    (root / STUDIES).mkdir(exist_ok=True)
+    with outputs.exclusive_lock(_storage(root)):
+        return _run_study(spec, total=total, jobs=jobs, root=root)
+
+
+def _run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
     run = Run(_study(spec, root))
     planned = to_run = max(total - _complete(run.study), 0)
     logger.info(

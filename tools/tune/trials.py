@@ -163,7 +163,7 @@ def remove_left_running(root: Path, names: Iterable[str]) -> list[str]:
 def _in_use(folder: Path) -> bool:
     """Whether a process works in `folder` (resolved, as the kernel gives a process's cwd):
     DVC runs a temp experiment's stages there. While DVC prepares or collects a trial, it
-    works in the project instead, so two mnist-tunes at once on one project are not safe."""
+    works in the project instead: why one mnist-tune at a time runs in a project."""
     import psutil
 
     for process in psutil.process_iter(["cwd"]):
