@@ -72,7 +72,8 @@ class Misclassified:
     def grid(self) -> Image.Image:
         """The images, enlarged, ten to a row, each captioned "true T / pred P" (on two
         lines where class names are too long for one). Grey digits are drawn dark on
-        white, as on paper."""
+        white, as on paper. With none misclassified, the strip says so rather than stay
+        blank."""
         captions = [self._caption(label, predicted) for _, label, predicted in self.images]
         lines = max((len(caption) for caption in captions), default=1)
         cell_height = _CELL_PX + lines * _CAPTION_PX
@@ -80,6 +81,8 @@ class Misclassified:
         mode = "L" if self.data.channels == 1 else "RGB"
         grid = Image.new(mode, (columns * _CELL_PX, rows * cell_height), "white")
         draw = ImageDraw.Draw(grid)
+        if not self.images:
+            draw.text((4, 4), "no test example was misclassified", "black")
         for n, ((image, _, _), caption) in enumerate(zip(self.images, captions, strict=True)):
             x, y = n % columns * _CELL_PX, n // columns * cell_height
             grid.paste(self._enlarged(image), (x, y))

@@ -78,3 +78,12 @@ def test_colour_images_keep_their_colours_enlarged_to_the_cell_keeping_their_sha
     # 12 rows of 10 pixels, 7 times: 84 by 70, the rest of the cell left white.
     assert cell[:, :70].reshape(-1, 3).tolist() == [[255, 0, 0]] * (84 * 70)
     assert cell[:, 70:84].min() == 255
+
+
+def test_with_nothing_misclassified_the_grid_says_so_rather_than_stay_blank():
+    right = Misclassified(MNIST)
+    images = np.random.default_rng(0).random((5, 28, 28, 1)).astype(np.float32)
+    right.add(images, np.arange(5), np.arange(5))
+    grid = np.asarray(right.grid())
+    assert grid.shape == (84 + 16, 10 * 84)  # one row, as with a few wrong
+    assert grid[:16].min() < 128 and grid[16:].min() == 255  # a line of text at the top
