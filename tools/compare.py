@@ -54,8 +54,13 @@ def _metrics(name: str, metrics: dict, file: str, kind: type) -> Any:
         return None
 
 
-def _row(name: str, data: dict) -> dict[str, Any]:
+def _row(name: str, data: dict, state: str = "success") -> dict[str, Any]:
+    """A row of the table; an experiment that is queued, running or failed has no result
+    of its own (DVC can show its baseline's metrics files there): its state says so."""
     params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
+    if state != "success":
+        return {"name": f"{name} ({state})", "params": _flat(params), "val": None,
+                "test": None, "blessed": None}  # fmt: skip
     metrics = data.get("metrics") or {}
     live = _metrics(name, metrics, FILES["live"], TrainingMetrics)
     test = _metrics(name, metrics, FILES["test"], HeadlineMetrics)
@@ -76,12 +81,18 @@ def rows(shown: list[dict]) -> list[dict[str, Any]]:
         name = baseline.get("name") or (rev if rev == "workspace" else rev[:7])
         found.append(_row(name, baseline["data"] or {}))
         experiments = [
-            _row(exp.get("name") or rev["rev"][:7], rev["data"] or {})
+            _row(exp.get("name") or rev["rev"][:7], rev["data"] or {}, _state(exp))
             for exp in baseline.get("experiments") or []
             for rev in exp["revs"]
         ]
         found += sorted(experiments, key=lambda r: -(r["val"] or 0))
     return found
+
+
+def _state(experiment: dict) -> str:
+    """A queued experiment's state: queued, running, success or failed. One without an
+    executor was run in the workspace or with --temp, and kept: a success."""
+    return (experiment.get("executor") or {}).get("state") or "success"
 
 
 def _cell(value: Any) -> str:

@@ -32,6 +32,7 @@ def _shown() -> list[dict]:
     queued = _rev("c" * 40, {**base, "train": {"epochs": 3, "seed": 42}}, None)
     runs = {"exp-a": worse, "exp-b": better, "exp-c": queued}
     baseline["experiments"] = [{"name": name, "revs": [rev]} for name, rev in runs.items()]
+    baseline["experiments"][2]["executor"] = {"state": "queued", "name": "dvc-task"}
     return [baseline]
 
 
@@ -40,7 +41,18 @@ def test_experiments_sort_by_validation_and_show_only_the_params_that_differ():
     assert lines[0].split() == ["experiment", "val", "acc", "test", "acc", "blessed", "epochs"]
     assert [line.split()[0] for line in lines[1:]] == ["workspace", "exp-b", "exp-a", "exp-c"]
     assert lines[2].split() == ["exp-b", "0.9800", "0.9810", "True", "9"]
-    assert lines[4].split() == ["exp-c", "-", "-", "-", "3"]  # not run yet
+    assert lines[4].split() == ["exp-c", "(queued)", "-", "-", "-", "3"]  # not run yet
+
+
+def test_an_experiment_without_a_result_shows_its_state_not_the_baselines_metrics():
+    # A running queued experiment can list its baseline's metrics files as its own.
+    shown = _shown()
+    running = shown[0]["experiments"][0]  # exp-a, its metrics files there
+    running["executor"] = {"state": "running", "name": "dvc-task"}
+    shown[0]["experiments"][1]["executor"] = {"state": "success", "name": "dvc-task"}
+    rows = {row["name"]: row for row in compare.rows(shown)}
+    assert (rows["exp-a (running)"]["val"], rows["exp-a (running)"]["test"]) == (None, None)
+    assert rows["exp-b"]["val"] == 0.98  # a queued experiment that succeeded: its result
 
 
 def test_a_metrics_file_of_another_layout_is_named_not_shown_as_missing(capsys):
