@@ -9,7 +9,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline.errors import PipelineError
 
@@ -22,10 +22,11 @@ def _temp_sibling(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path) -> Iterator[None]:
+def exclusive_lock(path: Path) -> Iterator[IO]:
     """Holds `path`'s lock file while the block runs: a second run writing the same output
     refuses at once (PipelineError), rather than delete the first one's temp mid-run. The
-    lock is the kernel's (flock): a run that is killed releases it."""
+    lock is the kernel's (flock), held while any process has the file yielded open: a run
+    that is killed releases it, unless it gave the file to processes that still run."""
     lock = path.with_name(f".{path.name}{TMP_MARK}{_LOCK}")
     while True:
         file = open(lock, "a")  # noqa: SIM115 (held open as the lock, closed below)
@@ -43,7 +44,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             break
         file.close()
     try:
-        yield
+        yield file
     finally:
         lock.unlink(missing_ok=True)  # while still held: the next run makes its own
         file.close()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from components.ingest import mirror
-from tests.support.project import PATHS, Project, new_project, recipe
+from tests.support.project import PATHS, Project, new_project, recipe, session_ends
 from tests.support.stages import temps_left
 
 pytestmark = pytest.mark.e2e
@@ -67,14 +67,6 @@ def _left_clean(project: Project) -> None:
     """No temp output left, and DVC sees the outputs it recorded."""
     assert temps_left(project.path) == [], "a temp output was left"
     assert "changed outs" not in project.run("dvc", "status")
-
-
-def _session_ends(session: int, timeout: float = 60) -> None:
-    """Waits for every process of `session` to exit: none may run on unseen."""
-    deadline = time.monotonic() + timeout
-    while subprocess.run(["pgrep", "-s", str(session)], capture_output=True).returncode == 0:
-        assert time.monotonic() < deadline, "a process of the interrupted run is still running"
-        time.sleep(0.1)
 
 
 def _one_error_line(output: str) -> str:
@@ -142,7 +134,7 @@ def _interrupt_training(project: Project, send) -> int:
             time.sleep(0.01)
         send(repro)
         status = repro.wait(timeout=120)
-    _session_ends(repro.pid)  # a stage whose DVC was killed stops too
+    session_ends(repro.pid)  # a stage whose DVC was killed stops too
     return status
 
 

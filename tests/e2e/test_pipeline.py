@@ -22,7 +22,15 @@ from components import STAGES
 from pipeline import artifacts
 from tests.support import cluster
 from tests.support.dvc_yaml import code_of
-from tests.support.project import ALL_STAGES, METRICS, PATHS, Project, new_project, recipe
+from tests.support.project import (
+    ALL_STAGES,
+    METRICS,
+    PATHS,
+    Project,
+    new_project,
+    recipe,
+    session_ends,
+)
 from tools.tune.study import TrialNotes
 
 pytestmark = pytest.mark.e2e
@@ -121,11 +129,10 @@ TRIAL_TRAINING = ".dvc/tmp/exps/standalone/tmp*/.dvclive.tmp-*"
 EXECUTORS = ".dvc/tmp/exps/standalone/tmp*"
 
 
-def _killed_trial(project: Project, name: str) -> None:
-    """SIGKILL to mnist-tune, then to the trial it runs: what no handler can see."""
-    found = project.call("pgrep", "-f", f"dvc exp run --temp -n {name}").stdout.split()
-    for pid in found:  # its process group: DVC and the stage
-        os.killpg(int(pid), signal.SIGKILL)
+def _trial_session(project: Project, name: str) -> int:
+    """The session of the trial called `name`: its DVC leads it, its stages are in it."""
+    [pid] = project.call("pgrep", "-f", f"dvc exp run --temp -n {name}").stdout.split()
+    return os.getsid(int(pid))
 
 
 def test_a_stopped_tuning_run_leaves_no_experiment_running(project: Project, tmp_path: Path):
@@ -144,13 +151,15 @@ def test_a_stopped_tuning_run_leaves_no_experiment_running(project: Project, tmp
     assert "interrupted: trials that finished are kept" in error and "Traceback" not in output
     assert project.experiment_states() == {}  # neither running nor listed at all
     assert not list(project.path.glob(EXECUTORS))
-    # SIGKILL to mnist-tune and its trial leaves an experiment DVC lists as running for
-    # good; the next mnist-tune removes it, and completes.
+    # SIGKILL to mnist-tune: its trial ends with it (DVC and the stage, not running on
+    # unseen), leaving an experiment DVC lists as running for good; the next mnist-tune
+    # removes it, and completes.
     killed = project.start(*tune, log=tmp_path / "killed.log")
     project.wait_for(TRIAL_TRAINING, killed)
+    trial = _trial_session(project, "stop-001")
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
-    _killed_trial(project, "stop-001")
+    session_ends(trial)
     assert project.experiment_states() == {"stop-001": "running"}
     resumed = project.run("mnist-tune", "--trials", "1", "--jobs", "1")
     assert "experiment stop-001 was left running by a killed trial: removed" in resumed

@@ -249,3 +249,11 @@ def new_project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> P
     project.run("git", "add", "-A")
     project.run("git", "commit", "-q", "-m", "clone")
     return project
+
+
+def session_ends(session: int, timeout: float = 60) -> None:
+    """Waits for every process of `session` to exit: none may run on unseen."""
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["pgrep", "-s", str(session)], capture_output=True).returncode == 0:
+        assert time.monotonic() < deadline, "a process of the stopped run is still running"
+        time.sleep(0.1)

@@ -172,18 +172,20 @@ def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
             and recording them as failed.
     """
     (root / STUDIES).mkdir(exist_ok=True)
-    with outputs.exclusive_lock(_storage(root)):
-        return _run_study(spec, total=total, jobs=jobs, root=root)
+    with outputs.exclusive_lock(_storage(root)) as lock:
+        # The trials hold the lock too: if this process is killed, it stays held until
+        # the last of them has ended (they get SIGTERM as it dies: tools.tune.trials).
+        return _run_study(spec, total, jobs, Trials(root, held=(lock.fileno(),)))
 
 
-def _run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
-    run = Run(_study(spec, root))
+def _run_study(spec: TuneSpec, total: int, jobs: int, trials: Trials) -> Run:
+    run = Run(_study(spec, trials.root))
     planned = to_run = max(total - _complete(run.study), 0)
     logger.info(
         "study %s: %d trials complete, %d to run, %d at a time",
         spec.study, _complete(run.study), to_run, jobs,
     )  # fmt: skip
-    trials, running, started = Trials(root), {}, time.perf_counter()
+    running, started = {}, time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
             while to_run or running:

@@ -36,15 +36,27 @@ logger = logging.getLogger(__package__)
 NO_PUSH = "evaluate.push=false"
 STOP_GRACE = 20.0  # seconds a stopped trial has for DVC's clean-up before it is killed
 INTERRUPTED = "interrupted"
-# Runs the command after it with SIGINT's default action, even where mnist-tune's own SIGINT
-# is ignored (started with `&` by a script, or nohup), which a child would inherit: DVC must
-# hear the SIGINT `stop` sends to clean up. (Popen's preexec_fn is unsafe from threads.)
-HEARING_SIGINT = [
-    sys.executable,
-    "-c",
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-    "os.execvp(sys.argv[1], sys.argv[1:])",
-]
+# Runs the command after it (argv[2:]) with SIGINT's default action, even where mnist-tune's
+# own SIGINT is ignored (started with `&` by a script, or nohup), which a child would
+# inherit: DVC must hear the SIGINT `stop` sends to clean up. On Linux the command also gets
+# SIGTERM when mnist-tune (pid argv[1]) dies, a SIGKILL included: DVC, which has no handler
+# for it, ends at once and its stage with it (pipeline.cli), rather than run on unseen; the
+# next mnist-tune removes the experiment it leaves listed as running. (SIGINT would not do:
+# DVC ignores it while a stage runs. Popen's preexec_fn is unsafe from threads.)
+_AS_TRIAL = """
+import ctypes, os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+if sys.platform == "linux":
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, kept across exec
+    if os.getppid() != int(sys.argv[1]):  # mnist-tune died before that took effect
+        sys.exit(128 + signal.SIGTERM)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def as_trial(command: list[str]) -> list[str]:
+    """`command`, run so that it hears SIGINT from `stop`, and ends when this process dies."""
+    return [sys.executable, "-c", _AS_TRIAL, str(os.getpid()), *command]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,9 +70,15 @@ class TrialResult:
 class Trials:
     """Trials as DVC experiments: started as processes, read back from their git commits."""
 
-    def __init__(self, root: Path, grace: float = STOP_GRACE):
+    def __init__(self, root: Path, grace: float = STOP_GRACE, held: tuple[int, ...] = ()):
+        """
+        Args:
+            held: descriptors of locks the run holds, which each trial holds too, so they
+                stay held until the last trial has ended, even if mnist-tune is killed.
+        """
         self.root = root
         self.grace = grace
+        self.held = held
         self.running: dict[str, subprocess.Popen] = {}
         self._stopped = False
         self._lock = threading.Lock()
@@ -71,9 +89,10 @@ class Trials:
         Returns:
             Its result, or why it failed.
         """
-        command = [*HEARING_SIGINT, "dvc", "exp", "run", "--temp", "-n", name]
+        command = ["dvc", "exp", "run", "--temp", "-n", name]
         for override in [*overrides(params), NO_PUSH]:
             command += ["-S", override]
+        command = as_trial(command)
         with self._lock:  # a trial starting as the run stops must not start after stop()
             if self._stopped:
                 return INTERRUPTED
@@ -84,6 +103,7 @@ class Trials:
                 stderr=subprocess.STDOUT,
                 text=True,
                 start_new_session=True,  # Ctrl-C is mnist-tune's to handle, not each trial's
+                pass_fds=self.held,
             )
             self.running[name] = process
         output, _ = process.communicate()

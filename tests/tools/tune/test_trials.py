@@ -1,8 +1,15 @@
+import contextlib
+import os
 import signal
 import subprocess
 import sys
 import time
 
+import pytest
+
+from pipeline import outputs
+from pipeline.errors import PipelineError
+from tests.support import ROOT
 from tools.tune import trials
 
 SLEEPER = "import time; time.sleep(60)"  # a run that Ctrl-C stops, as DVC's is
@@ -47,10 +54,80 @@ def test_a_trial_hears_sigint_where_mnist_tune_ignores_it():
     ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         process = subprocess.Popen(
-            [*trials.HEARING_SIGINT, sys.executable, "-c", SLEEPER], start_new_session=True
+            trials.as_trial([sys.executable, "-c", SLEEPER]), start_new_session=True
         )
         time.sleep(0.5)  # its handlers set
     finally:
         signal.signal(signal.SIGINT, ignored)
     assert trials.stop_groups({"a": process}, grace=30) == []
     assert process.returncode == -signal.SIGINT
+
+
+# A `dvc` for the trials that says when it runs and, on SIGTERM, takes a while to end (as a
+# DVC that cleaned up on SIGTERM would), so the lock can be seen held meanwhile.
+_FAKE_DVC = """#!{python}
+import os, signal, sys, time
+from pathlib import Path
+folder = Path(__file__).parent
+def ending(signum, frame):
+    (folder / "heard").write_text(signal.Signals(signum).name)
+    time.sleep(3)
+    (folder / "done").write_text("")
+    sys.exit(128 + signum)
+signal.signal(signal.SIGTERM, ending)
+(folder / "up").write_text(str(os.getpid()))
+time.sleep(60)
+"""
+_TUNE = """
+import sys
+from pathlib import Path
+from pipeline import outputs
+from tools.tune import trials
+with outputs.exclusive_lock(Path(sys.argv[1])) as lock:
+    trials.Trials(Path(sys.argv[2]), held=(lock.fileno(),)).run("s-000", {})
+"""
+
+
+def _appears(path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)
+
+
+def test_a_killed_mnist_tunes_trials_end_with_it_and_hold_its_lock_until_they_have(tmp_path):
+    # SIGKILL reaches no handler: the trials learn of it from the kernel, and no second
+    # mnist-tune starts before they have ended.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dvc"
+    fake.write_text(_FAKE_DVC.format(python=sys.executable))
+    fake.chmod(0o755)
+    storage = tmp_path / "studies.db"
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    tune = subprocess.Popen([sys.executable, "-c", _TUNE, str(storage), str(tmp_path)],
+                            cwd=ROOT, env=env)  # fmt: skip
+    try:
+        _appears(bin_dir / "up")
+        tune.kill()
+        tune.wait()
+        _appears(bin_dir / "heard", timeout=10)
+        assert (bin_dir / "heard").read_text() == "SIGTERM"
+        refused = pytest.raises(PipelineError, match="another run is writing")
+        with refused, outputs.exclusive_lock(storage):  # the trial has not ended yet
+            pass
+        _appears(bin_dir / "done", timeout=10)
+        deadline = time.monotonic() + 10
+        while True:  # free once the trial has exited
+            try:
+                with outputs.exclusive_lock(storage):
+                    break
+            except PipelineError:
+                assert time.monotonic() < deadline, "the lock outlived the trials"
+                time.sleep(0.05)
+    finally:
+        tune.kill()
+        tune.wait()
+        if (bin_dir / "up").exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int((bin_dir / "up").read_text()), signal.SIGKILL)
