@@ -206,12 +206,20 @@ def handle_stop_signals() -> None:
     for stop in (signal.SIGINT, signal.SIGTERM):
         if signal.getsignal(stop) is not signal.SIG_IGN:  # ignored on purpose (nohup, &)
             signal.signal(stop, _interrupt)
+    if not ends_with_parent(signal.SIGTERM, os.getppid()):
+        raise Interrupted(signal.SIGTERM)
+
+
+def ends_with_parent(signum: int, parent: int) -> bool:
+    """Asks the kernel to send this process `signum` when its parent dies, a SIGKILL
+    included; kept across exec (Linux; elsewhere nothing is asked).
+
+    Returns:
+        False if the parent, process `parent`, has died already: nothing would be sent.
+    """
     if sys.platform == "linux":
-        parent = os.getppid()
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # it died before the call took effect
-            raise Interrupted(signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)
+    return os.getppid() == parent
 
 
 def run(main: Callable[[], None], name: str) -> None:

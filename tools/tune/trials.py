@@ -44,12 +44,11 @@ INTERRUPTED = "interrupted"
 # next mnist-tune removes the experiment it leaves listed as running. (SIGINT would not do:
 # DVC ignores it while a stage runs. Popen's preexec_fn is unsafe from threads.)
 _AS_TRIAL = """
-import ctypes, os, signal, sys
+import os, signal, sys
+from pipeline.cli import ends_with_parent
 signal.signal(signal.SIGINT, signal.SIG_DFL)
-if sys.platform == "linux":
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG, kept across exec
-    if os.getppid() != int(sys.argv[1]):  # mnist-tune died before that took effect
-        sys.exit(128 + signal.SIGTERM)
+if not ends_with_parent(signal.SIGTERM, int(sys.argv[1])):  # mnist-tune died already
+    sys.exit(128 + signal.SIGTERM)
 os.execvp(sys.argv[2], sys.argv[2:])
 """
 
