@@ -153,7 +153,8 @@ def summary_anomalies(
     found = record_anomalies(split, summary, data)
     missing = np.flatnonzero(summary.class_counts == 0).tolist()
     if missing:
-        found.append(f"{split}: no examples of class {_few(missing, 10)}{hint}")
+        names = [data.classes[label] for label in missing]  # the user's names, not ids
+        found.append(f"{split}: no examples of class {_few(names, 10)}{hint}")
     return found
 
 

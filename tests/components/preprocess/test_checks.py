@@ -108,6 +108,6 @@ def test_the_outcome_words_anomalies_in_the_schemas_terms():
     assert outcome.anomalies == [
         "train: 1 images are not (12, 10, 3) (keys b'train-00099')",
         "train: 1 labels outside 0-3 (values 4)",
-        "train: no examples of class 2, 3",
+        "train: no examples of class fish, newt",
     ]
     assert len(outcome.stats["train"].pixel_mean) == 3
