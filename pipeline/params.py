@@ -21,6 +21,11 @@ from pipeline.settings import read_settings
 
 TFDS_DATASETS = ("mnist", "fashion_mnist", "kmnist")  # tfds's, 28x28 grey, 10 classes
 FOLDER = "folder"  # a folder of labelled images: data.folder
+# data.folder's default, while the data comes from tfds: ingest depends on data.folder (DVC
+# needs it to exist), and the place for one's own images must hold no git-tracked file for
+# `dvc add` to take it, so the default is a placeholder beside it (docs/own-data.md).
+NO_FOLDER = "data/no-folder"
+IMAGES_FOLDER = "data/images"  # where docs/own-data.md puts one's own images
 DATASETS = (*TFDS_DATASETS, FOLDER)
 AS_FOUND, MOST_COMMON = "as_found", "most_common"  # data.image_size, besides [height, width]
 REFUSE, SKIP = "refuse", "skip"  # data.bad_files

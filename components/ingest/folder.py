@@ -36,7 +36,7 @@ from PIL import Image
 
 from pipeline import images, schema
 from pipeline.errors import PipelineError
-from pipeline.params import AS_FOUND, MOST_COMMON, SKIP, DataParams
+from pipeline.params import AS_FOUND, IMAGES_FOLDER, MOST_COMMON, NO_FOLDER, SKIP, DataParams
 
 logger = logging.getLogger(__package__)
 
@@ -63,7 +63,7 @@ class _Problems:
     def raise_any(self) -> None:
         if self.counts:
             told = "; ".join(map(self._told, self.counts))
-            raise PipelineError(f"data.folder {self.root}: {told}")
+            raise PipelineError(f"data.folder {_named(self.root)}: {told}")
 
     def _told(self, kind_fix: tuple[str, str]) -> str:
         more = self.counts[kind_fix] - len(self.places[kind_fix])
@@ -92,6 +92,15 @@ def _shown(name: str) -> str:
     )
 
 
+def _named(root: Path) -> str:
+    """The folder as its user knows it: relative to the project (the working folder, which in
+    an experiment is DVC's temp copy of it) when inside it, else whole; escaped as names are."""
+    try:
+        return _shown(str(root.relative_to(Path.cwd().resolve())))
+    except ValueError:
+        return _shown(str(root))
+
+
 def _file_name_problem(name: str) -> str | None:
     try:
         name.encode("utf-8")
@@ -114,23 +123,26 @@ def _name(entry: os.DirEntry) -> str:
 def _check_root(root: Path) -> None:
     fix = "set data.folder to a folder holding train/<class>/<images> and test/<class>/<images>"
     if not root.exists():
-        raise PipelineError(f"data.folder {root}: no such folder; {fix}")
+        raise PipelineError(f"data.folder {_named(root)}: no such folder; {fix}")
     if not root.is_dir():
-        raise PipelineError(f"data.folder {root}: not a folder; {fix}")
+        raise PipelineError(f"data.folder {_named(root)}: not a folder; {fix}")
     folders = {e.name: e for e in _entries(root) if e.is_dir() or e.is_symlink()}
     missing = [split for split in schema.RAW_SPLITS if split not in folders]
     if missing:
         found = ", ".join(f"{_shown(name)}/" for name in folders) or "none"
         lacks = " or ".join(f"{split}/" for split in missing)
-        raise PipelineError(f"data.folder {root}: no {lacks} folder (folders: {found}); {fix}")
+        raise PipelineError(
+            f"data.folder {_named(root)}: no {lacks} folder (folders: {found}); {fix}"
+        )
     for split in schema.RAW_SPLITS:
         if folders[split].is_symlink():
-            raise PipelineError(f"data.folder {root}: {split}/ is a link; make it a folder")
+            raise PipelineError(f"data.folder {_named(root)}: {split}/ is a link; make it a folder")
     others = [f"{_shown(name)}/" for name in folders if name not in schema.RAW_SPLITS]
     if others:
         raise PipelineError(
-            f"data.folder {root}: folders other than train/ and test/: {', '.join(others[:NAMED])}"
-            "; move them out (preprocess splits validation off train/ itself)"
+            f"data.folder {_named(root)}: folders other than train/ and test/: "
+            f"{', '.join(others[:NAMED])}; move them out (preprocess splits validation off "
+            "train/ itself)"
         )
 
 
@@ -164,23 +176,25 @@ def _check_classes(root: Path, classes: dict[str, list[str]]) -> None:
     train, test = classes[schema.TRAIN], classes[schema.TEST]
     if len(train) < 2:
         raise PipelineError(
-            f"data.folder {root}: train/ has {len(train)} class folder(s); a classifier needs "
-            "at least 2"
+            f"data.folder {_named(root)}: train/ has {len(train)} class folder(s); a classifier "
+            "needs at least 2"
         )
     if len(train) > schema.MAX_CLASSES:
         raise PipelineError(
-            f"data.folder {root}: train/ has {len(train)} class folders; at most "
+            f"data.folder {_named(root)}: train/ has {len(train)} class folders; at most "
             f"{schema.MAX_CLASSES} are supported"
         )
     unknown = [name for name in test if name not in set(train)]
     if unknown:
         raise PipelineError(
-            f"data.folder {root}: test/ has classes that train/ lacks: "
+            f"data.folder {_named(root)}: test/ has classes that train/ lacks: "
             f"{', '.join(map(_shown, unknown[:NAMED]))}; a model cannot learn them: add "
             "them to train/ or remove them from test/"
         )
     if not test:
-        raise PipelineError(f"data.folder {root}: test/ has no class folders; add test images")
+        raise PipelineError(
+            f"data.folder {_named(root)}: test/ has no class folders; add test images"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,6 +283,11 @@ def survey(params: DataParams) -> Survey:
             the fix (or the param that decides).
     """
     root = Path(params.folder).expanduser().resolve()
+    if root == Path(NO_FOLDER).resolve():
+        raise PipelineError(
+            f"data.folder is {NO_FOLDER}, a placeholder: set it to your images' folder, "
+            f"{IMAGES_FOLDER} say (docs/own-data.md)"
+        )
     _check_root(root)
     problems = _Problems(root)
     classes = _class_folders(root, problems)
@@ -293,7 +312,9 @@ def survey(params: DataParams) -> Survey:
             progress.show("checked %d %s images so far", per_class[split].total(), split)
             if len(examples[size]) < NAMED:
                 examples[size].append(place)
-        logger.info("checked %d %s images in %s", per_class[split].total(), split, root / split)
+        logger.info(
+            "checked %d %s images in %s/%s", per_class[split].total(), split, _named(root), split
+        )
     walk.done()
     for split in schema.RAW_SPLITS:
         empty = [
@@ -303,7 +324,7 @@ def survey(params: DataParams) -> Survey:
         ]
         if empty:
             raise PipelineError(
-                f"data.folder {root}: {split}/ has class folders without images: "
+                f"data.folder {_named(root)}: {split}/ has class folders without images: "
                 f"{', '.join(f'{split}/{_shown(n)}/' for n in empty[:NAMED])}; add images, "
                 "or remove the folder"
             )
@@ -316,7 +337,8 @@ def survey(params: DataParams) -> Survey:
         inferred.check()
     except ValueError as error:
         raise PipelineError(
-            f"data.folder {root}: {error}; set data.image_size to [height, width] to resize them"
+            f"data.folder {_named(root)}: {error}; set data.image_size to [height, width] to "
+            "resize them"
         ) from None
     resized = sum(sizes.values()) - sizes[(height, width)]
     if walk.skipped:
@@ -346,7 +368,7 @@ def _size(
         for place in places
     ]
     raise PipelineError(
-        f"data.folder {root}: {others} of {sum(sizes.values())} images are not "
+        f"data.folder {_named(root)}: {others} of {sum(sizes.values())} images are not "
         f"{common[0]}x{common[1]} (height x width), e.g. {', '.join(named[:NAMED])}; set "
         "data.image_size to most_common or [height, width] to resize them"
     )
@@ -382,7 +404,7 @@ def _read(found: Survey, params: DataParams, split: str) -> Iterator[tuple[bytes
         except PipelineError as error:
             if params.bad_files != SKIP:
                 raise PipelineError(
-                    f"data.folder {found.root}: {_shown(file.key.decode())} does not read "
+                    f"data.folder {_named(found.root)}: {_shown(file.key.decode())} does not read "
                     f"({error}); replace or remove it{_SKIP_HINT}"
                 ) from None
             skipped.append(_shown(file.key.decode()))
@@ -410,6 +432,6 @@ def _say_skipped(found: Survey, split: str, read: collections.Counter, skipped: 
     )  # fmt: skip
     if emptied := [name for label, name in enumerate(found.schema.classes) if not read[label]]:
         raise PipelineError(
-            f"data.folder {found.root}: no {split} image of class {_shown(emptied[0])} decodes "
-            f"(e.g. {skipped[0]}); replace its images"
+            f"data.folder {_named(found.root)}: no {split} image of class {_shown(emptied[0])} "
+            f"decodes (e.g. {skipped[0]}); replace its images"
         )

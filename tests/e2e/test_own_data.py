@@ -1,6 +1,7 @@
 """A folder of the user's own labelled images through DVC, as docs/own-data.md tells it:
-images in data/images, `data.dataset: folder`, `dvc repro`; then metrics, plots and a
-pushed model in the dataset's class names, and mnist-predict answering in them.
+images in data/images, then its recipe (`dvc add`, the two params, a run, a commit); then
+metrics, plots and a pushed model in the dataset's class names, mnist-predict answering in
+them, and every way DVC runs the pipeline seeing the folder: a queued sweep, mnist-tune.
 
 The dataset is one the project did not make and MNIST is not: colour images of four
 classes with names (MNIST's digits 0-3 in random colours, tests.support.folders).
@@ -14,11 +15,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
+import yaml
 
 from pipeline import artifacts, schema
 from tests.support.folders import COLOUR_CLASSES, colour_folder, save_png
-from tests.support.project import ALL_STAGES, METRICS, PATHS, Project, new_project
+from tests.support.project import ALL_STAGES, METRICS, PATHS, Project, new_project, recipe
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +33,6 @@ CLASSES = tuple(sorted(COLOUR_CLASSES))  # the class ids' order: by name, as tfd
 def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist) -> Project:
     project = new_project(tmp_path_factory, mirror_dir)
     colour_folder(mnist, project.path / IMAGES, per_class=400)
-    project.set_param("data.dataset", "folder")
     # What a model of 1,440 examples must reach to be served: the user's call (MNIST's is 0.97).
     project.set_param("evaluate.min_accuracy", 0.85)
     return project
@@ -40,8 +42,13 @@ def _rows(project: Project, name: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(project.read(f"{PATHS['reports']}/{name}"))))
 
 
-def test_repro_follows_the_folders_schema_to_a_served_model(project: Project):
-    assert project.stages_run("dvc", "repro") == ALL_STAGES
+def test_the_recipe_follows_the_folders_schema_to_a_served_model(project: Project):
+    assert "data/images" in project.read(".gitignore")  # git ignores the images...
+    recipe_run = project.stages_run("bash", "-e", "-c", recipe("docs/own-data.md", "own-folder"))
+    assert recipe_run == ALL_STAGES
+    assert project.run("git", "status", "--porcelain") == ""  # ...which DVC tracks
+    assert project.changed_stages() == set()
+    assert yaml.safe_load(project.read("params.yaml"))["data"]["folder"] == IMAGES
     inferred = schema.read_schema(project.path / PATHS["schema"])
     assert (inferred.image_shape, inferred.classes) == ((28, 28, 3), CLASSES)
     assert {r["class"] for r in _rows(project, artifacts.PER_CLASS_FILE)} == set(COLOUR_CLASSES)
@@ -63,6 +70,29 @@ def test_predict_answers_in_the_class_names(project: Project):
     assert tuple(answer["probabilities"]) == CLASSES
 
 
+def test_a_queued_sweep_sees_the_folder(project: Project):
+    # A queued experiment runs in a copy of the project made from git's and DVC's files.
+    project.run("dvc", "exp", "run", "--queue", "-S", "train.epochs=1,2")
+    states = project.run_queue(jobs=2)
+    assert list(states.values()) == ["success", "success"], states
+    for data in project.experiments().values():
+        assert data["params"]["params.yaml"]["data"]["data"]["folder"] == IMAGES
+    project.run("dvc", "exp", "remove", *states)
+
+
+def test_tuning_trials_see_the_folder(project: Project):
+    space = {"train.epochs": {"choices": [1]}, "train.hidden_layer_size": {"choices": [16, 32]}}
+    (project.path / "tune.yaml").write_text(
+        yaml.safe_dump({"study": "own", "seed": 3, "space": space})
+    )
+    project.run("mnist-tune", "--trials", "2", "--jobs", "2")
+    study = optuna.load_study(study_name="own", storage=f"sqlite:///{project.path}/tune/studies.db")
+    complete = optuna.trial.TrialState.COMPLETE
+    assert [t.state for t in study.get_trials(deepcopy=False)] == [complete, complete]
+    project.run("dvc", "exp", "remove", "own-000", "own-001")
+    project.run("git", "checkout", "--", "tune.yaml")
+
+
 def _ingested(project: Project) -> dict[str, bytes]:
     files = [*(project.path / PATHS["raw"]).iterdir(), project.path / PATHS["schema"]]
     return {str(path): path.read_bytes() for path in files}
@@ -74,7 +104,8 @@ def test_a_bad_image_fails_in_one_line_and_keeps_the_outputs(project: Project):
     bad = project.path / IMAGES / "train" / "two" / "notes.txt"
     bad.write_text("not an image")
     try:
-        assert project.changed_stages() == {"ingest"}  # the folder is ingest's dependency
+        # The folder DVC tracks has changed, and so has ingest's dependency.
+        assert project.changed_stages() == {"data/images.dvc", "ingest"}
         result = project.call("dvc", "repro")
     finally:
         bad.unlink()
@@ -106,5 +137,6 @@ def test_a_data_folder_that_does_not_exist_is_named_by_dvc_and_keeps_the_outputs
 def test_a_new_image_reruns_ingest(project: Project):
     before = project.lock_hashes()[PATHS["raw"]]
     save_png(np.zeros((28, 28, 3), np.uint8), project.path / IMAGES / "train" / "two" / "new.png")
+    project.run("dvc", "add", IMAGES)  # as docs/own-data.md says: experiments see it then
     assert project.stages_run("dvc", "repro", "-s", "ingest") == ["ingest"]
     assert project.lock_hashes()[PATHS["raw"]] != before

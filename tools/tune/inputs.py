@@ -36,6 +36,6 @@ def check_folder_tracked(root: Path) -> None:
     if listed.returncode == 0 and listed.stdout:
         return
     raise PipelineError(
-        f"mnist-tune: trials see what git and DVC track, and data.folder {shown(str(folder))} "
-        f"is neither: run dvc add {shown(str(folder))} (docs/own-data.md)"
+        f"mnist-tune: no trial can see data.folder {shown(str(folder))}: git and DVC track "
+        "neither; dvc add it first (docs/own-data.md)"
     )

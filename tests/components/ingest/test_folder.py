@@ -7,6 +7,7 @@ import dataclasses
 import io
 import os
 import shutil
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from PIL import Image
 from components.ingest import folder, stage
 from pipeline import schema
 from pipeline.errors import PipelineError
-from pipeline.params import DataParams
+from pipeline.params import IMAGES_FOLDER, NO_FOLDER, DataParams
 from tests.support.folders import mnist_folder, save_png
 from tests.support.fuzz import spoiled
 from tests.support.records import read_split
@@ -339,3 +340,34 @@ def test_keys_order_the_examples_across_classes(mnist_pngs):
     _, examples = _read(mnist_pngs)
     first = [label for _, _, label in sorted(examples["train"])[:50]]
     assert len(set(first)) >= 8
+
+
+def test_a_folder_inside_the_working_folder_is_named_as_the_user_knows_it(tmp_path, monkeypatch):
+    # In an experiment the working folder is DVC's temp copy of the project: a refusal names
+    # data/images, never .dvc/tmp/exps/tmpXXXX/data/images.
+    copy = tmp_path / ".dvc" / "tmp" / "exps" / "tmp1234"
+    root = _good(copy / "data" / "images")
+    shutil.rmtree(root / "test")
+    monkeypatch.chdir(copy)
+    message = _refused(Path("data/images"), "data.folder data/images: no test/ folder")
+    assert "tmp1234" not in message
+
+
+def test_the_placeholder_folder_is_refused_naming_where_images_go(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / NO_FOLDER).mkdir(parents=True)
+    message = _refused(Path(NO_FOLDER), f"data.folder is {NO_FOLDER}, a placeholder", IMAGES_FOLDER)
+    assert "docs/own-data.md" in message
+
+
+def test_params_default_folder_is_the_placeholder_git_keeps(monkeypatch):
+    # ingest depends on data.folder, so it must exist in a fresh clone; and the place for
+    # one's own images must hold no git-tracked file, or `dvc add` refuses it.
+    from pipeline.params import load_params
+    from tests.support import ROOT
+
+    assert load_params(ROOT / "params.yaml").data.folder == NO_FOLDER
+    tracked = subprocess.run(
+        ["git", "ls-files", NO_FOLDER, IMAGES_FOLDER], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert tracked and all(name.startswith(f"{NO_FOLDER}/") for name in tracked), tracked
