@@ -93,6 +93,22 @@ def test_tuning_trials_see_the_folder(project: Project):
     project.run("git", "checkout", "--", "tune.yaml")
 
 
+def test_a_teammates_pull_brings_the_folder(project: Project, tmp_path: Path):
+    remote, clone = tmp_path / "remote", tmp_path / "clone"
+    project.run("dvc", "remote", "add", "-d", "shared", str(remote))
+    project.run("dvc", "push")
+    project.run("git", "clone", "-q", str(project.path), str(clone))
+    project.run("dvc", "pull", cwd=clone)
+    assert "up to date" in project.run("dvc", "status", cwd=clone)
+    ours, theirs = project.path / IMAGES, clone / IMAGES
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    assert files(ours) and files(ours) == files(theirs)
+    project.run("git", "checkout", "--", ".dvc/config")
+
+
 def _ingested(project: Project) -> dict[str, bytes]:
     files = [*(project.path / PATHS["raw"]).iterdir(), project.path / PATHS["schema"]]
     return {str(path): path.read_bytes() for path in files}
