@@ -16,10 +16,12 @@ import argparse
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from pipeline import artifacts
 from pipeline.reports import HeadlineMetrics, TrainingMetrics
+from tools.inputs import unseen_folder
 from tools.table import short_names, table
 
 
@@ -132,8 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     if shown.returncode != 0:
         sys.stderr.write(shown.stderr)
         return shown.returncode
-    print(render(rows(json.loads(shown.stdout))))
+    found = rows(json.loads(shown.stdout))
+    print(render(found))
+    if any(row["name"].endswith("(failed)") for row in found):
+        _say_unseen_folder()
     return 0
+
+
+def _say_unseen_folder() -> None:
+    """Beside failed experiments, the likeliest reason when it holds: a folder they lack."""
+    if said := unseen_folder(Path.cwd()):
+        print(f"mnist-compare: {said}", file=sys.stderr)
 
 
 def console() -> None:

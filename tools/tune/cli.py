@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pipeline import cli
 from pipeline.errors import PipelineError
+from tools.inputs import unseen_folder
 from tools.tune import report
-from tools.tune.inputs import check_folder_tracked
 from tools.tune.space import SPACE_FILE, load_space
 from tools.tune.study import existing_study, run_study
 
@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.report:
             print(report.render(existing_study(spec, root), spec, root))
             return 0
-        check_folder_tracked(root)
+        if said := unseen_folder(root):  # every trial would fail on DVC's own line
+            raise PipelineError(f"mnist-tune: {said}")
         run = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
         print(report.render(run.study, spec, root))
     except PipelineError as error:

@@ -165,9 +165,9 @@ def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
     failed trial is recorded as failed with its reason; the next run makes up for it.
 
     Raises:
-        PipelineError: at once, while another mnist-tune runs in the project. One at a
+        PipelineError: at once, while another mnist-tune runs in the project (one at a
             time: each removes the experiments killed trials left, and a trial another run
-            is still preparing looks just like one.
+            is still preparing looks just like one).
         KeyboardInterrupt: after stopping the running trials, DVC cleaning up after each,
             and recording them as failed.
     """
