@@ -140,11 +140,16 @@ def _suggest(name: str, known: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
 
 
-def _undo(file: str) -> str:
-    """How to take back a key `dvc exp run -S +key=value` added: DVC writes it into the
-    workspace's params file before any stage runs, and leaves it there when the run fails,
-    so every later run would fail on it too."""
-    return f"(if -S wrote it: git checkout {file})"
+def _unknown_in_file(what: str, name: Any, typo: str, known: list[str], file: str) -> PipelineError:
+    """An unknown key or section found in `file`, and how to take back one that
+    `dvc exp run -S +key=value` added: DVC writes it into the workspace's params file before
+    any stage runs and leaves it there when the run fails, so every later run fails on it.
+    Terser than `_suggest`, so that the logged line fits 120 columns for a typical key."""
+    close = difflib.get_close_matches(typo, known, n=1)
+    hint = f" ({close[0]!r}?)" if close else f"; known keys: {', '.join(known)}"
+    return PipelineError(
+        f"params: unknown {what} {shown(name)}{hint}; undo -S: git checkout {file}"
+    )
 
 
 # YAML 1.1's booleans that YAML 1.2, and so DVC, reads as strings (`True`, `FALSE` and the
@@ -190,8 +195,7 @@ def check_value(key: str, value: Any) -> type:
 def _check(key: str, field: dataclasses.Field, value: Any) -> None:
     if field.type == "bool" and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
         raise PipelineError(
-            f"params: '{key}' is {shown(value)}, a string in YAML 1.2 (as DVC reads it); "
-            "write true or false"
+            f"params: '{key}' is {shown(value)}, a string in YAML 1.2; write true or false"
         )
     if not field.metadata["check"](value):
         raise PipelineError(
@@ -205,10 +209,7 @@ def _build(cls: type, section: str, values: Any, file: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name in values:
         if name not in fields:
-            raise PipelineError(
-                f"params: unknown key {shown(f'{section}.{name}')}; "
-                f"{_suggest(str(name), list(fields))} {_undo(file)}"
-            )
+            raise _unknown_in_file("key", f"{section}.{name}", str(name), list(fields), file)
     for name, field in fields.items():
         key = f"{section}.{name}"
         if name not in values:
@@ -246,10 +247,7 @@ def parse_params(raw: Any, file: str = "params.yaml") -> Params:
         )
     for name in raw:
         if name not in _SECTIONS:
-            raise PipelineError(
-                f"params: unknown section {shown(name)}; {_suggest(str(name), list(_SECTIONS))} "
-                f"{_undo(file)}"
-            )
+            raise _unknown_in_file("section", name, str(name), list(_SECTIONS), file)
     for name in _SECTIONS:
         if name not in raw:
             raise PipelineError(f"params: missing section '{name}'; add it to params.yaml")

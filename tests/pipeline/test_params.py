@@ -33,7 +33,7 @@ def test_repo_params_pin_the_reference_notebook():
 
 def test_typo_names_key_and_closest_valid_one(raw):
     raw["train"]["epoch"] = raw["train"].pop("epochs")
-    with pytest.raises(PipelineError, match=r"unknown key 'train.epoch'; did you mean 'epochs'"):
+    with pytest.raises(PipelineError, match=r"unknown key 'train.epoch' \('epochs'\?\)"):
         parse_params(raw)
 
 
@@ -80,9 +80,15 @@ def test_missing_key_is_named(raw):
         parse_params(raw)
 
 
+def test_an_unknown_section_of_another_type_is_shown_as_it_is(raw):
+    raw[5] = {}
+    with pytest.raises(PipelineError, match=r"unknown section 5; known keys: data, preprocess"):
+        parse_params(raw)
+
+
 def test_unknown_section_is_named(raw):
     raw["trian"] = raw.pop("train")
-    with pytest.raises(PipelineError, match=r"unknown section 'trian'; did you mean 'train'"):
+    with pytest.raises(PipelineError, match=r"unknown section 'trian' \('train'\?\)"):
         parse_params(raw)
 
 
@@ -171,10 +177,7 @@ def test_a_yaml_1_1_boolean_says_to_write_true_or_false(tmp_path, word):
     with pytest.raises(PipelineError) as error:
         load_params(_set(tmp_path, f"evaluate.push={word}"))
     said = str(error.value)
-    assert said == (
-        f"params: 'evaluate.push' is {word!r}, a string in YAML 1.2 (as DVC reads it); "
-        "write true or false"
-    )
+    assert said == f"params: 'evaluate.push' is {word!r}, a string in YAML 1.2; write true or false"
 
 
 def test_a_quoted_true_is_a_string_too(raw):
@@ -190,12 +193,12 @@ def test_a_key_added_by_a_set_typo_says_how_to_put_params_yaml_back(tmp_path, mo
     with pytest.raises(PipelineError) as error:
         load_params(_set(Path(), "+train.epoch=3"))
     said = str(error.value)
-    assert said == (
-        "params: unknown key 'train.epoch'; did you mean 'epochs'? "
-        "(if -S wrote it: git checkout params.yaml)"
+    assert (
+        said == "params: unknown key 'train.epoch' ('epochs'?); undo -S: git checkout params.yaml"
     )
-    assert len(said) <= 100  # with the log line's time, level and name: 120 columns at most
-    with pytest.raises(PipelineError, match=r"section 'trian'.* git checkout params\.yaml\)$"):
+    with pytest.raises(
+        PipelineError, match=r"section 'trian'.*; undo -S: git checkout params\.yaml$"
+    ):
         load_params(_set(Path(), "+trian.epochs=3"))
 
 
