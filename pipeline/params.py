@@ -145,6 +145,23 @@ def _suggest(name: str, known: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
 
 
+def _unknown_in_file(what: str, name: Any, typo: str, known: list[str], file: str) -> PipelineError:
+    """An unknown key or section found in `file`, and how to take back one that
+    `dvc exp run -S +key=value` added: DVC writes it into the workspace's params file before
+    any stage runs and leaves it there when the run fails, so every later run fails on it.
+    Terser than `_suggest`, so that the logged line fits 120 columns for a typical key."""
+    close = difflib.get_close_matches(typo, known, n=1)
+    hint = f" ({close[0]!r}?)" if close else f"; known keys: {', '.join(known)}"
+    return PipelineError(
+        f"params: unknown {what} {shown(name)}{hint}; undo -S: git checkout {file}"
+    )
+
+
+# YAML 1.1's booleans that YAML 1.2, and so DVC, reads as strings (`True`, `FALSE` and the
+# like are booleans in both).
+_YAML11_BOOLEANS = {"y", "yes", "n", "no", "on", "off", "true", "false"}
+
+
 def _field(key: str) -> dataclasses.Field:
     """The params field of a dotted key, such as "train.epochs".
 
@@ -181,22 +198,23 @@ def check_value(key: str, value: Any) -> type:
 
 
 def _check(key: str, field: dataclasses.Field, value: Any) -> None:
+    if field.type == "bool" and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
+        raise PipelineError(
+            f"params: '{key}' is {shown(value)}, a string in YAML 1.2; write true or false"
+        )
     if not field.metadata["check"](value):
         raise PipelineError(
             f"params: '{key}' is {shown(value)}; it must be {field.metadata['allowed']}"
         )
 
 
-def _build(cls: type, section: str, values: Any) -> Any:
+def _build(cls: type, section: str, values: Any, file: str) -> Any:
     if not isinstance(values, dict):
         raise PipelineError(f"params: '{section}' must be a mapping of keys, got {shown(values)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name in values:
         if name not in fields:
-            raise PipelineError(
-                f"params: unknown key {shown(f'{section}.{name}')}; "
-                f"{_suggest(str(name), list(fields))}"
-            )
+            raise _unknown_in_file("key", f"{section}.{name}", str(name), list(fields), file)
     for name, field in fields.items():
         key = f"{section}.{name}"
         if name not in values:
@@ -219,8 +237,11 @@ _SECTIONS = {
 }
 
 
-def parse_params(raw: Any) -> Params:
+def parse_params(raw: Any, file: str = "params.yaml") -> Params:
     """Validates a params mapping (as read from YAML) into typed params.
+
+    Args:
+        file: the file `raw` was read from, for the way back from a key that should not be.
 
     Raises:
         PipelineError: on an unknown or missing key, or a value of the wrong type or range.
@@ -231,13 +252,11 @@ def parse_params(raw: Any) -> Params:
         )
     for name in raw:
         if name not in _SECTIONS:
-            raise PipelineError(
-                f"params: unknown section {shown(name)}; {_suggest(str(name), list(_SECTIONS))}"
-            )
+            raise _unknown_in_file("section", name, str(name), list(_SECTIONS), file)
     for name in _SECTIONS:
         if name not in raw:
             raise PipelineError(f"params: missing section '{name}'; add it to params.yaml")
-    return Params(**{name: _build(cls, name, raw[name]) for name, cls in _SECTIONS.items()})
+    return Params(**{name: _build(cls, name, raw[name], file) for name, cls in _SECTIONS.items()})
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -246,4 +265,5 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     Raises:
         PipelineError: if the file is missing, is not a small YAML file, or fails validation.
     """
-    return parse_params(read_settings(path, prefix="params: ", missing="run from the project root"))
+    raw = read_settings(path, prefix="params: ", missing="run from the project root")
+    return parse_params(raw, file=str(path))

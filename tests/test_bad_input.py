@@ -51,7 +51,7 @@ def _set_params(workdir: Path, section: str, key: str, value) -> None:
 # ---- params: every stage validates params.yaml before any work ----
 
 PARAMS_CASES = {
-    "typo": ("train", "epoch", 5, "unknown key 'train.epoch'; did you mean 'epochs'?"),
+    "typo": ("train", "epoch", 5, "unknown key 'train.epoch' ('epochs'?); undo -S: git checkout"),
     "zero_batch": (
         "train",
         "batch_size",

@@ -169,3 +169,37 @@ def test_dvc_keeps_the_temp_executor_api_mnist_tune_cleans_up_with():
         guide
     )
     assert hasattr(TaskStatus, "FAILED"), guide
+
+
+def test_dvc_still_reads_params_with_the_ruamel_yaml_loader_the_settings_reader_uses():
+    from dvc.utils.serialize import LOADERS, load_yaml
+    from dvc.utils.serialize._yaml import parse_yaml
+
+    guide = _guide("DVC's params reader")
+    assert LOADERS[".yaml"] is load_yaml, guide  # what `dvc params`, `-S` and `${...}` read with
+    assert inspect.signature(parse_yaml).parameters["typ"].default == "safe", guide
+    assert "YAML(typ=typ)" in inspect.getsource(parse_yaml), guide
+
+
+def test_ruamel_yaml_still_composes_through_the_hooks_the_settings_reader_bounds(
+    tmp_path, monkeypatch
+):
+    from ruamel.yaml import YAML
+    from ruamel.yaml.composer import MaxDepthExceededError
+
+    from pipeline import settings
+    from pipeline.errors import PipelineError
+
+    guide = _guide("ruamel.yaml's composer")
+    yaml = YAML(typ="safe", pure=True)
+    yaml.max_depth = 3
+    yaml.get_constructor_parser("[[[[1]]]]")
+    with pytest.raises(MaxDepthExceededError):
+        yaml.composer.get_single_node()
+    assert hasattr(yaml.composer, "warn_double_anchors"), guide
+    # A long list is refused by the counting composer, before the node check would see it.
+    monkeypatch.setattr(settings, "_check", lambda *args: pytest.fail(guide))
+    path = tmp_path / "long.yaml"
+    path.write_text("- 1\n" * (settings.MAX_VALUES + 1))
+    with pytest.raises(PipelineError, match="expands to more than"):
+        settings.read_settings(path, prefix="", missing="")

@@ -1,7 +1,11 @@
 import copy
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.errors import PipelineError
 from pipeline.params import load_params, parse_params
@@ -29,7 +33,7 @@ def test_repo_params_pin_the_reference_notebook():
 
 def test_typo_names_key_and_closest_valid_one(raw):
     raw["train"]["epoch"] = raw["train"].pop("epochs")
-    with pytest.raises(PipelineError, match=r"unknown key 'train.epoch'; did you mean 'epochs'"):
+    with pytest.raises(PipelineError, match=r"unknown key 'train.epoch' \('epochs'\?\)"):
         parse_params(raw)
 
 
@@ -76,9 +80,15 @@ def test_missing_key_is_named(raw):
         parse_params(raw)
 
 
+def test_an_unknown_section_of_another_type_is_shown_as_it_is(raw):
+    raw[5] = {}
+    with pytest.raises(PipelineError, match=r"unknown section 5; known keys: data, preprocess"):
+        parse_params(raw)
+
+
 def test_unknown_section_is_named(raw):
     raw["trian"] = raw.pop("train")
-    with pytest.raises(PipelineError, match=r"unknown section 'trian'; did you mean 'train'"):
+    with pytest.raises(PipelineError, match=r"unknown section 'trian' \('train'\?\)"):
         parse_params(raw)
 
 
@@ -107,3 +117,94 @@ def test_a_float_param_written_as_an_integer_is_a_float(raw):
     rate = parse_params(raw).train.learning_rate
     assert rate == 1.0 and isinstance(rate, float)
     assert parse_params(raw).train.epochs.__class__ is int  # ints stay ints
+
+
+# `dvc exp run -S` parses each value with Hydra's grammar and writes it into params.yaml
+# with ruamel.yaml (dvc.utils.hydra.apply_overrides): what it writes, the stages must read.
+def _set(folder: Path, *overrides: str) -> Path:
+    """A copy of params.yaml in `folder` with `overrides` set as `-S` sets them."""
+    from dvc.utils.hydra import apply_overrides
+
+    path = folder / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    apply_overrides(path, list(overrides))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("override", "section", "key", "value"),
+    [
+        ("train.learning_rate=5e-5", "train", "learning_rate", 5e-05),  # written `5e-05`
+        ("train.learning_rate=1e-4", "train", "learning_rate", 1e-4),
+        ("train.learning_rate=0.00001", "train", "learning_rate", 1e-05),  # written `1e-05`
+        ("train.learning_rate=1E-6", "train", "learning_rate", 1e-06),
+        ("train.learning_rate=2", "train", "learning_rate", 2.0),
+        ("preprocess.validation_fraction=1e-1", "preprocess", "validation_fraction", 0.1),
+        ("evaluate.min_accuracy=.95", "evaluate", "min_accuracy", 0.95),
+        ("evaluate.push=false", "evaluate", "push", False),
+        ("evaluate.push=False", "evaluate", "push", False),
+        ("data.mirror=null", "data", "mirror", None),  # written `mirror:`
+        ("train.seed=4294967295", "train", "seed", 2**32 - 1),
+        (
+            "preprocess.beam_args=['--direct_num_workers=2']",
+            "preprocess",
+            "beam_args",
+            ["--direct_num_workers=2"],
+        ),
+    ],
+)
+def test_what_dvc_exp_run_set_writes_the_stages_read(tmp_path, override, section, key, value):
+    read = getattr(getattr(load_params(_set(tmp_path, override)), section), key)
+    assert read == value and type(read) is type(value)
+
+
+@settings(max_examples=40)  # each writes a file through Hydra and ruamel.yaml
+@given(
+    st.floats(min_value=1e-12, max_value=10, exclude_min=True),
+    st.sampled_from(["{!r}", "{:e}", "{:E}", "{:.3e}", "{:.12f}", "{:.1g}"]),
+)
+def test_any_learning_rate_dvc_takes_is_the_float_the_stages_read(tmp_path_factory, rate, spelling):
+    text = spelling.format(rate)
+    if not 0 < float(text) <= 10:  # rounded out of the key's range by the spelling
+        return
+    folder = tmp_path_factory.mktemp("set")
+    read = load_params(_set(folder, f"train.learning_rate={text}")).train.learning_rate
+    assert read == float(text) and isinstance(read, float)
+
+
+@pytest.mark.parametrize("word", ["yes", "on", "no", "off", "y", "N", "Yes", "OFF"])
+def test_a_yaml_1_1_boolean_says_to_write_true_or_false(tmp_path, word):
+    with pytest.raises(PipelineError) as error:
+        load_params(_set(tmp_path, f"evaluate.push={word}"))
+    said = str(error.value)
+    assert said == f"params: 'evaluate.push' is {word!r}, a string in YAML 1.2; write true or false"
+
+
+def test_a_quoted_true_is_a_string_too(raw):
+    raw["evaluate"]["push"] = "true"
+    with pytest.raises(PipelineError, match=r"'evaluate.push' is 'true', a string.*true or false"):
+        parse_params(raw)
+
+
+def test_a_key_added_by_a_set_typo_says_how_to_put_params_yaml_back(tmp_path, monkeypatch):
+    # DVC refuses `-S train.epoch=3` itself and suggests `-S +train.epoch=3`, which adds the
+    # key to params.yaml; the stage refuses it, and the key stays for every later run.
+    monkeypatch.chdir(tmp_path)  # as a stage runs: params.yaml, in the project's root
+    with pytest.raises(PipelineError) as error:
+        load_params(_set(Path(), "+train.epoch=3"))
+    said = str(error.value)
+    assert (
+        said == "params: unknown key 'train.epoch' ('epochs'?); undo -S: git checkout params.yaml"
+    )
+    with pytest.raises(
+        PipelineError, match=r"section 'trian'.*; undo -S: git checkout params\.yaml$"
+    ):
+        load_params(_set(Path(), "+trian.epochs=3"))
+
+
+def test_non_finite_numbers_in_the_file_are_refused(tmp_path):
+    for text, shown_as in ((".nan", "nan"), ("-.inf", "-inf"), ("1e400", "inf")):
+        path = tmp_path / "params.yaml"
+        path.write_text((ROOT / "params.yaml").read_text().replace("0.001", text, 1))
+        with pytest.raises(PipelineError, match=rf"'train.learning_rate' is {shown_as}; it must"):
+            load_params(path)

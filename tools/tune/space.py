@@ -61,8 +61,8 @@ class TuneSpec:
 
 
 def _yaml_value(value: Any) -> str:
-    """A value as YAML reads it back: `true`, not `True`; a float never in a form YAML 1.1
-    takes for a string (`1e-05` is one; `0.00001` is not)."""
+    """A value as `-S` reads it back: `true`, not `True`; a float in plain digits, the
+    fewest that read back as it (`0.00001`), as people read a trial's params."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):

@@ -1,7 +1,7 @@
 import pytest
-import yaml
 
 from pipeline.errors import PipelineError
+from pipeline.settings import read_settings
 from tests.support import ROOT
 from tools.tune.space import load_space, overrides, parse_space
 
@@ -58,15 +58,33 @@ def test_a_missing_or_broken_file_says_so(tmp_path):
         load_space(tmp_path / "tune.yaml")
 
 
-def test_a_trials_params_become_overrides_dvc_reads_back_as_they_were():
+def test_a_trials_params_become_overrides_dvc_reads_back_as_they_were(tmp_path):
+    from dvc.utils.hydra import apply_overrides
+
     params = {"train.learning_rate": 1e-05, "train.epochs": 7, "train.model": "cnn", "x.y": False}
     assert overrides(params) == [
-        "train.learning_rate=0.00001",  # as 1e-05, YAML 1.1 would read a string
+        "train.learning_rate=0.00001",
         "train.epochs=7",
         "train.model=cnn",
         "x.y=false",
     ]
-    assert [yaml.safe_load(o.split("=", 1)[1]) for o in overrides(params)] == list(params.values())
+    # As `dvc exp run -S` writes them (DVC writes `1e-05`), and as the stages read them back.
+    path = tmp_path / "params.yaml"
+    path.write_text("train: {learning_rate: 0.1, epochs: 1, model: mlp}\nx: {y: true}\n")
+    apply_overrides(path, overrides(params))
+    read = read_settings(path, prefix="", missing="")
+    assert [read[k.split(".")[0]][k.split(".")[1]] for k in params] == list(params.values())
+    assert isinstance(read["train"]["learning_rate"], float)
+
+
+def test_bounds_are_read_as_dvc_reads_them(tmp_path):
+    path = tmp_path / "tune.yaml"
+    path.write_text("study: s\nseed: 1\nspace: {train.learning_rate: {low: 5e-5, high: 1E-2}}\n")
+    (dimension,) = load_space(path).space
+    assert (dimension.low, dimension.high, dimension.kind) == (5e-05, 0.01, float)
+    path.write_text("study: s\nseed: 1\nspace: {train.learning_rate: {low: .nan, high: 1}}\n")
+    with pytest.raises(PipelineError, match=r"'space.train.learning_rate' cannot be nan"):
+        load_space(path)
 
 
 @pytest.mark.parametrize(
