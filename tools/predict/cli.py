@@ -46,7 +46,9 @@ CHUNK = 64  # files per call into the model: batching pays off by ~16, and a chu
 MIN_CONFIDENCE = 0.8
 UNSURE = 3  # the exit status when every file was classified, some answers unsure
 OTHER_DATA = 4  # the exit status when the served model is not for this project's data
-NOT_FINITE = "the model gave probabilities that are not numbers (NaN or infinite): it is damaged"
+NOT_FINITE = (
+    "the model's probabilities are not numbers (NaN or infinite): it is damaged; push it again"
+)
 EXIT_STATUSES = (
     "exit status: 0 when every file got a sure answer; 1 on an error (a file that could not "
     "be classified, no image files, no model); 2 on a usage error; 3 when every file was "

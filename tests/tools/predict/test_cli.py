@@ -239,6 +239,7 @@ def test_help_names_the_exit_statuses(capsys):
     assert "0 when every file got a sure answer" in shown
     assert "1 on an error" in shown
     assert "3 when every file was classified but some answers are unsure" in shown
+    assert "4 when the served model is another dataset's (--model asks it anyway)" in shown
 
 
 def _workspace(root: Path, serving_dir: Path, *names: str) -> Path:
