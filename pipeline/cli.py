@@ -73,6 +73,16 @@ def quiet_native_startup() -> Iterator[None]:
             sys.stderr.flush()
 
 
+def escape_unencodable_output() -> None:
+    """Writes a character the output's encoding lacks as Python's backslash escape (`\\xe9`,
+    `\\u0663`), as Python itself writes stderr, rather than failing: a file or class name in
+    any script reaches an ASCII-only terminal (`LANG=C`, `PYTHONIOENCODING=ascii`) as an
+    escape. For process entry points only."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # not when a test or a caller has replaced it
+            stream.reconfigure(errors="backslashreplace")
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True

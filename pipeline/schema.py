@@ -40,6 +40,7 @@ DIGIT_SHAPE = (28, 28, 1)  # what DIGIT framing makes: a digit centred as MNIST'
 MAX_SIDE = 1024  # pixels a side of an image the stages train on
 MAX_CLASSES = 1000
 MAX_CLASS_NAME = 64  # characters
+_SHOWN_NAME = 10  # characters of a class name `Schema.described` shows: two datasets fit a line
 
 
 def label_problem(name: str) -> str | None:
@@ -90,6 +91,16 @@ class Schema(Record):
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def described(self) -> str:
+        """Its classes and image shape in a few words, for a line that names two datasets:
+        `circle, square, triangle (32x32x3)`, `0..9 (28x28x1)`."""
+        names = [
+            name if len(name) <= _SHOWN_NAME else f"{name[: _SHOWN_NAME - 3]}..."
+            for name in self.classes
+        ]
+        shown = ", ".join(names) if len(names) <= 3 else f"{names[0]}..{names[-1]}"
+        return f"{shown} ({self.height}x{self.width}x{self.channels})"
 
     def check(self) -> Schema:
         """Itself, once its values make a schema the stages can follow.

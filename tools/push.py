@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from components.evaluate import serving
+from components.evaluate import schemas, serving
 from pipeline import artifacts, cli, outputs, schema
 from pipeline.errors import PipelineError
 from pipeline.reports import Blessing
@@ -55,8 +55,10 @@ def blessed_model(root: Path) -> tuple[Path, Blessing]:
 
 def push(root: Path) -> tuple[int, bool]:
     """Pushes the workspace's blessed model to its serving folder, unless it serves already.
-    A serving folder that serves another model is left to evaluate: the blessing was not
-    decided against that one.
+    A serving folder that serves another model of this data is left to evaluate: the
+    blessing was not decided against that one. Over a model of another dataset, the
+    blessing's value check is all evaluate would ask (components.evaluate.blessing): that
+    one is replaced, and a line says so.
 
     Returns:
         (the version that serves it, whether this call pushed it).
@@ -65,14 +67,18 @@ def push(root: Path) -> tuple[int, bool]:
         PipelineError: if the model is not the blessed one, or another model serves.
     """
     model_path, blessing = blessed_model(root)
-    base = artifacts.under(root)["serving"]
+    paths = artifacts.under(root)
+    base, data = paths["serving"], schema.read_schema(paths["schema"])
     with serving.push_lock(base):
         serving.remove_unfinished_pushes(base)
         latest = serving.serving_version(base)
         record = latest and serving.read_push_record(latest)
         if record and record.model_sha256 == blessing.candidate.model_sha256:
-            return int(latest.name), False
-        if latest is not None:
+            return serving.number(latest), False
+        replaced = latest and schemas.other_data(
+            f"version {serving.number(latest)}", serving.read_version_schema(latest), data
+        )
+        if latest is not None and not replaced:
             raise PipelineError(
                 f"{latest} serves another model, which the blessing was not decided against; "
                 "`dvc repro --force -s evaluate` blesses this one against it (and pushes it)"
@@ -82,14 +88,20 @@ def push(root: Path) -> tuple[int, bool]:
 
             from components.evaluate import export
         model = keras.models.load_model(model_path, safe_mode=True)
-        data = _schema_of(model, artifacts.under(root)["schema"])
+        _check_schema(model, data, paths["schema"])
         pushed = serving.PushRecord(blessing.candidate.model_sha256, blessing.candidate.test)
-        return int(export.push(model, base, pushed, data).name), True
+        version = serving.number(export.push(model, base, pushed, data))
+    if replaced:
+        logger.warning("%s: version %d replaces it", replaced, version)
+    return version, True
 
 
-def _schema_of(model: Any, path: Path) -> schema.Schema:
-    """The workspace's schema, once it is the one `model` was trained on."""
-    data = schema.read_schema(path)
+def _check_schema(model: Any, data: schema.Schema, path: Path) -> None:
+    """Checks that the workspace's schema, read from `path`, is the one `model` was trained on.
+
+    Raises:
+        PipelineError: naming what the model takes and gives, and the fix.
+    """
     if (
         tuple(model.input_shape[1:]) != data.image_shape
         or model.output_shape[-1] != data.num_classes
@@ -99,7 +111,6 @@ def _schema_of(model: Any, path: Path) -> schema.Schema:
             f"{model.input_shape[1:]} and gives {model.output_shape[-1]} classes); "
             "`dvc checkout` restores the one that goes with it"
         )
-    return data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +135,7 @@ def console() -> None:
     """The `mnist-push` script: the process entry point, where process-wide settings go."""
     cli.set_tensorflow_log_level()
     cli.handle_stop_signals()
+    cli.escape_unencodable_output()
     cli.setup_logging()
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
     sys.exit(main())

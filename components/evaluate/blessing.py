@@ -25,10 +25,10 @@ from pathlib import Path
 
 import keras
 
-from components.evaluate import export, serving
+from components.evaluate import export, schemas, serving
 from pipeline.params import EvaluateParams
 from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds
-from pipeline.schema import DIGIT, Schema
+from pipeline.schema import Schema
 
 logger = logging.getLogger(__package__)
 
@@ -63,30 +63,25 @@ def decide(
 
 def _baseline(
     serving_dir: Path, score_version: Callable[[Path], Score], data: Schema
-) -> Baseline | None:
+) -> tuple[Baseline | None, int | None]:
     """The model serving now, the latest version, scored; None if nothing serves yet, or
     what serves takes other images or gives other classes (a model of another dataset),
-    so no score of it on this test split means anything."""
+    so no score of it on this test split means anything.
+
+    Returns:
+        (the baseline, or None; the number of the version serving another dataset's model,
+        which a push replaces, or None).
+    """
     latest = serving.serving_version(serving_dir)
     if latest is None:
-        return None
+        return None, None
+    number = serving.number(latest)
     theirs = serving.read_version_schema(latest)
-    # A version pushed before versions carried a schema came from the MNIST family.
-    if theirs != data and (theirs is not None or data.framing != DIGIT):
-        logger.warning(
-            "%s serves a model of another dataset (%s): the candidate is judged on "
-            "evaluate.min_accuracy alone",
-            latest,
-            "no schema" if theirs is None else _described(theirs),
-        )
-        return None
+    if said := schemas.other_data(f"version {number}", theirs, data):
+        logger.warning("%s: the candidate is judged on min_accuracy alone", said)
+        return None, number
     record = serving.read_push_record(latest)
-    return Baseline(int(latest.name), record and record.model_sha256, score_version(latest))
-
-
-def _described(data: Schema) -> str:
-    shown = ", ".join(data.classes[:4]) + (", ..." if data.num_classes > 4 else "")
-    return f"{data.height}x{data.width}x{data.channels}, {data.num_classes} classes: {shown}"
+    return Baseline(number, record and record.model_sha256, score_version(latest)), None
 
 
 def bless_and_push(
@@ -118,29 +113,36 @@ def bless_and_push(
     identity = Candidate(serving.file_sha256(model_path), candidate)
     with serving.push_lock(serving_dir):
         serving.remove_unfinished_pushes(serving_dir)
-        baseline = _baseline(serving_dir, score_version, data)
+        baseline, foreign = _baseline(serving_dir, score_version, data)
         blessed, check, reason = decide(candidate, baseline, thresholds)
         serving_already = baseline is not None and baseline.model_sha256 == identity.model_sha256
         pushed = None
         if blessed and params.push and not serving_already:
             record = serving.PushRecord(identity.model_sha256, candidate)
-            pushed = int(export.push(model, serving_dir, record, data).name)
+            pushed = serving.number(export.push(model, serving_dir, record, data))
     blessing = Blessing(blessed, check, reason, identity, baseline, thresholds, pushed)
-    _log(blessing, serving_dir, params.push)
+    _log(blessing, serving_dir, params.push, foreign)
     return blessing
 
 
-def _log(blessing: Blessing, to: Path, push: bool) -> None:
+def _log(blessing: Blessing, to: Path, push: bool, foreign: int | None) -> None:
+    """The verdict's one line; `foreign` is the version serving another dataset's model."""
     baseline = blessing.baseline
+    other = f"version {foreign} (another dataset's model)" if foreign is not None else None
     if not blessing.blessed:
-        kept = f"version {baseline.version} keeps serving" if baseline else "nothing pushed"
-        logger.warning("NOT BLESSED: %s; %s", blessing.reason, kept)
+        kept = f"version {baseline.version}" if baseline else other
+        logger.warning(
+            "NOT BLESSED: %s; %s",
+            blessing.reason,
+            f"{kept} keeps serving" if kept else "nothing pushed",
+        )
     elif blessing.pushed_version is not None:
         logger.info(
-            "blessed (%s); pushed as version %d to %s",
+            "blessed (%s); pushed as version %d to %s%s",
             blessing.reason,
             blessing.pushed_version,
             to,
+            f", replacing {other}" if other else "",
         )
     elif not push:
         logger.info("blessed (%s); not pushed: evaluate.push is false", blessing.reason)

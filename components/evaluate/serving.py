@@ -17,13 +17,15 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from components.evaluate import version_names
 from pipeline import outputs
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, shown
 from pipeline.record import Record
 from pipeline.reports import Score
 from pipeline.schema import Schema, read_schema
@@ -33,6 +35,8 @@ EXTRA = Path("assets.extra")  # a version's files beside its SavedModel, which T
 PUSH_RECORD = EXTRA / "push.json"
 SCHEMA = EXTRA / "schema.json"  # the dataset's: the input size, the classes
 TFLITE_MODEL = EXTRA / "model.tflite"  # the same model for LiteRT (components.evaluate.lite)
+
+logger = logging.getLogger(__package__)
 
 
 def version_of(tflite: Path) -> Path | None:
@@ -53,10 +57,9 @@ class PushRecord(Record):
 
 
 def versions(base: str | Path) -> list[Path]:
-    """The version folders under `base`, oldest first: folders named by a number."""
-    base = Path(base)
-    numbered = [p for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
-    return sorted(numbered, key=lambda p: int(p.name))
+    """The version folders under `base`, oldest first, as TF Serving reads their names
+    (components.evaluate.version_names)."""
+    return list(version_names.listed(base).numbered.values())
 
 
 def latest_version(base: str | Path) -> Path | None:
@@ -66,9 +69,20 @@ def latest_version(base: str | Path) -> Path | None:
 
 
 def next_version(base: str | Path) -> Path:
-    """The folder the next push writes."""
+    """The folder the next push writes: the latest version's number plus one, written
+    plainly (after `007`, TF Serving's version 7, comes `8`).
+
+    Raises:
+        PipelineError: if the latest version is the largest number TF Serving reads.
+    """
     latest = latest_version(base)
-    return Path(base) / str(int(latest.name) + 1 if latest else 1)
+    following = version_names.number(latest) + 1 if latest else 1
+    if following > version_names.INT64_MAX:
+        raise PipelineError(
+            f"{latest} is the largest version number TF Serving reads: no version can follow it; "
+            "renumber the versions (or remove it)"
+        )
+    return Path(base) / str(following)
 
 
 def saved_model_dir(path: str | Path) -> Path | None:
@@ -81,19 +95,35 @@ def saved_model_dir(path: str | Path) -> Path | None:
 
 
 def serving_version(base: str | Path) -> Path | None:
-    """The version that serves: the latest one; None if there is none yet.
+    """The version that serves: the latest one; None if there is none yet. Names in `base`
+    that TF Serving does not load as versions are warned of, in one line.
 
     Raises:
         PipelineError: if the latest version is not a complete SavedModel: TF Serving would
             pick it, and fail.
     """
-    latest = latest_version(base)
+    listing = version_names.listed(base)
+    if listing.ignored:
+        shown_names = ", ".join(map(shown, listing.ignored[:3]))
+        more = f" and {len(listing.ignored) - 3} more" if len(listing.ignored) > 3 else ""
+        logger.warning(
+            "%s: ignoring %s%s: not a version TF Serving loads (ASCII digits, one name each)",
+            base,
+            shown_names,
+            more,
+        )
+    latest = list(listing.numbered.values())[-1] if listing.numbered else None
     if latest is not None and not (latest / SAVED_MODEL).is_file():
         raise PipelineError(
             f"{latest}, the latest version, holds no SavedModel (emptied or damaged by hand?); "
             f"remove it (rm -r {latest}) so the version before it serves again"
         )
     return latest
+
+
+def number(version: Path) -> int:
+    """A version folder's number, as TF Serving reads its name."""
+    return version_names.number(version)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from components.evaluate import serving
+from components.evaluate import schemas, serving
 from components.evaluate.blessing import bless_and_push
 from components.evaluate.scores import Misclassified, Scorer
 from pipeline import artifacts, cli, dataset, outputs, schema, transform
@@ -98,8 +98,13 @@ def _score_candidate(
 
 
 def _score_version(version: Path, test: tf.data.Dataset, data: schema.Schema) -> Score:
-    """A pushed version's test scores, through its `serving_default`: raw pixels in."""
+    """A pushed version's test scores, through its `serving_default`: raw pixels in.
+
+    Raises:
+        PipelineError: for a version whose model is not the one its schema describes.
+    """
     serve = serving.load_signature(version)
+    schemas.check_signature(version, serve, data)
     scores = Scorer(data.num_classes)
     for images, labels in test:
         pixels = transform.unscale_pixels(images.numpy())

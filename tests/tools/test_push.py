@@ -7,6 +7,7 @@ from components.evaluate import serving
 from pipeline import artifacts, outputs, schema
 from pipeline.errors import PipelineError
 from pipeline.reports import Blessing, Candidate, Score, Thresholds
+from tests.support.records import MNIST, PETS
 from tools import push
 
 
@@ -84,3 +85,36 @@ def test_another_model_serving_is_left_to_evaluate(workspace):
 def test_nothing_pulled_says_what_to_run(tmp_path):
     with pytest.raises(PipelineError, match=r"model\.keras not found; run `dvc pull`"):
         push.push(tmp_path)
+
+
+def _fake_version(base, name: str, data: schema.Schema | None) -> None:
+    """A version folder as mnist-push reads it (it never loads the model that serves)."""
+    (base / name / serving.EXTRA).mkdir(parents=True)
+    (base / name / serving.SAVED_MODEL).write_bytes(b"another")
+    if data is not None:
+        schema.write_schema(base / name / serving.SCHEMA, data)
+
+
+def test_a_model_of_another_dataset_is_replaced_and_a_line_says_so(workspace, caplog):
+    # Over another dataset's model the blessing's value check is all evaluate would ask.
+    # '٣' is no version to TF Serving (int() read it as 3); '007' is its version 7.
+    base = artifacts.under(workspace)["serving"]
+    _fake_version(base, "007", PETS)
+    _fake_version(base, "٣", MNIST)
+    assert push.push(workspace) == (8, True)
+    assert (base / "8" / serving.SAVED_MODEL).is_file()
+    lines = [record.getMessage() for record in caplog.records]
+    assert (
+        f"{base}: ignoring '٣': not a version TF Serving loads (ASCII digits, one name each)"
+        in lines
+    )
+    assert (
+        "version 7 serves cat..newt (12x10x3); this project's data is 0..9 (28x28x1): "
+        "version 8 replaces it"
+    ) in lines
+
+
+def test_a_version_without_a_schema_is_of_the_mnist_family(workspace):
+    _fake_version(artifacts.under(workspace)["serving"], "2", None)
+    with pytest.raises(PipelineError, match=r"serving/2 serves another model"):
+        push.push(workspace)

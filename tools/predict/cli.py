@@ -11,9 +11,14 @@ by LiteRT (tools.predict.model): TensorFlow is never imported.
 
 An answer is flagged unsure when the model's probability for it is below
 --min-confidence, or when the normalisation found no clear digit in the image. A file that
-cannot be read gets its own error line and the others are still classified. Exit status:
-0 when every file got a sure answer, 1 when a file could not be classified (or none was
-given), 3 when every file was classified but some answers are unsure.
+cannot be read gets its own error line and the others are still classified, and so does a
+file the model gives no finite probabilities for (a damaged model): never an answer.
+
+The project's served version answers only if it is a model of this project's data (its
+schema is `data/schema.json`'s); else mnist-predict says whose data it serves and answers
+nothing (exit 4), unless --model names the model to ask. Exit status: 0 when every file got
+a sure answer, 1 when a file could not be classified (or none was given), 3 when every file
+was classified but some answers are unsure, 4 when the served model is another dataset's.
 
     mnist-predict digit.png scans/ [--json] [--model models/serving] [--min-confidence 0.8]
 """
@@ -40,10 +45,15 @@ logger = logging.getLogger(__package__)
 CHUNK = 64  # files per call into the model: batching pays off by ~16, and a chunk prints fast
 MIN_CONFIDENCE = 0.8
 UNSURE = 3  # the exit status when every file was classified, some answers unsure
+OTHER_DATA = 4  # the exit status when the served model is not for this project's data
+NOT_FINITE = (
+    "the model's probabilities are not numbers (NaN or infinite): it is damaged; push it again"
+)
 EXIT_STATUSES = (
     "exit status: 0 when every file got a sure answer; 1 on an error (a file that could not "
     "be classified, no image files, no model); 2 on a usage error; 3 when every file was "
-    "classified but some answers are unsure; 130 or 143 when stopped by Ctrl-C or SIGTERM"
+    "classified but some answers are unsure; 4 when the served model is another dataset's "
+    "(--model asks it anyway); 130 or 143 when stopped by Ctrl-C or SIGTERM"
 )
 
 
@@ -77,6 +87,9 @@ def _answers(
             yield Answer(str(path), error=str(digit))
             continue
         row = next(rows)
+        if not np.isfinite(row).all():  # NaN beats every number in argmax: it is no answer
+            yield Answer(str(path), error=NOT_FINITE)
+            continue
         best = int(row.argmax())
         doubts = [*digit.doubts]
         if row[best] < least:
@@ -123,13 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not 0 <= args.min_confidence <= 1:
             raise PipelineError(f"--min-confidence {args.min_confidence} is not in [0, 1]")
-        served = model.load(model.resolve(args.model))
+        chosen = model.resolve(args.model)
+        if said := model.other_data(chosen, args.model):
+            if args.model is None:
+                logger.error("%s; --model asks it anyway", said)
+                return OTHER_DATA
+            logger.warning("%s", said)
+        served = model.load(chosen)
         counts = {"sure": 0, "unsure": 0, "error": 0}
         for answer in predict(files.find_images(args.paths), served, args.min_confidence):
             kind = "error" if answer.error else "unsure" if answer.unsure else "sure"
             counts[kind] += 1
             if args.json:
-                print(json.dumps(dataclasses.asdict(answer)), flush=True)
+                print(json.dumps(dataclasses.asdict(answer), allow_nan=False), flush=True)
             else:
                 print(answer.text(), file=sys.stderr if answer.error else sys.stdout, flush=True)
     except PipelineError as error:
@@ -154,6 +173,7 @@ def _status(counts: dict[str, int], given: list[str]) -> int:
 def console() -> None:
     """The `mnist-predict` script: the process entry point, where process-wide settings go."""
     cli.handle_stop_signals()
+    cli.escape_unencodable_output()
     cli.setup_logging(logging.WARNING)
     try:
         sys.exit(main())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from components.evaluate import lite, serving
+from components.evaluate import lite, schemas, serving
 from pipeline import artifacts, cli, schema
 from pipeline.errors import PipelineError
 
@@ -64,20 +64,51 @@ def resolve(given: str | None) -> Path:
     return version
 
 
-def load(model: Path) -> Served:
-    """The classifier of a resolved model (LiteRT where there is a TFLite model) and the
-    schema pushed beside it.
+def _version(model: Path) -> Path | None:
+    """The version folder of a resolved model; None for a .tflite file outside one."""
+    return serving.version_of(model) if model.suffix == ".tflite" else model
+
+
+def other_data(model: Path, given: str | None) -> str | None:
+    """The line that says a resolved model serves other data than this project's, naming
+    both; None if it serves the same, or there is nothing to compare: no `data/schema.json`
+    (a clone before `dvc pull`, a folder that only serves), or a bare .tflite file.
 
     Raises:
-        PipelineError: for a model that cannot be loaded, or a schema that is not one.
+        PipelineError: for a `data/schema.json` that is not a schema, unless `--model` was
+            `given`: the model is asked for then, whatever the project's data.
+    """
+    version, path = _version(model), Path(artifacts.paths["schema"])
+    if version is None or not path.exists():
+        return None
+    try:
+        ours = schema.read_schema(path)
+    except PipelineError:
+        if given is None:
+            raise
+        return None
+    name = f"version {serving.number(version)}" if given is None else f"--model {given}"
+    return schemas.other_data(name, serving.read_version_schema(version), ours)
+
+
+def load(model: Path) -> Served:
+    """The classifier of a resolved model (LiteRT where there is a TFLite model) and the
+    schema pushed beside it, once the two are known to go together.
+
+    Raises:
+        PipelineError: for a model that cannot be loaded, a schema that is not one, or a
+            schema that does not describe the model.
     """
     tflite = model if model.suffix == ".tflite" else model / serving.TFLITE_MODEL
-    version = serving.version_of(tflite) if model.suffix == ".tflite" else model
+    version = _version(model)
     found = None if version is None else serving.read_version_schema(version)
     if tflite.is_file():
         with cli.quiet_native_startup():
             classify = lite.LiteModel(tflite)
-        return Served(classify, found or _as_the_model_says(classify.shape, classify.classes))
+        if found is None:
+            return Served(classify, _as_the_model_says(classify.shape, classify.classes))
+        schemas.check_model(version, found, classify.shape, classify.classes)
+        return Served(classify, found)
     logger.warning(
         "%s has no %s: asking its SavedModel, through TensorFlow", model, serving.TFLITE_MODEL
     )
@@ -87,6 +118,7 @@ def load(model: Path) -> Served:
     if found is None:  # a version pushed before schemas were: MNIST's images, then
         classes = signature.structured_outputs["probabilities"].shape[-1]
         found = _as_the_model_says(schema.DIGIT_SHAPE, int(classes))
+    schemas.check_signature(model, signature, found)
     return Served(
         lambda images: signature(images=tf.constant(images))["probabilities"].numpy(), found
     )

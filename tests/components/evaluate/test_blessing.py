@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 import keras
@@ -12,8 +13,9 @@ from components.evaluate import blessing as bl
 from components.evaluate import export, serving
 from components.evaluate.stage import Paths, evaluate
 from pipeline import artifacts
+from pipeline.errors import PipelineError
 from pipeline.reports import Baseline, Blessing, Score, Thresholds
-from tests.support.records import MNIST, PETS, default_params, train_model
+from tests.support.records import MNIST, PETS, default_params, schema_file, train_model
 
 
 @pytest.mark.parametrize(
@@ -134,18 +136,57 @@ def test_below_the_value_threshold_with_nothing_serving_completes(tmp_path, data
     )
 
 
+@pytest.fixture(scope="module")
+def pets_model(tmp_path_factory, pets_processed_dir, pets_schema) -> Path:
+    """A model of PETS' four kinds of 12x10 RGB image, trained 1 epoch."""
+    params = dataclasses.replace(default_params().train, epochs=1)
+    return train_model(tmp_path_factory.mktemp("pets"), pets_processed_dir, pets_schema, params)
+
+
 def test_a_model_of_another_dataset_serving_is_no_baseline(
-    tmp_path, weak_model, pets_processed_dir, pets_schema
+    tmp_path, weak_model, pets_model, pets_processed_dir, pets_schema, caplog
 ):
     # MNIST digits serve; the candidate classifies four kinds of 12x10 RGB image. No score
     # of the one on the other's test split means anything: the value check alone decides.
     served = tmp_path / "serving"
     _push(weak_model, served)
-    params = dataclasses.replace(default_params().train, epochs=1)
-    candidate = train_model(tmp_path / "pets", pets_processed_dir, pets_schema, params)
     data = (pets_processed_dir, pets_schema)
-    blessing = _evaluate(candidate, data, tmp_path, served, min_accuracy=0.0)
+    caplog.set_level(logging.INFO)
+    held_back = _evaluate(pets_model, data, tmp_path, served, min_accuracy=1.0)
+    assert not held_back.blessed and held_back.baseline is None
+    assert (
+        caplog.records[-1]
+        .getMessage()
+        .endswith("; version 1 (another dataset's model) keeps serving")
+    )
+    blessing = _evaluate(pets_model, data, tmp_path, served, min_accuracy=0.0)
     assert blessing.blessed and blessing.check == "value" and blessing.baseline is None
     assert blessing.pushed_version == 2
     assert serving.read_version_schema(served / "2") == PETS
     assert serving.read_version_schema(served / "1") == MNIST  # left as it was
+    lines = [record.getMessage() for record in caplog.records]
+    assert (
+        "version 1 serves 0..9 (28x28x1); this project's data is cat..newt (12x10x3): the "
+        "candidate is judged on min_accuracy alone"
+    ) in lines
+    assert lines[-1].endswith(
+        f"pushed as version 2 to {served}, replacing version 1 (another dataset's model)"
+    )
+
+
+def test_a_served_version_whose_schema_is_not_its_models_is_one_line(
+    tmp_path, weak_model, pets_model, pets_processed_dir, pets_schema
+):
+    # The MNIST model, its schema.json replaced by PETS': the same data as the candidate's,
+    # to read it; scoring it would feed 12x10x3 images to a graph that takes 28x28x1.
+    served = tmp_path / "serving"
+    _push(weak_model, served)
+    schema_file(served / "1" / serving.EXTRA, PETS)
+    data = (pets_processed_dir, pets_schema)
+    with pytest.raises(
+        PipelineError,
+        match=r"1/assets\.extra/schema\.json says cat\.\.newt \(12x10x3\), "
+        "but its model does not take 12x10x3 images",
+    ):
+        _evaluate(pets_model, data, tmp_path, served, min_accuracy=0.0)
+    assert not (tmp_path / "reports").exists() and serving.versions(served) == [served / "1"]

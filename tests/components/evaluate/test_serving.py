@@ -18,6 +18,27 @@ def test_versions_are_the_numbered_folders_in_number_order(tmp_path):
     assert serving.next_version(tmp_path / "missing") == tmp_path / "missing" / "1"
 
 
+def test_names_tf_serving_does_not_load_are_ignored_with_a_warning(tmp_path, caplog):
+    # Each was a traceback or a wrong version: int() fails on '²' and reads '٣' as 3.
+    for name in ("²", "٣", "007", "notes"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "007" / serving.SAVED_MODEL).write_bytes(b"")
+    assert serving.serving_version(tmp_path) == tmp_path / "007"
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line == (
+        f"{tmp_path}: ignoring 'notes', '²', '٣': not a version TF Serving loads (ASCII digits, "
+        "one name each)"
+    )
+    assert serving.number(tmp_path / "007") == 7
+    assert serving.next_version(tmp_path) == tmp_path / "8"  # written plainly after TF's 7
+
+
+def test_no_version_follows_the_largest_number_tf_serving_reads(tmp_path):
+    (tmp_path / str(2**63 - 1)).mkdir()
+    with pytest.raises(PipelineError, match="is the largest version number TF Serving reads"):
+        serving.next_version(tmp_path)
+
+
 def test_a_push_killed_midway_leaves_no_version_and_is_cleaned_up(tmp_path):
     base = tmp_path / "serving"
     (base / "1").mkdir(parents=True)

@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline import schema
 from tests.support import ROOT
+from tests.support.records import MNIST, PETS, schema_file
 from tools.predict import cli as pr
 from tools.predict import model
 
@@ -238,3 +239,109 @@ def test_help_names_the_exit_statuses(capsys):
     assert "0 when every file got a sure answer" in shown
     assert "1 on an error" in shown
     assert "3 when every file was classified but some answers are unsure" in shown
+    assert "4 when the served model is another dataset's (--model asks it anyway)" in shown
+
+
+def _workspace(root: Path, serving_dir: Path, *names: str) -> Path:
+    """A project that serves `serving_dir`'s model as each of `names` in models/serving."""
+    base = root / "models" / "serving"
+    base.mkdir(parents=True)
+    for name in names:
+        (base / name).symlink_to(serving_dir)
+    return root
+
+
+def test_another_datasets_model_answers_only_when_named(tmp_path, serving_dir, digits):
+    ws = _workspace(tmp_path / "ws", serving_dir, "3")
+    _paper(digits[0][0]).save(ws / "shape.png")
+    schema_file(ws / "data", PETS)  # this project's data: four kinds of 12x10 RGB image
+    refused = _run("shape.png", cwd=ws)
+    assert refused.returncode == pr.OTHER_DATA and refused.stdout == ""
+    assert "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert refused.stderr.rstrip().endswith(
+        "version 3 serves 0..9 (28x28x1); this project's data is cat..newt (12x10x3); "
+        "--model asks it anyway"
+    )
+    named = _run("shape.png", "--model", "models/serving", cwd=ws)
+    assert named.returncode == 0 and named.stdout.startswith(f"shape.png: {digits[1][0]} (")
+    assert "--model models/serving serves 0..9 (28x28x1); this project's data" in named.stderr
+    schema_file(ws / "data", MNIST)  # the same data: no word
+    same = _run("shape.png", cwd=ws)
+    assert same.returncode == 0 and same.stderr == ""
+    # No data/schema.json (a clone before `dvc pull`): nothing to hold the model to.
+    (ws / "data" / "schema.json").unlink()
+    assert _run("shape.png", cwd=ws).returncode == 0
+    (ws / "data" / "schema.json").write_text("{")
+    damaged = _run("shape.png", cwd=ws)
+    assert (
+        damaged.returncode == 1 and "data/schema.json is not a dataset's schema" in damaged.stderr
+    )
+    assert _run("shape.png", "--model", "models/serving/3", cwd=ws).returncode == 0
+
+
+def test_only_names_tf_serving_loads_are_versions(tmp_path, serving_dir, digits):
+    # int() failed on '²' (a traceback) and read '٣' as version 3.
+    ws = _workspace(tmp_path / "ws", serving_dir, "1", "²", "٣")
+    _paper(digits[0][0]).save(ws / "digit.png")
+    result = _run("digit.png", cwd=ws)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"digit.png: {digits[1][0]} (")
+    assert result.stderr.rstrip().endswith(
+        "models/serving: ignoring '²', '٣': not a version TF Serving loads (ASCII digits, one name "
+        "each)"
+    )
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"PYTHONIOENCODING": "ascii"},
+        {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},
+    ],
+    ids=["PYTHONIOENCODING=ascii", "LC_ALL=C"],
+)
+def test_a_name_the_output_cannot_encode_is_escaped(tmp_path, serving_dir, digits, environment):
+    name = "café-٣.png"
+    _paper(digits[0][0]).save(tmp_path / name)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.predict.cli", name, "--model", str(serving_dir)],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **environment},
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    (line,) = result.stdout.decode("ascii").splitlines()  # ASCII: escaped, not left out
+    assert line.startswith(("caf\\xe9-\\u0663.png: ", "caf\\xc3\\xa9-\\xd9\\xa3.png: "))
+
+
+def test_probabilities_that_are_not_numbers_are_an_error_in_valid_json(
+    monkeypatch, tmp_path, capsys
+):
+    # A damaged model: NaN for the second image. argmax took NaN as the answer, "sure", and
+    # --json printed a bare NaN, which is not JSON.
+    monkeypatch.setattr(pr.images, "load_image", lambda path: np.zeros((28, 28)))
+    monkeypatch.setattr(
+        pr.images, "normalise", lambda grey: pr.images.Digit(np.zeros((28, 28), np.uint8))
+    )
+    rows = np.full((3, 10), 0.01)
+    rows[:, 7] = 0.91
+    rows[1, 2] = np.nan
+
+    def classify(batch):
+        return rows[: len(batch)]
+
+    monkeypatch.setattr(pr.model, "load", lambda path: model.Served(classify, MNIST))
+    (tmp_path / "m.tflite").write_bytes(b"")
+    files = [str(tmp_path / f"{n}.png") for n in range(3)]
+    assert pr.main([*files, "--json", "--model", str(tmp_path / "m.tflite")]) == 1
+
+    def no_constants(word):
+        raise ValueError(f"{word} is not JSON")
+
+    said = [
+        json.loads(line, parse_constant=no_constants)
+        for line in capsys.readouterr().out.splitlines()
+    ]
+    assert [answer["label"] for answer in said] == ["7", None, "7"]
+    assert said[1]["error"] == pr.NOT_FINITE and said[1]["probabilities"] is None

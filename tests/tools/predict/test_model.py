@@ -1,3 +1,4 @@
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from components.evaluate import serving
 from pipeline import schema
 from pipeline.errors import PipelineError
+from tests.support.records import MNIST, PETS
 from tools.predict import model
 
 
@@ -74,3 +76,20 @@ def test_a_model_of_another_size_is_resized_for():
     found = model._as_the_model_says((32, 32, 3), 4)
     assert (found.height, found.width, found.channels) == (32, 32, 3)
     assert found.framing == schema.RESIZE and found.classes == ("0", "1", "2", "3")
+
+
+@pytest.mark.parametrize("runtime", ["tflite", "savedmodel"])
+def test_a_versions_schema_that_is_not_its_models_is_one_line(tmp_path, serving_dir, runtime):
+    # A schema.json edited by hand, or copied from a version of other data: images would be
+    # made to its size and answers named by its classes. Said before any image is prepared.
+    version = tmp_path / "serving" / "4"
+    shutil.copytree(serving_dir, version)
+    if runtime == "savedmodel":
+        (version / serving.TFLITE_MODEL).unlink()
+    schema.write_schema(version / serving.SCHEMA, PETS)
+    with pytest.raises(PipelineError, match=r"4/assets\.extra/schema\.json says cat\.\.newt "):
+        model.load(version)
+    three = dataclasses.replace(MNIST, classes=("a", "b", "c"))
+    schema.write_schema(version / serving.SCHEMA, three)
+    with pytest.raises(PipelineError, match="but its model gives 10 classes: they do not go"):
+        model.load(version)
