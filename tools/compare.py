@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline import artifacts
+from pipeline import artifacts, cli
 from pipeline.reports import HeadlineMetrics, TrainingMetrics
 from tools.inputs import unseen_folder
 from tools.table import short_names, table
@@ -149,6 +149,7 @@ def _say_unseen_folder() -> None:
 
 def console() -> None:
     """The `mnist-compare` script."""
+    cli.escape_unencodable_output()  # an experiment's name, to an ASCII-only terminal
     try:
         sys.exit(main())
     except BrokenPipeError:  # `mnist-compare | head`: the reader has what it wanted

@@ -1,3 +1,5 @@
+import json
+import os
 import subprocess
 import sys
 
@@ -76,3 +78,34 @@ def test_help_is_the_commands_own():
     )
     assert result.returncode == 0 and result.stdout.startswith("usage: mnist-compare")
     assert "dvc exp show" in result.stdout
+
+
+def test_a_failed_sweep_on_an_untracked_folder_says_why_and_names_escape(tmp_path):
+    # An experiment named in any script reaches an ASCII-only terminal escaped; below a
+    # failed one, the likeliest reason: a folder no experiment's copy of the project holds.
+    params = (ROOT / "params.yaml").read_text().replace("dataset: mnist", "dataset: folder")
+    (tmp_path / "params.yaml").write_text(params.replace("data/no-folder", "data/images"))
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    failed = {**_rev("c" * 40, {"train": {"epochs": 2}}, None), "name": "café-2"}
+    shown = [{**_rev("workspace", {"train": {"epochs": 1}}, None), "experiments": [
+        {"name": "café-2", "revs": [failed], "executor": {"state": "failed"}}
+    ]}]  # fmt: skip
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(shown)}\nEOF\n")
+    (bin_dir / "dvc").chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-c", "from tools.compare import console; console()"],
+        cwd=tmp_path,
+        capture_output=True,
+        env={
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "PYTHONPATH": str(ROOT),
+            "PYTHONIOENCODING": "ascii",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    assert "caf\\xe9-2 (failed)" in result.stdout.decode("ascii")
+    [said] = result.stderr.decode().splitlines()
+    assert said.startswith("mnist-compare: no experiment sees data.folder 'data/images'")

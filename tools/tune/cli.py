@@ -74,6 +74,7 @@ def console() -> None:
 
     matplotlib.use("Agg")  # the plots are files: no window, wherever this runs
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial lines: ours say more
+    cli.escape_unencodable_output()  # a trial's or a study's name, to an ASCII-only terminal
     cli.handle_stop_signals()  # SIGTERM stops the trials and records them, as Ctrl-C does
     cli.setup_logging()
     sys.exit(main())
