@@ -163,7 +163,7 @@ def test_mirror_not_a_folder(workdir):
     env = {"DATA_MIRROR": "nowhere"}
     paths = IngestPaths(out="out", schema="schema.json")
     result = run_stage("ingest", paths, cwd=workdir, env=env, process=True)
-    assert_fails_cleanly(result, "nowhere is not a folder; point DATA_MIRROR")
+    assert_fails_cleanly(result, "nowhere is not a folder of IDX files; set DATA_MIRROR")
     assert (workdir / "out" / "previous.txt").exists()
     assert not (workdir / "schema.json").exists()
 
