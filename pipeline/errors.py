@@ -111,7 +111,8 @@ def shown_path(path: str | os.PathLike[str], limit: int = 48) -> str:
     return f".../{tail}"
 
 
-def fitted(before: str, path: str | os.PathLike[str], after: str) -> str:
-    """A one-line message naming `path`, shown (`shown_path`) in the room the rest of the
-    line leaves it (LINE_ROOM), and never in fewer than 24 characters."""
-    return f"{before}{shown_path(path, max(LINE_ROOM - len(before) - len(after), 24))}{after}"
+def fitted(before: str, path: str | os.PathLike[str], after: str, room: int = LINE_ROOM) -> str:
+    """A one-line message naming `path`, shown (`shown_path`) in what `room` (by default a
+    one-line error's) the rest of the message leaves it, and never in fewer than 24
+    characters."""
+    return f"{before}{shown_path(path, max(room - len(before) - len(after), 24))}{after}"

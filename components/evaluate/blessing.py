@@ -26,6 +26,8 @@ from pathlib import Path
 import keras
 
 from components.evaluate import export, serving
+from pipeline import cli
+from pipeline.errors import fitted
 from pipeline.params import EvaluateParams
 from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds
 from pipeline.schema import DIGIT, Schema
@@ -48,15 +50,15 @@ def decide(
     if baseline is None:
         return True, "value", value % ">="
     drop = baseline.test.accuracy - accuracy
-    versus = f"serving version {baseline.version}'s {baseline.test.accuracy:.4f}"
+    versus = f"version {baseline.version}'s {baseline.test.accuracy:.4f}"
     # Accuracies are multiples of 1/examples; the slack only absorbs float rounding, so that
     # 0.99 - 0.98 is not "more than" a margin of 0.01.
     if drop > thresholds.max_accuracy_drop + 1e-9:
         return (
             False,
             "change",
-            f"test accuracy {accuracy:.4f} is {drop:.4f} below {versus}, more than "
-            f"evaluate.max_accuracy_drop {thresholds.max_accuracy_drop}",
+            f"test accuracy {accuracy:.4f} < {versus} - evaluate.max_accuracy_drop "
+            f"{thresholds.max_accuracy_drop}",
         )
     return True, "change", f"test accuracy {accuracy:.4f} against {versus}"
 
@@ -131,17 +133,19 @@ def bless_and_push(
 
 
 def _log(blessing: Blessing, to: Path, push: bool) -> None:
+    # Each verdict fits one line of 120 columns: the change check's reason names the version
+    # that keeps serving, and a pushed version is named by its folder.
     baseline = blessing.baseline
     if not blessing.blessed:
         kept = f"version {baseline.version} keeps serving" if baseline else "nothing pushed"
-        logger.warning("NOT BLESSED: %s; %s", blessing.reason, kept)
+        if blessing.check == "value":
+            logger.warning("NOT BLESSED: %s; %s", blessing.reason, kept)
+        else:
+            logger.warning("NOT BLESSED: %s", blessing.reason)
     elif blessing.pushed_version is not None:
-        logger.info(
-            "blessed (%s); pushed as version %d to %s",
-            blessing.reason,
-            blessing.pushed_version,
-            to,
-        )
+        said = f"blessed ({blessing.reason}); pushed to "
+        folder = to / str(blessing.pushed_version)
+        logger.info("%s", fitted(said, folder, "", cli.message_room(logger, logging.INFO)))
     elif not push:
         logger.info("blessed (%s); not pushed: evaluate.push is false", blessing.reason)
     else:

@@ -12,7 +12,7 @@ from components.evaluate import blessing as bl
 from components.evaluate import export, serving
 from components.evaluate.stage import Paths, evaluate
 from pipeline import artifacts
-from pipeline.reports import Baseline, Blessing, Score, Thresholds
+from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds
 from tests.support.records import MNIST, PETS, default_params, train_model
 
 
@@ -36,7 +36,7 @@ def test_decide(accuracy, baseline, verdict):
     assert (blessed, check) == verdict
     assert f"{accuracy:.4f}" in reason
     if check == "change":
-        assert "serving version 3's" in reason
+        assert "version 3's" in reason
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -149,3 +149,39 @@ def test_a_model_of_another_dataset_serving_is_no_baseline(
     assert blessing.pushed_version == 2
     assert serving.read_version_schema(served / "2") == PETS
     assert serving.read_version_schema(served / "1") == MNIST  # left as it was
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "baseline", "pushed", "push"),
+    [
+        (0.9604, None, None, True),  # NOT BLESSED on value, nothing served
+        (0.9604, 0.9862, None, True),  # NOT BLESSED on value
+        (0.9712, 0.9862, None, True),  # NOT BLESSED on change
+        (0.9760, None, 1000, True),  # blessed and pushed
+        (0.9760, 0.9750, 1000, True),
+        (0.9760, 0.9750, None, False),  # not pushed: a tuning trial
+        (0.9760, 0.9750, None, True),  # serving already
+    ],
+)
+def test_every_verdict_fits_a_line_of_120_columns(
+    caplog, tmp_path, accuracy, baseline, pushed, push
+):
+    from pipeline import cli
+
+    thresholds = Thresholds(min_accuracy=0.9725, max_accuracy_drop=0.0125)
+    served = baseline and Baseline(999, "a" * 64, Score(accuracy=baseline, loss=0.1))
+    candidate = Score(accuracy=accuracy, loss=0.1)
+    blessed, check, reason = bl.decide(candidate, served, thresholds)
+    identity = Candidate("a" * 64, candidate)
+    blessing = Blessing(blessed, check, reason, identity, served, thresholds, pushed)
+    deep = tmp_path.joinpath(*["a-folder-of-many-letters"] * 6, "serving")
+    with caplog.at_level("INFO", logger=bl.logger.name):
+        bl._log(blessing, deep, push)
+    [record] = caplog.records
+    line = record.getMessage()
+    assert len(line) <= cli.message_room(bl.logger, record.levelno), line
+    assert f"{accuracy:.4f}" in line
+    if served and check == "change" and not blessed:
+        assert "version 999's 0.9862 - evaluate.max_accuracy_drop 0.0125" in line
+    if pushed:
+        assert line.endswith("/serving/1000") and str(tmp_path) not in line
