@@ -101,7 +101,7 @@ def shown_path(path: str | os.PathLike[str], limit: int = 48) -> str:
     parts = Path(text).parts
     tail = parts[-1]
     if len(tail) > limit - 4:
-        stem, dot, suffix = tail.rpartition(".")
+        _, dot, suffix = tail.rpartition(".")
         end = f"{dot}{suffix}" if dot and len(suffix) < 10 else tail[-8:]
         return f".../{tail[: limit - 7 - len(end)]}...{end}"
     for part in reversed(parts[:-1]):
