@@ -113,6 +113,6 @@ def shown_path(path: str | os.PathLike[str], limit: int = 48) -> str:
 
 def fitted(before: str, path: str | os.PathLike[str], after: str, room: int = LINE_ROOM) -> str:
     """A one-line message naming `path`, shown (`shown_path`) in what `room` (by default a
-    one-line error's) the rest of the message leaves it, and never in fewer than 24
+    one-line error's) the rest of the message leaves it, and never in fewer than 16
     characters."""
-    return f"{before}{shown_path(path, max(room - len(before) - len(after), 24))}{after}"
+    return f"{before}{shown_path(path, max(room - len(before) - len(after), 16))}{after}"
