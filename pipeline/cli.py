@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pipeline import artifacts, outputs
-from pipeline.errors import PipelineError, environment_error
+from pipeline.errors import PipelineError, environment_error, shown_path
 
 if TYPE_CHECKING:  # the params (and YAML) are imported by the stages that read them
     from pipeline.params import Params
@@ -201,7 +201,7 @@ def _with_evidence(name: str, error: PipelineError) -> str:
         outputs.write_text(path, error.evidence)
     except OSError:  # no room for it either: the line alone
         return str(error)
-    return f"{error}; all of it is in {path}"
+    return f"{error}; all of it is in {shown_path(path)}"
 
 
 class Interrupted(KeyboardInterrupt):
