@@ -40,6 +40,16 @@ for pyc in source.rglob("*.pyc") if source.is_dir() else ():
             shutil.copy2(pyc, linked)
 endef
 export LINK_BYTECODE
+# The tools' imports, for their bytecode: this -c is a process entry point, so it quiets
+# TensorFlow's start-up lines as the stages' and tools' own do (pipeline.cli), where
+# TF_CPP_MIN_LOG_LEVEL alone leaves those printed before absl's logging is set up.
+define IMPORT_TOOLS
+from pipeline import cli
+cli.set_tensorflow_log_level()
+with cli.quiet_native_startup():
+    import dvc.cli, keras, tools.push, tools.predict.cli
+endef
+export IMPORT_TOOLS
 
 .PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-persist bench-setup bench-hostile bench-photos bench-predict upgrade clean
 
@@ -66,7 +76,7 @@ $(VENV)/.synced-test: pyproject.toml uv.lock | $(UV)
 setup: | $(UV)
 	$(UV) sync --locked --quiet --python $(PYTHON) $(addprefix --extra ,$(EXTRAS))
 	-$(BIN)/python -c "$$LINK_BYTECODE" in $(BYTECODE)
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -c "import dvc.cli, keras, tools.push, tools.predict.cli"
+	$(BIN)/python -c "$$IMPORT_TOOLS"
 	touch $(VENV)/.synced
 
 repro: $(VENV)/.synced

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pipeline import artifacts, outputs
-from pipeline.errors import PipelineError, environment_error
+from pipeline.errors import PipelineError, environment_error, shown_path
 
 if TYPE_CHECKING:  # the params (and YAML) are imported by the stages that read them
     from pipeline.params import Params
@@ -83,10 +83,36 @@ def escape_unencodable_output() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+# Every line the project prints fits WIDTH columns: its own prefix is kept short (the time
+# of day; the stage or tool by its own name, not its package's), so the message has room.
+WIDTH = 120
+_OWN_PACKAGES = ("components.", "tools.")
+
+
+class _Formatter(logging.Formatter):
+    """`12:48:27 INFO train: ...`: a record's time, level, short logger name and message."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(short_name)s: %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = record.name
+        record.short_name = next(
+            (name.removeprefix(p) for p in _OWN_PACKAGES if name.startswith(p)), name
+        )
+        return super().format(record)
+
+
 def setup_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def message_room(logger: logging.Logger, level: int = logging.WARNING) -> int:
+    """The characters a message of `logger` at `level` has on a line of WIDTH."""
+    record = logging.LogRecord(logger.name, level, "", 0, "", None, None)
+    return WIDTH - len(_Formatter().format(record))
 
 
 def flag(help: str) -> Any:
@@ -185,7 +211,7 @@ def _with_evidence(name: str, error: PipelineError) -> str:
         outputs.write_text(path, error.evidence)
     except OSError:  # no room for it either: the line alone
         return str(error)
-    return f"{error}; all of it is in {path}"
+    return f"{error}; all of it is in {shown_path(path)}"
 
 
 class Interrupted(KeyboardInterrupt):

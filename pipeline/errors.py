@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
@@ -12,6 +14,8 @@ _NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
 # How the same errors read once a library has turned them into its own (TensorFlow's, Beam's).
 _DISK_FULL_WORDS = ("No space left on device", "File too large", "Disk quota exceeded")
 _NO_WRITE_WORDS = ("Read-only file system", "Permission denied", "Operation not permitted")
+# Characters a one-line error has: a line is 120 columns, less pipeline.cli's log prefix.
+LINE_ROOM = 95
 
 
 class PipelineError(Exception):
@@ -80,3 +84,35 @@ def shown(value: Any, limit: int = 60) -> str:
     """`value` as a message shows it: its repr, cut to `limit` characters."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
+
+
+def shown_path(path: str | os.PathLike[str], limit: int = 48) -> str:
+    """`path` as a message names it, short enough to leave the message room on its line:
+    relative to the working folder (the project's root, where DVC runs a stage) or to the
+    project DVC runs an experiment for (DVC_ROOT) when under either; else, past `limit`
+    characters, its last components after `.../`, and a file name longer than that cut in
+    the middle (its start and its extension kept, so the user can still find it)."""
+    absolute, text = os.path.abspath(path), os.fspath(path)
+    roots = [os.path.abspath(root) for root in (os.getcwd(), os.environ.get("DVC_ROOT")) if root]
+    if inside := [root for root in roots if os.path.commonpath([absolute, root]) == root]:
+        text = os.path.relpath(absolute, inside[0])
+    if len(text) <= limit:
+        return text
+    parts = Path(text).parts
+    tail = parts[-1]
+    if len(tail) > limit - 4:
+        _, dot, suffix = tail.rpartition(".")
+        end = f"{dot}{suffix}" if dot and len(suffix) < 10 else tail[-8:]
+        return f".../{tail[: limit - 7 - len(end)]}...{end}"
+    for part in reversed(parts[:-1]):
+        if len(part) + 1 + len(tail) > limit - 4:
+            break
+        tail = f"{part}/{tail}"
+    return f".../{tail}"
+
+
+def fitted(before: str, path: str | os.PathLike[str], after: str, room: int = LINE_ROOM) -> str:
+    """A one-line message naming `path`, shown (`shown_path`) in what `room` (by default a
+    one-line error's) the rest of the message leaves it, and never in fewer than 16
+    characters."""
+    return f"{before}{shown_path(path, max(room - len(before) - len(after), 16))}{after}"

@@ -94,12 +94,12 @@ class Schema(Record):
 
     def described(self) -> str:
         """Its classes and image shape in a few words, for a line that names two datasets:
-        `circle, square, triangle (32x32x3)`, `0..9 (28x28x1)`."""
+        `circle, square (32x32x3)`, `0..9 (28x28x1)`: two names, or the first and last."""
         names = [
             name if len(name) <= _SHOWN_NAME else f"{name[: _SHOWN_NAME - 3]}..."
             for name in self.classes
         ]
-        shown = ", ".join(names) if len(names) <= 3 else f"{names[0]}..{names[-1]}"
+        shown = ", ".join(names) if len(names) <= 2 else f"{names[0]}..{names[-1]}"
         return f"{shown} ({self.height}x{self.width}x{self.channels})"
 
     def check(self) -> Schema:

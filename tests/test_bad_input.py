@@ -8,6 +8,7 @@ stage runs the real command, for the wiring.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Callable
@@ -21,7 +22,6 @@ import yaml
 from components.evaluate.stage import Paths as EvaluatePaths
 from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
-from components.train import models
 from components.train.stage import Paths as TrainPaths
 from pipeline import schema, stats
 from pipeline.stats import SplitStats
@@ -29,7 +29,7 @@ from tests.support import ROOT
 from tests.support.cluster import HOST, free_port
 from tests.support.damage import MIRROR_DAMAGE
 from tests.support.fuzz import ALIAS_BOMB
-from tests.support.records import PETS, default_params, raw_examples, write_records
+from tests.support.records import MNIST, PETS, raw_examples, write_records
 from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
 
 
@@ -163,7 +163,7 @@ def test_mirror_not_a_folder(workdir):
     env = {"DATA_MIRROR": "nowhere"}
     paths = IngestPaths(out="out", schema="schema.json")
     result = run_stage("ingest", paths, cwd=workdir, env=env, process=True)
-    assert_fails_cleanly(result, "nowhere is not a folder; point DATA_MIRROR")
+    assert_fails_cleanly(result, "nowhere is not a folder of IDX files; set DATA_MIRROR")
     assert (workdir / "out" / "previous.txt").exists()
     assert not (workdir / "schema.json").exists()
 
@@ -324,6 +324,8 @@ def test_a_validation_split_too_small_names_the_param_that_sizes_it(workdir, mni
 
 # ---- the schema ingest wrote, which every later stage reads ----
 
+HUGE = schema.Schema(1024, 1024, 3, "uint8", tuple("0123456789"), schema.RESIZE)
+
 
 def _schema_device(path: Path) -> None:
     path.symlink_to("/dev/zero")
@@ -373,18 +375,35 @@ def test_a_bad_schema_file_is_one_line_naming_the_fix(
 
 
 @pytest.mark.parametrize("stage", ["preprocess", "train", "evaluate"])
-def test_another_datasets_schema_names_the_records_that_do_not_follow_it(
-    workdir, small_raw_dir, small_processed_dir, stage
+@pytest.mark.parametrize(
+    ("edited", "said"),
+    [
+        (PETS, "s.json says 12x10x3, "),  # another dataset's: none of the records fits it
+        (HUGE, "s.json says 1024x1024x3, "),  # a model of it alone would need gigabytes
+    ],
+    ids=["pets", "huge"],
+)
+def test_a_schema_that_is_not_the_records_is_refused_before_they_are_read(
+    workdir, small_raw_dir, small_processed_dir, stage, edited, said
 ):
-    # MNIST's records, read with a schema of 12x10 RGB images: none of them fits it.
-    schema.write_schema(workdir / "s.json", PETS)
+    schema.write_schema(workdir / "s.json", edited)
     data = small_raw_dir if stage == "preprocess" else small_processed_dir
-    if stage == "evaluate":  # a model of that schema, so the test split is what fails
-        model = models.build_model(default_params().train, PETS, steps_per_epoch=1)
-        model.save(workdir / "m.keras")
     before = snapshot(workdir / "out")
     result = run_stage(stage, _stage_paths(stage, data, "s.json"), cwd=workdir)
-    assert_fails_cleanly(result, "images are not (12, 10, 3)", f"anomalies/{stage}.json")
+    assert_fails_cleanly(result, said, f"{data.name} {28 * 28} values: dvc checkout s.json")
+    assert snapshot(workdir / "out") == before
+
+
+@pytest.mark.parametrize("stage", ["train", "evaluate"])
+def test_a_schema_with_more_classes_than_the_records_is_refused(
+    workdir, small_processed_dir, stage
+):
+    # Once accepted silently: a model of 12 classes trained on records of 10.
+    more = dataclasses.replace(MNIST, classes=(*MNIST.classes, "ten", "eleven"))
+    schema.write_schema(workdir / "s.json", more)
+    before = snapshot(workdir / "out")
+    result = run_stage(stage, _stage_paths(stage, small_processed_dir, "s.json"), cwd=workdir)
+    assert_fails_cleanly(result, "s.json says 12 classes, ", "stats.json 10: dvc checkout s.json")
     assert snapshot(workdir / "out") == before
 
 

@@ -8,9 +8,27 @@ import sys
 from tests.support import ROOT
 
 
-def _link_bytecode() -> str:
+def _defined(name: str) -> str:
+    """The Python the Makefile defines as `name` (a `define` block)."""
     text = (ROOT / "Makefile").read_text()
-    return text.split("define LINK_BYTECODE\n", 1)[1].split("\nendef", 1)[0]
+    return text.split(f"define {name}\n", 1)[1].split("\nendef", 1)[0]
+
+
+def _link_bytecode() -> str:
+    return _defined("LINK_BYTECODE")
+
+
+def test_setup_imports_the_tools_without_tensorflows_start_up_lines():
+    # What `make setup` prints was 8 lines from TensorFlow (absl's notice, oneDNN, the CUDA
+    # probe), twice: TF_CPP_MIN_LOG_LEVEL does not reach what it logs before absl is set up.
+    done = subprocess.run(
+        [sys.executable, "-c", _defined("IMPORT_TOOLS")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and done.stdout + done.stderr == "", done.stderr
 
 
 def test_cached_bytecode_is_linked_only_for_modules_installed_here(tmp_path):

@@ -26,6 +26,8 @@ from pathlib import Path
 import keras
 
 from components.evaluate import export, schemas, serving
+from pipeline import cli
+from pipeline.errors import fitted
 from pipeline.params import EvaluateParams
 from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds
 from pipeline.schema import Schema
@@ -48,15 +50,15 @@ def decide(
     if baseline is None:
         return True, "value", value % ">="
     drop = baseline.test.accuracy - accuracy
-    versus = f"serving version {baseline.version}'s {baseline.test.accuracy:.4f}"
+    versus = f"version {baseline.version}'s {baseline.test.accuracy:.4f}"
     # Accuracies are multiples of 1/examples; the slack only absorbs float rounding, so that
     # 0.99 - 0.98 is not "more than" a margin of 0.01.
     if drop > thresholds.max_accuracy_drop + 1e-9:
         return (
             False,
             "change",
-            f"test accuracy {accuracy:.4f} is {drop:.4f} below {versus}, more than "
-            f"evaluate.max_accuracy_drop {thresholds.max_accuracy_drop}",
+            f"test accuracy {accuracy:.4f} < {versus} - evaluate.max_accuracy_drop "
+            f"{thresholds.max_accuracy_drop}",
         )
     return True, "change", f"test accuracy {accuracy:.4f} against {versus}"
 
@@ -78,7 +80,8 @@ def _baseline(
     number = serving.number(latest)
     theirs = serving.read_version_schema(latest)
     if said := schemas.other_data(f"version {number}", theirs, data):
-        logger.warning("%s: the candidate is judged on min_accuracy alone", said)
+        logger.warning("%s", said)
+        logger.warning("so judged on evaluate.min_accuracy alone; if blessed, it replaces it")
         return None, number
     record = serving.read_push_record(latest)
     return Baseline(number, record and record.model_sha256, score_version(latest)), None
@@ -126,24 +129,26 @@ def bless_and_push(
 
 
 def _log(blessing: Blessing, to: Path, push: bool, foreign: int | None) -> None:
-    """The verdict's one line; `foreign` is the version serving another dataset's model."""
+    """The verdict's one line; `foreign` is the version serving another dataset's model
+    (the lines before it said so, and that a push replaces it). Each verdict fits a line of
+    120 columns: the change check's reason names the version that keeps serving, and a
+    pushed version is named by its folder."""
     baseline = blessing.baseline
-    other = f"version {foreign} (another dataset's model)" if foreign is not None else None
     if not blessing.blessed:
-        kept = f"version {baseline.version}" if baseline else other
-        logger.warning(
-            "NOT BLESSED: %s; %s",
-            blessing.reason,
-            f"{kept} keeps serving" if kept else "nothing pushed",
-        )
+        serving_now = baseline.version if baseline else foreign
+        kept = f"version {serving_now}" if serving_now is not None else None
+        if blessing.check == "value":
+            logger.warning(
+                "NOT BLESSED: %s; %s",
+                blessing.reason,
+                f"{kept} keeps serving" if kept else "nothing pushed",
+            )
+        else:
+            logger.warning("NOT BLESSED: %s", blessing.reason)
     elif blessing.pushed_version is not None:
-        logger.info(
-            "blessed (%s); pushed as version %d to %s%s",
-            blessing.reason,
-            blessing.pushed_version,
-            to,
-            f", replacing {other}" if other else "",
-        )
+        said = f"blessed ({blessing.reason}); pushed to "
+        folder = to / str(blessing.pushed_version)
+        logger.info("%s", fitted(said, folder, "", cli.message_room(logger, logging.INFO)))
     elif not push:
         logger.info("blessed (%s); not pushed: evaluate.push is false", blessing.reason)
     else:

@@ -31,7 +31,7 @@ import tensorflow as tf
 from components.evaluate import schemas, serving
 from components.evaluate.blessing import bless_and_push
 from components.evaluate.scores import Misclassified, Scorer
-from pipeline import artifacts, cli, dataset, outputs, schema, transform
+from pipeline import agreement, artifacts, cli, dataset, outputs, schema, transform
 from pipeline.errors import PipelineError
 from pipeline.params import EvaluateParams
 from pipeline.reports import Blessing, ClassScores, HeadlineMetrics, Score
@@ -123,6 +123,7 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
     """
     data = schema.read_schema(paths.schema)
     split = dataset.split_input(paths.data, schema.TEST, data)
+    agreement.check_schema(paths.schema, data, paths.data, _SPLITS, schema.PROCESSED_DTYPE)
 
     def test() -> tf.data.Dataset:
         return dataset.batches(split, batch_size=_BATCH_SIZE)

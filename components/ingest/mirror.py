@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, fitted
 
 # The builders' own file names (tfds image_classification/mnist.py), same for every dataset.
 FILES = {
@@ -40,6 +40,11 @@ KNOWN_SHA256 = {
 }
 
 
+def _bad(path: Path, said: str) -> PipelineError:
+    """The one line for a problem with the mirror's `path`, the rest of it `said`."""
+    return PipelineError(fitted("mirror: ", path, said))
+
+
 def _read_idx(name: str, path: Path) -> tuple[np.ndarray, str]:
     """Decompresses one IDX file, reading no more than its expected shape's bytes (and one
     more, to tell a file that goes on): a gzip built to expand without end costs nothing.
@@ -53,34 +58,34 @@ def _read_idx(name: str, path: Path) -> tuple[np.ndarray, str]:
     expected_shape = (count, 28, 28) if images else (count,)
     size = int(np.prod(expected_shape))
     if not path.is_file():
-        raise PipelineError(f"mirror: {path} is missing; the mirror folder needs {path.name}")
+        raise _bad(path, " is missing; add it to the mirror folder")
     try:
         with gzip.open(path, "rb") as file:
             header = file.read(4 + 4 * dims)
             if len(header) < 4 + 4 * dims or struct.unpack(">I", header[:4])[0] != magic:
                 kind = "image" if images else "label"
-                raise PipelineError(
-                    f"mirror: {path} is not an IDX {kind} file "
-                    f"(magic number should be {magic}); replace it"
-                )
+                raise _bad(path, f" is not an IDX {kind} file (magic {magic}); replace it")
             shape = struct.unpack(f">{dims}I", header[4:])
             if shape != expected_shape:
-                raise PipelineError(
-                    f"mirror: {path} holds shape {shape}, expected {expected_shape}; replace it"
-                )
+                said = f" holds {_shape(shape)}, not {_shape(expected_shape)}; replace it"
+                raise _bad(path, said)
             body = file.read(size + 1)
     except gzip.BadGzipFile:
-        raise PipelineError(f"mirror: {path} is not a gzip file; replace it") from None
+        raise _bad(path, " is not a gzip file; replace it") from None
     except (EOFError, zlib.error):
-        raise PipelineError(f"mirror: {path} is truncated or corrupt; replace it") from None
+        said = " is truncated or corrupt; replace it"
+        raise _bad(path, said) from None
     if len(body) != size:
-        more = "or more" if len(body) > size else ""
-        raise PipelineError(
-            f"mirror: {path} has {len(body)}{' ' + more if more else ''} data bytes, its "
-            f"header says {size}; the file is truncated or padded: replace it"
-        )
+        more = " or more" if len(body) > size else ""
+        said = f" has {len(body)}{more} data bytes, its header says {size}; replace it"
+        raise _bad(path, said)
     digest = hashlib.sha256(header + body).hexdigest()
     return np.frombuffer(body, dtype=np.uint8).reshape(shape), digest
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    said = "x".join(map(str, shape))
+    return said if len(said) <= 16 else "another shape"
 
 
 def read_mirror(folder: str | Path, dataset: str = "mnist") -> dict[str, np.ndarray]:
@@ -99,18 +104,13 @@ def read_mirror(folder: str | Path, dataset: str = "mnist") -> dict[str, np.ndar
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise PipelineError(
-            f"mirror: {folder} is not a folder; point DATA_MIRROR (or data.mirror) at the "
-            f"folder holding {', '.join(FILES.values())}"
-        )
+        raise _bad(folder, " is not a folder of IDX files; set DATA_MIRROR (or data.mirror)")
     arrays = {}
     for name, file_name in FILES.items():
         path = folder / file_name
         arrays[name], digest = _read_idx(name, path)
         known = KNOWN_SHA256.get(dataset, {}).get(name)
         if known and digest != known:
-            raise PipelineError(
-                f"mirror: {path} decompresses to content whose SHA-256 is not {dataset}'s "
-                "published one; the file is damaged or from another dataset: replace it"
-            )
+            said = f" is not {dataset}'s published file (SHA-256); replace it"
+            raise _bad(path, said)
     return arrays

@@ -38,9 +38,9 @@ def _check_reachable(url: str, dataset: str) -> None:
         socket.create_connection((parts.hostname, port), timeout=_PROBE_TIMEOUT_S).close()
     except OSError as error:
         raise PipelineError(
-            f"ingest: cannot reach {parts.hostname} to download {dataset} ({error}); "
-            f"set {MIRROR_ENV}=/path/to/folder (or data.mirror in params.yaml) to a folder "
-            f"holding {', '.join(mirror.FILES.values())}"
+            f"ingest: cannot reach {dataset}'s server; set {MIRROR_ENV} to a folder of its IDX "
+            ".gz files",
+            evidence=f"{parts.hostname}:{port}: {error}",
         ) from None
 
 

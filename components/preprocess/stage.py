@@ -24,13 +24,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from components.preprocess import checks, runner, transforms
 from components.preprocess.shards import shard_counts
-from pipeline import cli, outputs, schema, tfrecord, validate
+from pipeline import agreement, cli, outputs, schema, tfrecord, validate
 from pipeline.params import PreprocessParams, ValidateParams
 from pipeline.stats import SplitStats
 
@@ -89,6 +90,8 @@ def preprocess(paths: Paths, params: PreprocessParams, limits: ValidateParams) -
             anomaly in the input or output records, naming the anomaly report.
     """
     data = schema.read_schema(paths.schema)
+    if Path(paths.raw).is_dir():  # a local folder: on another filesystem, Beam's checks alone
+        agreement.check_schema(paths.schema, data, paths.raw, schema.RAW_SPLITS, schema.RAW_DTYPE)
     options = runner.options(params.runner, params.beam_args)
     shards = shard_counts(raw_bytes(paths.raw), params)
     with outputs.atomic_output_dir(paths.out) as temp:

@@ -45,7 +45,7 @@ class EpochLogger(keras.callbacks.Callback):
         self.rates.append(steps / seconds)
         logs = logs or {}
         logger.info(
-            "epoch %d/%d: train loss %.4f acc %.4f, val loss %.4f acc %.4f, %.1f s (%.0f steps/s)",
+            "epoch %d/%d: loss %.4g acc %.4f, val loss %.4g acc %.4f, %.1f s (%.0f steps/s)",
             epoch + 1,
             self.params["epochs"],
             *(

@@ -25,7 +25,7 @@ import tensorflow as tf
 from components.train.callbacks import EpochLogger, StopOnDivergence, live_callbacks
 from components.train.keras_archive import save_model
 from components.train.models import build_model, strategy
-from pipeline import cli, dataset, outputs, schema
+from pipeline import agreement, cli, dataset, outputs, schema
 from pipeline.errors import PipelineError
 from pipeline.params import TrainParams
 
@@ -104,6 +104,7 @@ def train(paths: Paths, params: TrainParams) -> Trained:
     """
     epochs = EpochLogger()
     data = schema.read_schema(paths.schema)
+    agreement.check_schema(paths.schema, data, paths.data, _SPLITS, schema.PROCESSED_DTYPE)
     with _memory_named(params), dataset.reading("train", paths.data, _SPLITS, data):
         train_data, validation_data = _inputs(paths.data, data, params)
         with strategy(params.distribute).scope():

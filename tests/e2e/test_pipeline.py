@@ -27,6 +27,7 @@ from tests.support.project import (
     METRICS,
     PATHS,
     Project,
+    assert_lines_fit,
     new_project,
     recipe,
     session_ends,
@@ -61,6 +62,7 @@ def _flatten(tree: dict, prefix: str = "") -> set[str]:
 
 def test_repro_builds_everything_then_nothing(project: Project):
     assert project.stages_run("dvc", "repro") == ALL_STAGES
+    assert_lines_fit(project.output)  # epoch lines, the verdict: once 135 and 157 columns
     metrics = project.json(METRICS)
     # The bar for the reference MLP on a leak-free split (measured 0.9714-0.9767).
     assert metrics["test"]["accuracy"] >= 0.970
@@ -79,7 +81,7 @@ def test_repro_builds_everything_then_nothing(project: Project):
 
 
 def _tune(project: Project, trials: int) -> None:
-    project.run("mnist-tune", "--trials", str(trials), "--jobs", "2")
+    assert_lines_fit(project.run("mnist-tune", "--trials", str(trials), "--jobs", "2"))
 
 
 def test_tuning_runs_each_trial_as_an_experiment_and_resumes(project: Project):

@@ -3,6 +3,7 @@ import errno
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -156,3 +157,15 @@ def test_a_missing_path_flag_is_argparses_own_error(capsys):
         cli.arguments(_Paths, ["--data", "x"], "a stage")
     assert exited.value.code == 2
     assert "the following arguments are required: --out" in capsys.readouterr().err
+
+
+def test_a_log_line_leaves_a_one_line_error_its_room(monkeypatch, capsys):
+    from pipeline.errors import LINE_ROOM
+
+    assert cli.message_room(logging.getLogger("pipeline"), logging.ERROR) == LINE_ROOM
+    monkeypatch.setattr(logging.root, "handlers", [])
+    cli.setup_logging()
+    logging.getLogger("components.train").info("epoch 1/5")
+    [line] = capsys.readouterr().err.splitlines()
+    # The time of day and the stage's own name: 21 characters where there were 48.
+    assert re.fullmatch(r"\d\d:\d\d:\d\d INFO train: epoch 1/5", line), line

@@ -1,4 +1,5 @@
 import errno
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,20 @@ def test_a_cycle_in_the_chain_ends():
     first, second = ValueError("a"), ValueError("b")
     first.__context__, second.__context__ = second, first
     assert environment_error(first) is None
+
+
+def test_a_path_is_shown_relative_to_the_project_or_by_its_last_folders(tmp_path, monkeypatch):
+    from pipeline.errors import fitted, shown_path
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    assert shown_path(tmp_path / "data" / "raw") == "data/raw"
+    deep = Path("/", *["a-folder-of-many-letters"] * 6, "mnist", "train-images-idx3-ubyte.gz")
+    assert shown_path(deep) == ".../mnist/train-images-idx3-ubyte.gz"
+    long_name = Path("/x", "a" * 300 + ".png")
+    shown = shown_path(long_name, 40)
+    assert len(shown) <= 40 and shown.startswith(".../aaa") and shown.endswith("....png")
+    monkeypatch.setenv("DVC_ROOT", "/project")  # a --temp experiment: the user's project
+    assert shown_path("/project/models/serving") == "models/serving"
+    said = fitted("mirror: ", deep, " is missing; add it to the mirror folder")
+    assert len(said) <= 95 and "mnist/train-images-idx3-ubyte.gz is missing" in said

@@ -61,6 +61,6 @@ MIRROR_DAMAGE = {
     ),
     "checksum": (
         edit("train_labels", label_plus_one),
-        "train-labels-idx1-ubyte.gz decompresses to content whose SHA-256",
+        "train-labels-idx1-ubyte.gz is not mnist's published file (SHA-256)",
     ),
 }

@@ -68,13 +68,17 @@ class Project:
             # DVC runs each command with `$SHELL -c`, /bin/sh when SHELL is unset (as in CI):
             # dash, which stays between DVC and the stage, where bash would exec it.
             "SHELL": "/bin/sh",
+            # The width the project's lines must fit (DVC's own are its business).
+            "COLUMNS": str(cli.WIDTH),
         }
+        self.output = ""  # what the last command run printed, stdout then stderr
 
     def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
         result = self.call(*args, cwd=cwd)
         if check:
             assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-        return result.stdout + result.stderr
+        self.output = result.stdout + result.stderr
+        return self.output
 
     def call(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -257,3 +261,9 @@ def session_ends(session: int, timeout: float = 60) -> None:
     while subprocess.run(["pgrep", "-s", str(session)], capture_output=True).returncode == 0:
         assert time.monotonic() < deadline, "a process of the stopped run is still running"
         time.sleep(0.1)
+
+
+def assert_lines_fit(output: str) -> None:
+    """Every line a run printed fits 120 columns, but DVC's echo of a stage's command."""
+    wide = [line for line in output.splitlines() if len(line) > cli.WIDTH]
+    assert all(line.startswith("> ") for line in wide), "\n".join(wide)

@@ -109,7 +109,7 @@ def test_a_model_of_another_dataset_is_replaced_and_a_line_says_so(workspace, ca
         in lines
     )
     assert (
-        "version 7 serves cat..newt (12x10x3); this project's data is 0..9 (28x28x1): "
+        "version 7 serves cat..newt (12x10x3), not this project's 0..9 (28x28x1): "
         "version 8 replaces it"
     ) in lines
 

@@ -72,6 +72,9 @@ def plot(study: Any, spec: TuneSpec, root: Path) -> list[Path]:
         with warnings.catch_warnings():
             # Optuna marks its matplotlib plots experimental: a notice, not this run's news.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # Its note, on a study of few trials, that their importances come out equal: a
+            # traceback-like line of its source's path that the plot itself shows.
+            warnings.filterwarnings("ignore", "Target and region quantiles", UserWarning)
             axes = draw(study)
         path = root / "tune" / f"{spec.study}-{kind}.png"
         axes.figure.tight_layout()

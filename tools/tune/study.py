@@ -16,10 +16,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from pipeline import outputs
+from pipeline import cli, outputs
 from pipeline.errors import PipelineError
 from pipeline.record import Record
-from tools.tune.space import TuneSpec, overrides
+from tools.table import short_names
+from tools.tune.space import TuneSpec
 from tools.tune.trials import INTERRUPTED, TrialResult, Trials, remove_left_running
 
 logger = logging.getLogger(__package__)
@@ -126,8 +127,32 @@ def _start(study: Any, spec: TuneSpec, trials: Trials, pool: ThreadPoolExecutor)
     name = experiment_name(spec, trial.number)
     TrialNotes(name).note(trial)  # before anything that a stop could interrupt
     params = {dimension.key: dimension.suggest(trial) for dimension in spec.space}
-    logger.info("trial %s: %s", name, " ".join(overrides(params)))
+    for line in proposed(spec, name, params):
+        logger.info("%s", line)
     return pool.submit(trials.run, name, params), trial
+
+
+def proposed(spec: TuneSpec, name: str, params: dict[str, Any]) -> list[str]:
+    """The lines that say what a trial tries: the keys it searches, by their short names (a
+    fixed choice says nothing), floats to 4 significant digits, as many lines of 120
+    columns as they take (the experiment holds the exact values)."""
+    keys = [d.key for d in spec.space if len(d.choices) != 1]
+    names = short_names(keys)
+    words = [f"{names[key]}={_shown(params[key])}" for key in keys]
+    head = f"trial {name}:"
+    room = cli.message_room(logger, logging.INFO)
+    lines = [head]
+    for word in words:
+        if len(lines[-1]) + 1 + len(word) > room and lines[-1] != head:
+            lines.append(head)
+        lines[-1] += f" {word}"
+    return lines
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _finish(study: Any, trial: Any, result: TrialResult | str, progress: str) -> None:
@@ -138,7 +163,10 @@ def _finish(study: Any, trial: Any, result: TrialResult | str, progress: str) ->
     if isinstance(result, str):
         dataclasses.replace(notes, error=result).note(trial)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        logger.warning("trial %s failed (%s): %s", name, progress, result)
+        said = f"trial {name} failed ({progress}): {result}"
+        room = cli.message_room(logger, logging.WARNING)
+        # The whole reason stays in the study (mnist-tune --report) and DVC's output above.
+        logger.warning("%s", said if len(said) <= room else f"{said[: room - 3]}...")
         return
     dataclasses.replace(notes, test_accuracy=result.test_accuracy).note(trial)
     study.tell(trial, result.val_accuracy)

@@ -13,8 +13,9 @@ from components.evaluate import blessing as bl
 from components.evaluate import export, serving
 from components.evaluate.stage import Paths, evaluate
 from pipeline import artifacts
+from pipeline.cli import message_room
 from pipeline.errors import PipelineError
-from pipeline.reports import Baseline, Blessing, Score, Thresholds
+from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds
 from tests.support.records import MNIST, PETS, default_params, schema_file, train_model
 
 
@@ -38,7 +39,7 @@ def test_decide(accuracy, baseline, verdict):
     assert (blessed, check) == verdict
     assert f"{accuracy:.4f}" in reason
     if check == "change":
-        assert "serving version 3's" in reason
+        assert "version 3's" in reason
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -154,24 +155,18 @@ def test_a_model_of_another_dataset_serving_is_no_baseline(
     caplog.set_level(logging.INFO)
     held_back = _evaluate(pets_model, data, tmp_path, served, min_accuracy=1.0)
     assert not held_back.blessed and held_back.baseline is None
-    assert (
-        caplog.records[-1]
-        .getMessage()
-        .endswith("; version 1 (another dataset's model) keeps serving")
-    )
+    assert caplog.records[-1].getMessage().endswith("; version 1 keeps serving")
     blessing = _evaluate(pets_model, data, tmp_path, served, min_accuracy=0.0)
     assert blessing.blessed and blessing.check == "value" and blessing.baseline is None
     assert blessing.pushed_version == 2
     assert serving.read_version_schema(served / "2") == PETS
     assert serving.read_version_schema(served / "1") == MNIST  # left as it was
     lines = [record.getMessage() for record in caplog.records]
-    assert (
-        "version 1 serves 0..9 (28x28x1); this project's data is cat..newt (12x10x3): the "
-        "candidate is judged on min_accuracy alone"
-    ) in lines
-    assert lines[-1].endswith(
-        f"pushed as version 2 to {served}, replacing version 1 (another dataset's model)"
-    )
+    said = "version 1 serves 0..9 (28x28x1), not this project's cat..newt (12x10x3)"
+    replaces = "so judged on evaluate.min_accuracy alone; if blessed, it replaces it"
+    assert lines[-3:-1] == [said, replaces]
+    assert lines[-1].endswith("/serving/2")
+    assert all(len(line) <= message_room(bl.logger) for line in lines)
 
 
 def test_a_served_version_whose_schema_is_not_its_models_is_one_line(
@@ -190,3 +185,39 @@ def test_a_served_version_whose_schema_is_not_its_models_is_one_line(
     ):
         _evaluate(pets_model, data, tmp_path, served, min_accuracy=0.0)
     assert not (tmp_path / "reports").exists() and serving.versions(served) == [served / "1"]
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "baseline", "pushed", "push"),
+    [
+        (0.9604, None, None, True),  # NOT BLESSED on value, nothing served
+        (0.9604, 0.9862, None, True),  # NOT BLESSED on value
+        (0.9712, 0.9862, None, True),  # NOT BLESSED on change
+        (0.9760, None, 1000, True),  # blessed and pushed
+        (0.9760, 0.9750, 1000, True),
+        (0.9760, 0.9750, None, False),  # not pushed: a tuning trial
+        (0.9760, 0.9750, None, True),  # serving already
+    ],
+)
+def test_every_verdict_fits_a_line_of_120_columns(
+    caplog, tmp_path, accuracy, baseline, pushed, push
+):
+    from pipeline import cli
+
+    thresholds = Thresholds(min_accuracy=0.9725, max_accuracy_drop=0.0125)
+    served = baseline and Baseline(999, "a" * 64, Score(accuracy=baseline, loss=0.1))
+    candidate = Score(accuracy=accuracy, loss=0.1)
+    blessed, check, reason = bl.decide(candidate, served, thresholds)
+    identity = Candidate("a" * 64, candidate)
+    blessing = Blessing(blessed, check, reason, identity, served, thresholds, pushed)
+    deep = tmp_path.joinpath(*["a-folder-of-many-letters"] * 6, "serving")
+    with caplog.at_level("INFO", logger=bl.logger.name):
+        bl._log(blessing, deep, push, None)
+    [record] = caplog.records
+    line = record.getMessage()
+    assert len(line) <= cli.message_room(bl.logger, record.levelno), line
+    assert f"{accuracy:.4f}" in line
+    if served and check == "change" and not blessed:
+        assert "version 999's 0.9862 - evaluate.max_accuracy_drop 0.0125" in line
+    if pushed:
+        assert line.endswith("/serving/1000") and str(tmp_path) not in line

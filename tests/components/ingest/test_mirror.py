@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.ingest import mirror
-from pipeline.errors import PipelineError
+from pipeline.errors import LINE_ROOM, PipelineError
 from tests.support.damage import MIRROR_DAMAGE, edit, label_plus_one
 from tests.support.fuzz import spoiled
 
@@ -33,8 +33,30 @@ def test_real_mirror_reads_as_canonical_mnist(mnist):
 def test_each_mirror_problem_names_the_file(broken_mirror, damage):
     spoil, message = MIRROR_DAMAGE[damage]
     spoil(broken_mirror)
-    with pytest.raises(PipelineError, match=re.escape(message)):
+    with pytest.raises(PipelineError, match=re.escape(message)) as error:
         mirror.read_mirror(broken_mirror)
+    assert len(str(error.value)) <= LINE_ROOM, error.value
+
+
+def test_a_mirror_deep_in_folders_is_named_by_its_last_ones_and_fits_a_line(tmp_path):
+    deep = tmp_path.joinpath(*["a-folder-of-many-letters"] * 8, "mnist")
+    deep.mkdir(parents=True)
+    for name in ("test_images", "test_labels"):
+        (deep / mirror.FILES[name]).write_bytes(_gzipped(struct.pack(">II", 2049, 5) + bytes(5)))
+    with pytest.raises(PipelineError) as missing:
+        mirror.read_mirror(deep)
+    with pytest.raises(PipelineError) as shape:
+        mirror._read_idx("test_labels", deep / mirror.FILES["test_labels"])
+    with pytest.raises(PipelineError) as magic:
+        mirror._read_idx("test_images", deep / mirror.FILES["test_images"])
+    with pytest.raises(PipelineError) as nowhere:
+        mirror.read_mirror(deep / "nowhere")
+    for error in (missing, shape, magic, nowhere):
+        said = str(error.value)
+        assert len(said) <= LINE_ROOM and ".../" in said and str(tmp_path) not in said, said
+    assert "mnist/train-images-idx3-ubyte.gz is missing" in str(missing.value)
+    assert "holds 5, not 10000; replace it" in str(shape.value)
+    assert "mnist/nowhere is not a folder" in str(nowhere.value)
 
 
 def test_other_datasets_skip_mnist_checksums(broken_mirror):
@@ -44,7 +66,7 @@ def test_other_datasets_skip_mnist_checksums(broken_mirror):
 
 
 def test_not_a_folder(tmp_path):
-    with pytest.raises(PipelineError, match=r"is not a folder; point DATA_MIRROR"):
+    with pytest.raises(PipelineError, match=r"is not a folder of IDX files; set DATA_MIRROR"):
         mirror.read_mirror(tmp_path / "nowhere")
 
 
@@ -80,7 +102,8 @@ def test_any_file_reads_as_the_labels_it_should_hold_or_is_named_as_bad(tmp_path
     try:
         labels, _ = mirror._read_idx(_LABELS, path)
     except PipelineError as error:
-        assert str(path) in str(error) and "replace it" in str(error)
+        said = str(error)
+        assert path.name in said and "replace it" in said and len(said) <= LINE_ROOM
     else:
         assert labels.shape == (10_000,) and labels.dtype == np.uint8
 

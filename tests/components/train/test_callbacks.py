@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from components.train import callbacks
+from pipeline import cli
 from pipeline.errors import PipelineError
 
 
@@ -18,6 +19,20 @@ def test_the_steady_rate_leaves_out_the_first_epoch(monkeypatch):
         logger.on_epoch_end(epoch, {"loss": 1.0, "accuracy": 0.5})
     assert logger.rates == [10.0, 100.0, 50.0, 100.0]
     assert logger.steady_rate() == 100.0  # the median of the last three
+
+
+def test_an_epoch_line_fits_120_columns_at_the_largest_params_allow(monkeypatch, caplog):
+    ticks = iter([0.0, 9999.9])
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(ticks))
+    logger = callbacks.EpochLogger()
+    logger.set_params({"steps": 999_999_990, "epochs": 10_000})  # 99,999 steps/s
+    logs = {"loss": 1234.56789, "accuracy": 1.0, "val_loss": 0.000123456, "val_accuracy": 1.0}
+    logger.on_epoch_begin(9_999)
+    with caplog.at_level("INFO", logger=callbacks.logger.name):
+        logger.on_epoch_end(9_999, logs)
+    [line] = [record.getMessage() for record in caplog.records]
+    assert line.startswith("epoch 10000/10000: loss 1235 acc 1.0000, val loss 0.0001235 ")
+    assert len(line) <= cli.message_room(callbacks.logger, caplog.records[0].levelno), line
 
 
 def test_live_metrics_keep_train_and_val_and_drop_the_step(tmp_path):

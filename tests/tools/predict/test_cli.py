@@ -259,12 +259,12 @@ def test_another_datasets_model_answers_only_when_named(tmp_path, serving_dir, d
     assert refused.returncode == pr.OTHER_DATA and refused.stdout == ""
     assert "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) == 1
     assert refused.stderr.rstrip().endswith(
-        "version 3 serves 0..9 (28x28x1); this project's data is cat..newt (12x10x3); "
+        "version 3 serves 0..9 (28x28x1), not this project's cat..newt (12x10x3); "
         "--model asks it anyway"
     )
     named = _run("shape.png", "--model", "models/serving", cwd=ws)
     assert named.returncode == 0 and named.stdout.startswith(f"shape.png: {digits[1][0]} (")
-    assert "--model models/serving serves 0..9 (28x28x1); this project's data" in named.stderr
+    assert "--model models/serving serves 0..9 (28x28x1), not this project's" in named.stderr
     schema_file(ws / "data", MNIST)  # the same data: no word
     same = _run("shape.png", cwd=ws)
     assert same.returncode == 0 and same.stderr == ""

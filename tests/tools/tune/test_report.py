@@ -60,3 +60,12 @@ def test_trials_noted_partly_or_not_at_all_are_still_reported(tmp_path):
     assert "failed trial 1: left running by an mnist-tune that was killed" in rendered
     assert "failed s-002: left running by an mnist-tune that was killed" in rendered
     assert "best: s-000, test accuracy 0.9700" in rendered
+
+
+def test_plotting_a_study_of_few_trials_prints_no_warning_of_optunas(tmp_path, recwarn):
+    # Two trials with the same value: Optuna warns that their importances come out equal,
+    # a line of its source's path wider than 120 columns in mnist-tune's output.
+    (tmp_path / "tune").mkdir()
+    spec = TuneSpec("s", 1, (Dimension("train.learning_rate", float, 1e-4, 1e-1, log=True),))
+    report.plot(_study([("s-000", 0.98, 0.97), ("s-001", 0.98, 0.97)]), spec, tmp_path)
+    assert [str(w.message) for w in recwarn] == []
