@@ -45,7 +45,7 @@ def test_a_schema_that_is_not_its_models_is_one_line(tmp_path):
     with pytest.raises(PipelineError) as said:
         schemas.check_model(tmp_path / "3", SHAPES, (28, 28), 10)
     assert str(said.value) == (
-        f"{tmp_path / '3' / serving.SCHEMA} says circle, square, triangle (32x32x3), "
+        f"{tmp_path / '3' / serving.SCHEMA} says circle..triangle (32x32x3), "
         "but its model takes 28x28x1 images: they do not go together; restore the version or "
         "remove it"
     )
