@@ -59,6 +59,8 @@ def recipe_settings(root: Path = ROOT) -> list[str]:
 
 
 def _exp_run(clone: Path, env: dict, settings: list[str]) -> dict:
+    # `dvc exp run -S` leaves its settings in params.yaml: each run starts from the committed one.
+    measure(["git", "checkout", "params.yaml"], clone, env)
     run = measure(["dvc", "exp", "run", *(a for s in settings for a in ("-S", s))], clone, env)
     return {
         "test_accuracy": headline_metrics(clone).test.accuracy,

@@ -5,7 +5,10 @@ with tf.data from the TFRecord shards (pipeline.dataset: a seeded shuffle buffer
 records, each record checked against the schema as it is parsed; streamed, or held in
 memory when the splits fit `train.cache_mib`), validates on the validation split each
 epoch, logs per-epoch metrics with DVCLive, and saves the model in Keras's native format.
-Seeded and deterministic: the same params and data give the same weights.
+The run is `train.epochs` long, or longer if that many epochs hold fewer than
+`train.min_steps` gradient steps; one that ends at chance on validation says so in a
+warning (components.train.chance). Seeded and deterministic: the same params and data
+give the same weights.
 
     python -m components train --data data/processed --schema data/schema.json \\
         --model models/model.keras --live dvclive
@@ -124,8 +127,8 @@ def train(paths: Paths, params: TrainParams) -> Trained:
             with outputs.atomic_output(paths.model, exclusive=True) as temp:
                 save_model(model, temp)
     validation = stats.read_stats(paths.data)[schema.VALIDATION].examples_per_class
-    steps = int(model.optimizer.iterations.numpy())
-    warn_if_near_chance(history.history["val_accuracy"][-1], validation, steps)
+    if accuracies := history.history.get("val_accuracy"):  # none from an empty split
+        warn_if_near_chance(accuracies[-1], validation, int(model.optimizer.iterations.numpy()))
     return Trained(model, epochs.steady_rate())
 
 
