@@ -4,7 +4,7 @@ Guessing here is answering without looking at the image: always the commonest cl
 validation split scores that class's share, `chance`, and that is 1/classes when the classes
 are balanced. A guesser's correct answers on n validation examples are Binomial(n, chance).
 A model is *near chance* when its correct answers are no more than the top of that
-distribution's central 99% interval (its 99.5th percentile): guessing scores more less
+distribution's central 99% interval (its 99.5th percentile): guessing scores above it less
 than one time in 200. Below the interval counts too: a model worse than
 guessing learned nothing either.
 """
