@@ -51,7 +51,7 @@ with cli.quiet_native_startup():
 endef
 export IMPORT_TOOLS
 
-.PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-persist bench-setup bench-hostile bench-photos bench-predict upgrade clean
+.PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-small-folder bench-persist bench-setup bench-hostile bench-photos bench-predict upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
@@ -122,6 +122,10 @@ bench-persist: $(VENV)/.synced
 # Folder datasets: MNIST as PNG files against the IDX route, scikit-learn's 8x8 digits.
 bench-own-data: $(VENV)/.synced-test
 	python -m bench.own_data
+
+# docs/own-data.md's small-folder recipe against the defaults, on shapes drawn with 5 seeds.
+bench-small-folder: $(VENV)/.synced
+	python -m bench.small_folder
 
 # Peak memory of mnist-predict and ingest on the worst inputs found (after make repro).
 bench-hostile: $(VENV)/.synced

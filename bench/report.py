@@ -314,6 +314,31 @@ def own_data_tables(results: dict) -> str:
     )
 
 
+def small_folder_table(results: dict) -> str:
+    """The small-folder recipe against the defaults on shapes drawn with each seed."""
+    rows = results["rows"]
+    scores = table(
+        ["shapes drawn with seed", "params", "test accuracy", "train said: at chance", "run, s"],
+        [
+            [
+                str(r["seed"]),
+                r["params"],
+                f"{r['test_accuracy']:.4f}",
+                "yes" if r["said_chance"] else "no",
+                f"{r['wall_s']:.0f}",
+            ]
+            for r in rows
+        ],
+    )
+    recipe = [r["test_accuracy"] for r in rows if r["params"] == "recipe"]
+    goal = f">= {results['goal']}"
+    return (
+        f"{scores}\n\nThe recipe's lowest test accuracy {min(recipe):.4f} (goal {goal} on every "
+        f"seed: {met(min(recipe), goal)}), mean {sum(recipe) / len(recipe):.4f}. "
+        f"Bench time {results['seconds'] / 60:.0f} min, {results['cpus']} CPUs.\n"
+    )
+
+
 def persist_table(results: dict) -> str:
     persist, default = results["persist"], results["default"]
     rows = [
@@ -431,6 +456,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {
     "scale": scale_tables,
     "accuracy": accuracy_table,
     "own_data": own_data_tables,
+    "small_folder": small_folder_table,
     "persist": persist_table,
     "setup": setup_table,
     "photos": serving_tables.photos_table,

@@ -118,6 +118,9 @@ class TrainParams:
     learning_rate: float = _knob("a number in (0, 10]", lambda v: _is_number(v) and 0 < v <= 10)
     batch_size: int = _integer(1, 65_536)
     epochs: int = _integer(1, 10_000)
+    # Epochs are raised until they hold this many steps: a small folder's few batches an
+    # epoch would otherwise train a few dozen steps. A million: hours of MNIST-sized steps.
+    min_steps: int = _integer(0, 1_000_000)
     buffer_size: int = _integer(1, 1_000_000)  # records held: 3 GB of MNIST's at most
     seed: int = _seed()
     cache_mib: int = _integer(0, 1 << 16)  # 64 GiB

@@ -54,3 +54,18 @@ def test_the_parameters_page_lists_every_key_with_the_default_params_yaml_holds(
     for key, default in documented.items():
         section, name = key.split(".")
         assert default == pinned[section][name], key
+
+
+def test_the_small_folder_recipe_is_one_dvc_exp_run_of_settings_the_stages_take(tmp_path):
+    import shutil
+
+    from dvc.utils.hydra import apply_overrides
+
+    from bench.small_folder import recipe_settings
+    from pipeline.params import load_params
+
+    settings = recipe_settings()  # refuses another command, or a data.* setting
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    apply_overrides(tmp_path / "params.yaml", settings)  # what `dvc exp run -S` writes
+    train = load_params(tmp_path / "params.yaml").train
+    assert (train.model, train.min_steps > 0) == ("cnn", True), train

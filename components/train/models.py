@@ -6,6 +6,8 @@ the stage trains.
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -91,6 +93,11 @@ def _learning_rate(
     return keras.optimizers.schedules.CosineDecay(params.learning_rate, total_steps)
 
 
+def planned_epochs(params: TrainParams, steps_per_epoch: int) -> int:
+    """`train.epochs`, raised if need be to hold `train.min_steps` gradient steps."""
+    return max(params.epochs, math.ceil(params.min_steps / max(steps_per_epoch, 1)))
+
+
 def strategy(name: str) -> tf.distribute.Strategy:
     """The `train.distribute` strategy; "mirrored" replicates over every local GPU, else CPU."""
     if name == "mirrored":
@@ -105,10 +112,11 @@ def build_model(params: TrainParams, data: Schema, *, steps_per_epoch: int) -> k
     Args:
         params: the `train` section of params.yaml.
         data: the dataset's schema: the model's input shape and its classes.
-        steps_per_epoch: batches per epoch, for the CNN's learning-rate schedule.
+        steps_per_epoch: batches per epoch, for the CNN's learning-rate schedule over the
+            run's planned_epochs.
     """
     model = ARCHITECTURES[params.model](params, data)
-    rate = _learning_rate(params, steps_per_epoch * params.epochs)
+    rate = _learning_rate(params, steps_per_epoch * planned_epochs(params, steps_per_epoch))
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate, name="adam"),
         loss="sparse_categorical_crossentropy",

@@ -5,7 +5,10 @@ with tf.data from the TFRecord shards (pipeline.dataset: a seeded shuffle buffer
 records, each record checked against the schema as it is parsed; streamed, or held in
 memory when the splits fit `train.cache_mib`), validates on the validation split each
 epoch, logs per-epoch metrics with DVCLive, and saves the model in Keras's native format.
-Seeded and deterministic: the same params and data give the same weights.
+The run is `train.epochs` long, or longer if that many epochs hold fewer than
+`train.min_steps` gradient steps; one that ends at chance on validation says so in a
+warning (components.train.chance). Seeded and deterministic: the same params and data
+give the same weights.
 
     python -m components train --data data/processed --schema data/schema.json \\
         --model models/model.keras --live dvclive
@@ -23,9 +26,10 @@ import keras
 import tensorflow as tf
 
 from components.train.callbacks import EpochLogger, StopOnDivergence, live_callbacks
+from components.train.chance import warn_if_near_chance
 from components.train.keras_archive import save_model
-from components.train.models import build_model, strategy
-from pipeline import agreement, cli, dataset, outputs, schema
+from components.train.models import build_model, planned_epochs, strategy
+from pipeline import agreement, cli, dataset, outputs, schema, stats
 from pipeline.errors import PipelineError
 from pipeline.params import TrainParams
 
@@ -107,21 +111,40 @@ def train(paths: Paths, params: TrainParams) -> Trained:
     agreement.check_schema(paths.schema, data, paths.data, _SPLITS, schema.PROCESSED_DTYPE)
     with _memory_named(params), dataset.reading("train", paths.data, _SPLITS, data):
         train_data, validation_data = _inputs(paths.data, data, params)
+        steps_per_epoch = len(train_data)
         with strategy(params.distribute).scope():
-            model = build_model(params, data, steps_per_epoch=len(train_data))
+            model = build_model(params, data, steps_per_epoch=steps_per_epoch)
+        planned = _planned(params, steps_per_epoch)
         # The model is saved before the live folder's temp is renamed into place.
         with live_callbacks(paths.live) as callbacks:
-            model.fit(
+            history = model.fit(
                 train_data,
                 validation_data=validation_data,
-                epochs=params.epochs,
+                epochs=planned,
                 callbacks=[StopOnDivergence(params.learning_rate), *callbacks, epochs],
                 verbose=0,  # EpochLogger reports each epoch
                 shuffle=False,  # tf.data shuffles, seeded
             )
             with outputs.atomic_output(paths.model, exclusive=True) as temp:
                 save_model(model, temp)
+    validation = stats.read_stats(paths.data)[schema.VALIDATION].examples_per_class
+    if accuracies := history.history.get("val_accuracy"):  # none from an empty split
+        warn_if_near_chance(accuracies[-1], validation, int(model.optimizer.iterations.numpy()))
     return Trained(model, epochs.steady_rate())
+
+
+def _planned(params: TrainParams, steps_per_epoch: int) -> int:
+    """The epochs to run (models.planned_epochs), saying so when train.min_steps raised them."""
+    planned = planned_epochs(params, steps_per_epoch)
+    if planned > params.epochs:
+        logger.info(
+            "train.epochs %d raised to %d: train.min_steps %d at %d steps an epoch",
+            params.epochs,
+            planned,
+            params.min_steps,
+            steps_per_epoch,
+        )
+    return planned
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,6 +43,8 @@ def test_typo_names_key_and_closest_valid_one(raw):
         ("train", "batch_size", 0, "an integer from 1 to 65536"),
         ("train", "epochs", 2.5, "an integer from 1 to 10000"),
         ("train", "epochs", True, "an integer from 1 to 10000"),
+        ("train", "min_steps", -1, "an integer from 0 to 1000000"),
+        ("train", "min_steps", 1e3, "an integer from 0 to 1000000"),  # YAML 1.2's float
         ("train", "buffer_size", "big", "an integer from 1 to 1000000"),
         ("train", "buffer_size", 2**64, "an integer from 1 to 1000000"),  # beyond int64
         ("train", "learning_rate", 0, "a number in (0, 10]"),

@@ -44,6 +44,30 @@ def test_the_cnns_learning_rate_decays_to_zero_over_the_run(params):
     assert models._learning_rate(params, total_steps=20) == params.learning_rate  # the MLP
 
 
+@pytest.mark.parametrize(
+    ("epochs", "min_steps", "steps_per_epoch", "planned"),
+    [
+        (5, 0, 270, 5),  # MNIST's defaults: min_steps off
+        (5, 1000, 270, 5),  # MNIST already holds 1350 steps: nothing raised
+        (5, 1000, 26, 39),  # 3 x 270 images in batches of 32: 38 epochs are 988 steps
+        (5, 1000, 25, 40),  # exactly: 40 x 25 = 1000
+        (50, 1000, 26, 50),  # epochs beyond the budget stay
+        (1, 7, 1, 7),
+    ],
+)
+def test_min_steps_raises_the_epochs_to_hold_them(
+    params, epochs, min_steps, steps_per_epoch, planned
+):
+    raised = dataclasses.replace(params, epochs=epochs, min_steps=min_steps)
+    assert models.planned_epochs(raised, steps_per_epoch) == planned
+
+
+def test_the_cnns_schedule_spans_the_epochs_min_steps_raised(params):
+    cnn = dataclasses.replace(params, model=CNN, epochs=2, min_steps=100)
+    optimizer = models.build_model(cnn, PETS, steps_per_epoch=10).optimizer
+    assert optimizer.get_config()["learning_rate"]["config"]["decay_steps"] == 100  # not 20
+
+
 def test_cnn_shifts_digits_in_training_only(params):
     model = models.build_model(dataclasses.replace(params, model=CNN), MNIST, steps_per_epoch=271)
     shift = model.layers[0]

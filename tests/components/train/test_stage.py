@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -9,12 +10,22 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import yaml
 
 from components.train import models
 from components.train.stage import Paths, seed_process, train
+from pipeline import schema, stats
 from pipeline.params import CNN
 from tests.support import ROOT
-from tests.support.records import PETS, default_params
+from tests.support.records import (
+    LOOSE_LIMITS,
+    PETS,
+    default_params,
+    random_examples,
+    schema_file,
+    write_records,
+)
+from tests.support.stages import Result, run_stage
 
 
 @pytest.fixture
@@ -144,3 +155,60 @@ def test_a_model_of_the_schemas_shape_learns_its_classes(
     assert trained.output_shape == (None, PETS.num_classes)
     live = json.loads((out / "live" / "metrics.json").read_text())
     assert live["val"]["accuracy"] > 0.4, live
+
+
+@pytest.fixture(scope="module")
+def noise_processed_dir(tmp_path_factory) -> tuple[Path, Path]:
+    """Preprocess's output for 400 random PETS images whose labels go round the classes
+    whatever the pixels: nothing to learn, so validation scores chance however long the
+    model trains. And its schema."""
+    from components.preprocess.stage import Paths as PreprocessPaths
+    from components.preprocess.stage import preprocess
+
+    folder = tmp_path_factory.mktemp("noise")
+    raw = folder / "raw"
+    for split, n, seed in ((schema.TRAIN, 400, 0), (schema.TEST, 40, 1)):
+        write_records(raw, split, *random_examples(PETS, split, n, seed))
+    schema_path = schema_file(folder, PETS)
+    paths = PreprocessPaths(raw=str(raw), schema=str(schema_path), out=str(folder / "processed"))
+    preprocess(paths, default_params().preprocess, LOOSE_LIMITS)
+    return folder / "processed", schema_path
+
+
+def _run_train(workdir: Path, data: tuple[Path, Path], **train: object) -> Result:
+    """The train stage's command, as DVC runs it, with params.yaml's train section changed."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"].update(train)
+    (workdir / "p.yaml").write_text(yaml.safe_dump(params))
+    processed, schema_path = data
+    paths = Paths(str(processed), str(schema_path), str(workdir / "m.keras"), str(workdir / "live"))
+    result = run_stage("train", paths, cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_a_run_at_chance_says_so_in_one_line_with_its_steps(tmp_path, noise_processed_dir):
+    result = _run_train(tmp_path, noise_processed_dir, epochs=3, batch_size=50)
+    steps = 3 * math.ceil(stats.read_stats(noise_processed_dir[0])["train"].records / 50)
+    said = [line for line in result.stderr.splitlines() if "is chance" in line]
+    assert len(said) == 1, result.stderr
+    assert (
+        " WARNING " in said[0]
+        and f"after {steps} gradient steps: try docs/own-data.md's small-folder recipe" in said[0]
+    )
+    assert len(said[0]) <= 120, said[0]
+
+
+def test_a_run_that_learned_says_nothing_of_chance(tmp_path, data):
+    result = _run_train(tmp_path, data, epochs=2, batch_size=100)
+    val = json.loads((tmp_path / "live" / "metrics.json").read_text())["val"]["accuracy"]
+    assert val > 0.7  # it learned: MNIST digits, far above the 10% of guessing
+    assert "chance" not in result.stderr
+
+
+def test_min_steps_raises_the_epochs_and_says_so(tmp_path, data):
+    # 1,800 training digits in batches of 100: 18 steps an epoch, so 40 steps take 3 epochs.
+    result = _run_train(tmp_path, data, epochs=1, batch_size=100, min_steps=40)
+    assert "train.epochs 1 raised to 3: train.min_steps 40 at 18 steps an epoch" in result.stderr
+    tsv = (tmp_path / "live" / "plots" / "metrics" / "val" / "accuracy.tsv").read_text()
+    assert len(tsv.splitlines()) == 1 + 3  # the header, and a row per epoch run
