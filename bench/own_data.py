@@ -76,6 +76,9 @@ def main() -> None:
         rows = {"mnist_idx": {**_metrics_and_stats(clone), "wall_s": run["wall_s"]}}
         for name, (folder, extra) in FOLDERS.items():
             changes = ["data.dataset=folder", f"data.folder={folder}", *extra]
+            # Each row from the committed params: `dvc exp run -S` leaves its settings in
+            # params.yaml, so the row after the CNN's would have run the CNN again.
+            measure(["git", "checkout", "params.yaml"], clone, env)
             run = measure(
                 ["dvc", "exp", "run", *(a for c in changes for a in ("-S", c))], clone, env
             )
