@@ -96,6 +96,7 @@ def test_tuning_trials_see_the_folder(project: Project):
 def test_a_teammates_pull_brings_the_folder(project: Project, tmp_path: Path):
     remote, clone = tmp_path / "remote", tmp_path / "clone"
     project.run("dvc", "remote", "add", "-d", "shared", str(remote))
+    project.run("git", "commit", "-q", "-m", "Add a DVC remote", ".dvc/config")
     project.run("dvc", "push")
     project.run("git", "clone", "-q", str(project.path), str(clone))
     project.run("dvc", "pull", cwd=clone)
@@ -106,7 +107,6 @@ def test_a_teammates_pull_brings_the_folder(project: Project, tmp_path: Path):
         return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
     assert files(ours) and files(ours) == files(theirs)
-    project.run("git", "checkout", "--", ".dvc/config")
 
 
 def _ingested(project: Project) -> dict[str, bytes]:

@@ -233,11 +233,13 @@ _DOCUMENTS = st.recursive(
 )
 
 
-@given(_DOCUMENTS)
-def test_any_document_dvc_writes_reads_back_as_it_was_written(tmp_path_factory, document):
+@given(st.dictionaries(st.text(max_size=4), _DOCUMENTS, min_size=1))  # params: a mapping
+def test_any_document_dvc_writes_reads_back_as_dvc_reads_it(tmp_path_factory, document):
     path = tmp_path_factory.mktemp("fuzz") / "p.yaml"
     path.write_text(dumps_yaml(document))  # DVC's writer, as `dvc exp run -S` uses it
-    assert _same(_read(path), document)
+    # As DVC reads it back: not always as written ({'\x85': None}, a YAML line break, reads
+    # back as {' ': None}), but the stages must see what DVC sees.
+    assert _same(_read(path), _as_dvc_reads(path))
 
 
 def test_memory_stays_bounded_on_the_bomb(tmp_path):
