@@ -156,7 +156,7 @@ def _unknown_in_file(what: str, name: Any, typo: str, known: list[str], file: st
     close = difflib.get_close_matches(typo, known, n=1)
     hint = f" ({close[0]!r}?)" if close else f"; known keys: {', '.join(known)}"
     return PipelineError(
-        f"params: unknown {what} {shown(name)}{hint}; undo -S: git checkout {file}"
+        f"params: unknown {what} {shown(name)}{hint}; delete it from {file} (-S +key adds it)"
     )
 
 

@@ -51,7 +51,12 @@ def _set_params(workdir: Path, section: str, key: str, value) -> None:
 # ---- params: every stage validates params.yaml before any work ----
 
 PARAMS_CASES = {
-    "typo": ("train", "epoch", 5, "unknown key 'train.epoch' ('epochs'?); undo -S: git checkout"),
+    "typo": (
+        "train",
+        "epoch",
+        5,
+        "unknown key 'train.epoch' ('epochs'?); delete it from params.yaml",
+    ),
     "zero_batch": (
         "train",
         "batch_size",
