@@ -55,7 +55,7 @@ PARAMS_CASES = {
         "train",
         "epoch",
         5,
-        "unknown key 'train.epoch' ('epochs'?); delete it from params.yaml",
+        "unknown key 'train.epoch' ('epochs'?); delete it from ",
     ),
     "zero_batch": (
         "train",

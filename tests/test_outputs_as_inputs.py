@@ -105,7 +105,7 @@ def test_an_emptied_serving_version_is_named_with_the_fix(workdir):
     (workdir / "serving" / "2").mkdir()  # what a botched copy or cleanup leaves
     before = snapshot(workdir / "out")
     result = run_stage("evaluate", EVALUATE, cwd=workdir)
-    assert_fails_cleanly(result, "serving/2, the latest version, holds no SavedModel", "rm -r")
+    assert_fails_cleanly(result, "serving/2 (the latest) holds no SavedModel", "rm -r")
     assert snapshot(workdir / "out") == before
 
 

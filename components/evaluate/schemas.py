@@ -31,7 +31,7 @@ def other_data(model: str, theirs: Schema | None, ours: Schema) -> str | None:
     if same_data(theirs, ours):
         return None
     said = theirs.described() if theirs else f"digits ({_shape(DIGIT_SHAPE)}, no {SCHEMA.name})"
-    return f"{model} serves {said}, not this project's {ours.described()}"
+    return f"{model} serves {said}; this project: {ours.described()}"
 
 
 def _shape(shape: tuple[int, ...]) -> str:

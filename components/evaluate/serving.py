@@ -25,7 +25,7 @@ from typing import Any
 
 from components.evaluate import version_names
 from pipeline import outputs
-from pipeline.errors import PipelineError, shown
+from pipeline.errors import PipelineError, shown, shown_path
 from pipeline.record import Record
 from pipeline.reports import Score
 from pipeline.schema import Schema, read_schema
@@ -107,16 +107,16 @@ def serving_version(base: str | Path) -> Path | None:
         shown_names = ", ".join(map(shown, listing.ignored[:3]))
         more = f" and {len(listing.ignored) - 3} more" if len(listing.ignored) > 3 else ""
         logger.warning(
-            "%s: ignoring %s%s: not a version TF Serving loads (ASCII digits, one name each)",
-            base,
+            "%s: ignoring %s%s: not version numbers TF Serving loads",
+            shown_path(base),
             shown_names,
             more,
         )
     latest = list(listing.numbered.values())[-1] if listing.numbered else None
     if latest is not None and not (latest / SAVED_MODEL).is_file():
         raise PipelineError(
-            f"{latest}, the latest version, holds no SavedModel (emptied or damaged by hand?); "
-            f"remove it (rm -r {latest}) so the version before it serves again"
+            f"{shown_path(latest)} (the latest) holds no SavedModel: rm -r it so the one before "
+            "serves"
         )
     return latest
 

@@ -53,7 +53,7 @@ EXIT_STATUSES = (
     "exit status: 0 when every file got a sure answer; 1 on an error (a file that could not "
     "be classified, no image files, no model); 2 on a usage error; 3 when every file was "
     "classified but some answers are unsure; 4 when the served model is another dataset's "
-    "(--model asks it anyway); 130 or 143 when stopped by Ctrl-C or SIGTERM"
+    "(--model to use it); 130 or 143 when stopped by Ctrl-C or SIGTERM"
 )
 
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = model.resolve(args.model)
         if said := model.other_data(chosen, args.model):
             if args.model is None:
-                logger.error("%s; --model asks it anyway", said)
+                logger.error("%s; --model to use it", said)
                 return OTHER_DATA
             logger.warning("%s", said)
         served = model.load(chosen)

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             print(report.render(existing_study(spec, root), spec, root))
             return 0
         if said := unseen_folder(root):  # every trial would fail on DVC's own line
-            raise PipelineError(f"mnist-tune: {said}")
+            raise PipelineError(said)  # the log line's prefix names the tool
         run = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
         print(report.render(run.study, spec, root))
     except PipelineError as error:

@@ -162,7 +162,7 @@ def test_a_model_of_another_dataset_serving_is_no_baseline(
     assert serving.read_version_schema(served / "2") == PETS
     assert serving.read_version_schema(served / "1") == MNIST  # left as it was
     lines = [r.getMessage() for r in caplog.records if r.name == bl.logger.name]
-    said = "version 1 serves 0..9 (28x28x1), not this project's cat..newt (12x10x3)"
+    said = "version 1 serves 0..9 (28x28x1); this project: cat..newt (12x10x3)"
     replaces = "so judged on evaluate.min_accuracy alone; if blessed, it replaces it"
     assert lines[-3:-1] == [said, replaces]
     assert lines[-1].endswith("/serving/2")

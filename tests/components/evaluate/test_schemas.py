@@ -18,13 +18,13 @@ SHAPES = schema.Schema(32, 32, 3, "uint8", ("circle", "square", "triangle"), sch
 
 def test_another_datasets_model_is_named_with_both_datasets():
     assert schemas.other_data("version 3", MNIST, SHAPES) == (
-        "version 3 serves 0..9 (28x28x1), not this project's circle..triangle (32x32x3)"
+        "version 3 serves 0..9 (28x28x1); this project: circle..triangle (32x32x3)"
     )
     assert schemas.other_data("version 3", MNIST, MNIST) is None
     # A version pushed before versions carried a schema came from the MNIST family.
     assert schemas.other_data("version 1", None, MNIST) is None
     assert schemas.other_data("version 1", None, PETS).startswith(
-        "version 1 serves digits (28x28x1, no schema.json), not this project's cat..newt"
+        "version 1 serves digits (28x28x1, no schema.json); this project: cat..newt"
     )
     # The same classes in another order name other answers: another dataset.
     swapped = dataclasses.replace(SHAPES, classes=("square", "circle", "triangle"))
@@ -35,7 +35,7 @@ def test_a_long_class_name_is_cut_so_two_datasets_fit_a_line():
     names = schema.Schema(8, 8, 1, "uint8", ("a" * 64, "b" * 64, "c" * 64), schema.RESIZE)
     line = schemas.other_data("version 12", names, MNIST)
     assert line == (
-        "version 12 serves aaaaaaa.....ccccccc... (8x8x1), not this project's 0..9 (28x28x1)"
+        "version 12 serves aaaaaaa.....ccccccc... (8x8x1); this project: 0..9 (28x28x1)"
     )
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from components.evaluate import serving
 from pipeline import outputs
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, shown_path
 
 
 def test_versions_are_the_numbered_folders_in_number_order(tmp_path):
@@ -26,8 +26,7 @@ def test_names_tf_serving_does_not_load_are_ignored_with_a_warning(tmp_path, cap
     assert serving.serving_version(tmp_path) == tmp_path / "007"
     (line,) = [r.getMessage() for r in caplog.records]
     assert line == (
-        f"{tmp_path}: ignoring 'notes', '²', '٣': not a version TF Serving loads (ASCII digits, "
-        "one name each)"
+        f"{shown_path(tmp_path)}: ignoring 'notes', '²', '٣': not version numbers TF Serving loads"
     )
     assert serving.number(tmp_path / "007") == 7
     assert serving.next_version(tmp_path) == tmp_path / "8"  # written plainly after TF's 7

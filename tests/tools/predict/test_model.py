@@ -38,7 +38,7 @@ def test_resolve_says_what_is_wrong_with_a_model_given(tmp_path):
         model.resolve(str(tmp_path / "empty"))
     _version(tmp_path / "damaged", 1)
     (tmp_path / "damaged" / "2").mkdir()
-    with pytest.raises(PipelineError, match="the latest version, holds no SavedModel"):
+    with pytest.raises(PipelineError, match=r"\(the latest\) holds no SavedModel"):
         model.resolve(str(tmp_path / "damaged"))
 
 
