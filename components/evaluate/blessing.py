@@ -81,7 +81,11 @@ def _baseline(
     theirs = serving.read_version_schema(latest)
     if said := schemas.other_data(f"version {number}", theirs, data):
         logger.warning("%s", said)
-        logger.warning("so judged on evaluate.min_accuracy alone; if blessed, it replaces it")
+        logger.warning(
+            "so evaluate.min_accuracy alone judges the candidate; if blessed, it replaces "
+            "version %d",
+            number,
+        )
         return None, number
     record = serving.read_push_record(latest)
     return Baseline(number, record and record.model_sha256, score_version(latest)), None

@@ -163,7 +163,9 @@ def test_a_model_of_another_dataset_serving_is_no_baseline(
     assert serving.read_version_schema(served / "1") == MNIST  # left as it was
     lines = [r.getMessage() for r in caplog.records if r.name == bl.logger.name]
     said = "version 1 serves 0..9 (28x28x1); this project: cat..newt (12x10x3)"
-    replaces = "so judged on evaluate.min_accuracy alone; if blessed, it replaces it"
+    replaces = (
+        "so evaluate.min_accuracy alone judges the candidate; if blessed, it replaces version 1"
+    )
     assert lines[-3:-1] == [said, replaces]
     assert lines[-1].endswith("/serving/2")
     assert all(len(line) <= message_room(bl.logger) for line in lines)
