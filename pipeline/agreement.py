@@ -17,7 +17,7 @@ import numpy as np
 
 from pipeline import artifacts, codec, stats, tfrecord
 from pipeline.errors import PipelineError, fitted, shown_path
-from pipeline.schema import Schema
+from pipeline.schema import Schema, shape_text
 
 
 def _first_image(file: str) -> bytes | None:
@@ -60,7 +60,7 @@ def check_schema(
         values = None if image is None else len(image) / np.dtype(dtype).itemsize
         if values is not None and values != data.values:
             held = f"{values:g}" if values < 10**9 else "other"
-            shape = "x".join(map(str, data.image_shape))
+            shape = shape_text(data.image_shape)
             raise _disagrees(schema_path, shape, directory, f"{held} values")
     if np.dtype(dtype).kind != "f":
         return

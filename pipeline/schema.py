@@ -43,6 +43,11 @@ MAX_CLASS_NAME = 64  # characters
 _SHOWN_NAME = 10  # characters of a class name `Schema.described` shows: two datasets fit a line
 
 
+def shape_text(shape: tuple[int, ...]) -> str:
+    """A shape as messages write it: `28x28x1`."""
+    return "x".join(map(str, shape))
+
+
 def label_problem(name: str) -> str | None:
     """Why `name` cannot name a class in the reports, or None. A class's name is a value in
     reports/*.csv, a label in plots and mnist-predict's answer: one short line that needs
@@ -100,7 +105,7 @@ class Schema(Record):
             for name in self.classes
         ]
         shown = ", ".join(names) if len(names) <= 2 else f"{names[0]}..{names[-1]}"
-        return f"{shown} ({self.height}x{self.width}x{self.channels})"
+        return f"{shown} ({shape_text(self.image_shape)})"
 
     def check(self) -> Schema:
         """Itself, once its values make a schema the stages can follow.

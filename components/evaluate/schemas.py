@@ -16,7 +16,7 @@ from typing import Any
 
 from components.evaluate.serving import SCHEMA
 from pipeline.errors import PipelineError
-from pipeline.schema import DIGIT, DIGIT_SHAPE, Schema
+from pipeline.schema import DIGIT, DIGIT_SHAPE, Schema, shape_text
 
 
 def same_data(theirs: Schema | None, ours: Schema) -> bool:
@@ -30,12 +30,8 @@ def other_data(model: str, theirs: Schema | None, ours: Schema) -> str | None:
     data than this project's, of schema `ours`, naming both; None if it is the same data."""
     if same_data(theirs, ours):
         return None
-    said = theirs.described() if theirs else f"digits ({_shape(DIGIT_SHAPE)}, no {SCHEMA.name})"
+    said = theirs.described() if theirs else f"digits ({shape_text(DIGIT_SHAPE)}, no {SCHEMA.name})"
     return f"{model} serves {said}; this project: {ours.described()}"
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
 
 
 def _mismatch(version: Path, data: Schema, model: str) -> PipelineError:
@@ -55,7 +51,7 @@ def check_model(version: Path, data: Schema, shape: tuple[int, ...], classes: in
     """
     expected = data.image_shape if data.channels > 1 else data.image_shape[:2]
     if tuple(shape) != expected:
-        raise _mismatch(version, data, f"takes {_shape((*shape, 1)[:3])} images")
+        raise _mismatch(version, data, f"takes {shape_text((*shape, 1)[:3])} images")
     if classes != data.num_classes:
         raise _mismatch(version, data, f"gives {classes} classes")
 
@@ -75,6 +71,6 @@ def check_signature(version: Path, signature: Any, data: Schema) -> None:
     except (tf.errors.InvalidArgumentError, ValueError):
         probe = None
     if probe is None or probe.shape[0] != 1:
-        raise _mismatch(version, data, f"does not take {_shape(data.image_shape)} images")
+        raise _mismatch(version, data, f"does not take {shape_text(data.image_shape)} images")
     if probe.shape[-1] != data.num_classes:
         raise _mismatch(version, data, f"gives {probe.shape[-1]} classes")

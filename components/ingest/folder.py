@@ -27,6 +27,7 @@ import hashlib
 import logging
 import os
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline import images, schema
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, shown_path
 from pipeline.params import AS_FOUND, IMAGES_FOLDER, MOST_COMMON, NO_FOLDER, SKIP, DataParams
 
 logger = logging.getLogger(__package__)
@@ -95,10 +96,7 @@ def _shown(name: str) -> str:
 def _named(root: Path) -> str:
     """The folder as its user knows it: relative to the project (the working folder, which in
     an experiment is DVC's temp copy of it) when inside it, else whole; escaped as names are."""
-    try:
-        return _shown(str(root.relative_to(Path.cwd().resolve())))
-    except ValueError:
-        return _shown(str(root))
+    return _shown(shown_path(root, limit=sys.maxsize))  # the path's own length, never cut
 
 
 def _file_name_problem(name: str) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import PipelineError, fitted
+from pipeline.schema import shape_text
 
 # The builders' own file names (tfds image_classification/mnist.py), same for every dataset.
 FILES = {
@@ -84,7 +85,7 @@ def _read_idx(name: str, path: Path) -> tuple[np.ndarray, str]:
 
 
 def _shape(shape: tuple[int, ...]) -> str:
-    said = "x".join(map(str, shape))
+    said = shape_text(shape)
     return said if len(said) <= 16 else "another shape"
 
 
