@@ -70,6 +70,7 @@ def test_predict_answers_in_the_class_names(project: Project):
 
 def test_a_queued_sweep_sees_the_folder(project: Project):
     # A queued experiment runs in a copy of the project made from git's and DVC's files.
+    project.hash_files()
     project.run("dvc", "exp", "run", "--queue", "-S", "train.epochs=1,2")
     states = project.run_queue(jobs=2)
     assert list(states.values()) == ["success", "success"], states
@@ -82,6 +83,7 @@ def test_tuning_trials_see_the_folder(project: Project):
     (project.path / "tune.yaml").write_text(
         yaml.safe_dump({"study": "own", "seed": 3, "space": space})
     )
+    project.hash_files()
     project.run("mnist-tune", "--trials", "2", "--jobs", "2")
     study = optuna.load_study(study_name="own", storage=f"sqlite:///{project.path}/tune/studies.db")
     complete = optuna.trial.TrialState.COMPLETE

@@ -99,6 +99,7 @@ def test_tuning_runs_each_trial_as_an_experiment_and_resumes(project: Project):
     (project.path / "tune.yaml").write_text(
         yaml.safe_dump({"study": "cheap", "seed": 3, "space": space})
     )
+    project.hash_files()
     _tune(project, 2)
     _tune(project, 3)  # resumed: one more
     experiments = project.experiments()
@@ -181,6 +182,7 @@ def test_queued_sweep_with_uncommitted_lock_records_every_result(project: Projec
     # As every new user has it: dvc.lock written by the first run, not yet committed.
     assert "dvc.lock" in project.run("git", "status", "--porcelain")
     serving = project.serving()
+    project.hash_files()
     project.run("dvc", "exp", "run", "--queue", "-S", "train.epochs=1,5")
     assert list(project.run_queue(jobs=2).values()) == ["success", "success"]
     runs = project.experiment_metrics()

@@ -85,6 +85,7 @@ def _sha256(path: Path) -> str:
 
 def test_parallel_pushes_number_their_versions_without_gaps(project: Project):
     before, earlier = project.versions(), set(project.experiment_revs())
+    project.hash_files()
     for seed in range(1, 5):  # four different models, two at a time, each blessed
         project.run(
             "dvc", "exp", "run", "--queue", "-S", f"train.seed={seed}", "-S", "train.epochs=1",

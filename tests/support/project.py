@@ -144,6 +144,13 @@ class Project:
     def json(self, name: str) -> dict:
         return json.loads(self.read(name))
 
+    def hash_files(self) -> None:
+        """Has DVC hash the project's files (`dvc status`), as the first DVC command in a copy
+        does while it holds DVC's repo lock: for a test that then starts DVC processes side
+        by side (a tuning run's trials, a queue's workers), each of which waits 3 s at most
+        for that lock."""
+        self.run("dvc", "status")
+
     def changed_stages(self) -> set[str]:
         """The stages `dvc status --json` says would run."""
         return set(self.output_json("dvc", "status", "--json"))
