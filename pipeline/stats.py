@@ -8,30 +8,36 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from annotated_types import Ge, MinLen
 
 from pipeline import artifacts, outputs
 from pipeline.errors import PipelineError
+from pipeline.record import Record, first_error
 
 REDO_PREPROCESS = "re-run preprocess (dvc repro --force -s preprocess)"  # the fix for its outputs
+_Count = Annotated[int, Ge(0)]
+_PerChannel = Annotated[tuple[float, ...], MinLen(1)]  # a plain number in the file for one
+_PIXELS = ("pixel_mean", "pixel_std")
 
 
 @dataclasses.dataclass(frozen=True)
-class SplitStats:
+class SplitStats(Record):
     """One split's statistics. Pixel statistics are of the scaled source examples, one per
     channel (a plain number in the file where there is one channel)."""
 
-    examples: int  # source examples: the split's share of the raw data
-    records: int  # records in the split's files: examples, plus train's augmented copies
-    examples_per_class: tuple[int, ...]  # source examples of each class, by class id
-    pixel_mean: tuple[float, ...]
-    pixel_std: tuple[float, ...]
+    examples: _Count  # source examples: the split's share of the raw data
+    records: _Count  # records in the split's files: examples, plus train's augmented copies
+    examples_per_class: tuple[_Count, ...]  # source examples of each class, by class id
+    pixel_mean: _PerChannel
+    pixel_std: _PerChannel
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = super().to_json()
         data["examples_per_class"] = {str(c): n for c, n in enumerate(self.examples_per_class)}
-        for name in ("pixel_mean", "pixel_std"):
-            data[name] = data[name][0] if len(data[name]) == 1 else list(data[name])
+        for name in _PIXELS:
+            data[name] = data[name][0] if len(data[name]) == 1 else data[name]
         return data
 
     @classmethod
@@ -44,20 +50,20 @@ class SplitStats:
             str(c) for c in range(len(per_class))
         }:
             raise ValueError("examples_per_class is not a count per class")
-        ordered = [per_class[str(c)] for c in range(len(per_class))]
-        counts = (data["examples"], data["records"], *ordered)
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
-            raise ValueError("a count is not an integer >= 0")
-        means, stds = (_per_channel(data[name], name) for name in ("pixel_mean", "pixel_std"))
-        return cls(data["examples"], data["records"], tuple(ordered), means, stds)
+        by_id = [per_class[str(c)] for c in range(len(per_class))]
+        pixels = {
+            name: data[name] if isinstance(data[name], list) else [data[name]] for name in _PIXELS
+        }
+        return super().from_json({**data, "examples_per_class": by_id, **pixels})
 
-
-def _per_channel(value: Any, name: str) -> tuple[float, ...]:
-    values = value if isinstance(value, list) else [value]
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-    if not values or not numbers:
-        raise ValueError(f"{name} is not a number per channel")
-    return tuple(float(v) for v in values)
+    @classmethod
+    def _refusal(cls, errors: list[Any]) -> str:
+        field = first_error(errors)["loc"][0]
+        return (
+            f"{field} is not a number per channel"
+            if field in _PIXELS
+            else "a count is not an integer >= 0"
+        )
 
 
 def dumps(stats: dict[str, SplitStats]) -> str:
