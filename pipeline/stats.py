@@ -1,6 +1,8 @@
 """`stats.json`, preprocess's statistics of each split: written by its pipeline, read by train.
 
-One type for both sides, so the file's layout is spelled once.
+One type for both sides, so the file's layout is spelled once. pydantic checks and converts
+its values (pipeline.record); the layout is the file's own, kept by hand: counts keyed by
+class id, a plain number where there is one channel, as the file always had (DVC hashes it).
 """
 
 from __future__ import annotations
