@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
@@ -10,6 +12,7 @@ from pipeline.record import Record
 from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds, TrainingMetrics
 from pipeline.schema import Schema
 from pipeline.stats import SplitStats
+from tests.support import ROOT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,3 +191,15 @@ def test_the_record_files_keep_their_bytes(tmp_path):
         (_LIVE_SUMMARY, TrainingMetrics),
     ):
         assert kind.from_json(json.loads(text)).to_json() == json.loads(text)
+
+
+def test_importing_the_records_and_params_imports_no_pydantic():
+    # Every stage imports them at start; pydantic is imported when one is first read.
+    code = (
+        "import sys, pipeline.params, pipeline.reports, pipeline.schema, pipeline.stats\n"
+        "print(sorted({'pydantic', 'annotated_types'} & set(sys.modules)))"
+    )
+    imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert imported.stdout == "[]\n"
