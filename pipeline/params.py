@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pipeline.errors import PipelineError, shown
-from pipeline.record import EXTRA, MISSING, first_error
+from pipeline.record import EXTRA, MISSING, first_error, within
 from pipeline.schema import MAX_SIDE
 from pipeline.settings import read_settings
 
@@ -44,60 +44,20 @@ MAX_SEED = 2**32 - 1  # what NumPy's and TensorFlow's generators take
 MAX_HIDDEN = 8192  # the MLP's 8192-unit layers, with Adam's state, take about 2 GB
 
 
-# Each key's type, as its annotation names it: a builder of an `Annotated` type with its
-# bounds (annotated_types', which pydantic reads) and, as its `doc`, what it allows in words.
+# Each key's annotation builds its type when pydantic first reads it: the type, its bounds
+# and, as annotated_types' `doc`, what it allows in words.
+def _said(words: str, kind: Any, **bounds: int) -> Any:
+    from annotated_types import doc
+
+    return Annotated[within(kind, **bounds), doc(words)]
+
+
 def _integer(least: int, most: int) -> Any:
-    from annotated_types import Interval, doc
-
-    return Annotated[int, Interval(ge=least, le=most), doc(f"an integer from {least} to {most}")]
-
-
-def _number(**bounds: int) -> Any:
-    """A float within two of annotated_types' bounds: gt or ge, and lt or le."""
-    from annotated_types import Interval, doc
-
-    (low, least), (high, most) = sorted(bounds.items())
-    if (low, high) == ("gt", "lt"):
-        words = f"a number strictly between {least} and {most}"
-    else:
-        opening, closing = "(" if low == "gt" else "[", "]" if high == "le" else ")"
-        words = f"a number in {opening}{least}, {most}{closing}"
-    return Annotated[float, Interval(**bounds), doc(words)]
+    return _said(f"an integer from {least} to {most}", int, ge=least, le=most)
 
 
 def _one_of(names: tuple[str, ...]) -> Any:
     return _said(f"one of {', '.join(names)}", Literal[names])
-
-
-def _text(words: str, *, optional: bool = False) -> Any:
-    """A non-empty string, or also null if `optional`."""
-    from annotated_types import MinLen
-
-    text = Annotated[str, MinLen(1)]
-    return _said(words, text | None if optional else text)
-
-
-def _image_size() -> Any:
-    from annotated_types import Interval, Len
-
-    side = Annotated[int, Interval(gt=0, le=MAX_SIDE)]
-    return _said(
-        f"{AS_FOUND}, {MOST_COMMON} or [height, width] of 1 to {MAX_SIDE} pixels",
-        Literal[AS_FOUND, MOST_COMMON] | Annotated[list[side], Len(2, 2)],
-    )
-
-
-def _num_shards() -> Any:
-    from annotated_types import Interval
-
-    count = Annotated[int, Interval(gt=0, le=10_000)]
-    return _said("auto or an integer from 1 to 10000", Literal["auto"] | count)
-
-
-def _said(words: str, kind: Any) -> Any:
-    from annotated_types import doc
-
-    return Annotated[kind, doc(words)]
 
 
 class _Section:
@@ -120,34 +80,40 @@ class _Section:
 @dataclasses.dataclass(frozen=True)
 class DataParams(_Section):
     dataset: _one_of(DATASETS)
-    mirror: _text("a folder path or null", optional=True)
-    folder: _text("a folder path")
-    image_size: _image_size()
+    mirror: _said("a folder path or null", within(str, min_length=1) | None)
+    folder: _said("a folder path", str, min_length=1)
+    image_size: _said(
+        f"{AS_FOUND}, {MOST_COMMON} or [height, width] of 1 to {MAX_SIDE} pixels",
+        Literal[AS_FOUND, MOST_COMMON]
+        | within(list[within(int, gt=0, le=MAX_SIDE)], min_length=2, max_length=2),
+    )
     bad_files: _one_of((REFUSE, SKIP))
 
 
 @dataclasses.dataclass(frozen=True)
 class PreprocessParams(_Section):
-    validation_fraction: _number(gt=0, lt=1)
+    validation_fraction: _said("a number strictly between 0 and 1", float, gt=0, lt=1)
     seed: _integer(0, MAX_SEED)
-    num_shards: _num_shards()
+    num_shards: _said(
+        "auto or an integer from 1 to 10000", Literal["auto"] | within(int, gt=0, le=10_000)
+    )
     augment_copies: _integer(0, MAX_AUGMENT_COPIES)
-    runner: _text("a Beam runner name")
+    runner: _said("a Beam runner name", str, min_length=1)
     beam_args: _said("a list of --flag strings", list[str])
     worker_start_timeout: _integer(1, 86_400)  # seconds: a day at most
 
 
 @dataclasses.dataclass(frozen=True)
 class ValidateParams(_Section):
-    max_class_drift: _number(gt=0, le=1)
-    max_pixel_mean_drift: _number(gt=0, le=1)
+    max_class_drift: _said("a number in (0, 1]", float, gt=0, le=1)
+    max_pixel_mean_drift: _said("a number in (0, 1]", float, gt=0, le=1)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainParams(_Section):
     model: _one_of(MODELS)
     hidden_layer_size: _integer(1, MAX_HIDDEN)
-    learning_rate: _number(gt=0, le=10)
+    learning_rate: _said("a number in (0, 10]", float, gt=0, le=10)
     batch_size: _integer(1, 65_536)
     epochs: _integer(1, 10_000)
     # Epochs are raised until they hold this many steps: a small folder's few batches an
@@ -161,8 +127,8 @@ class TrainParams(_Section):
 
 @dataclasses.dataclass(frozen=True)
 class EvaluateParams(_Section):
-    min_accuracy: _number(ge=0, le=1)
-    max_accuracy_drop: _number(ge=0, le=1)
+    min_accuracy: _said("a number in [0, 1]", float, ge=0, le=1)
+    max_accuracy_drop: _said("a number in [0, 1]", float, ge=0, le=1)
     push: _said("true or false", bool)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import typing
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pipeline.errors import shown
 
@@ -91,6 +91,16 @@ def first_error(errors: list[Any]) -> Any:
         inner = errors[0]["loc"][: depth + 1]
         errors = [error for error in errors if error["loc"][: depth + 1] == inner]
         depth += 1
+
+
+def within(kind: Any, **bounds: int) -> Any:
+    """`kind` within annotated_types' bounds (gt, ge, lt, le; min_length, max_length), which
+    pydantic reads: for an annotation, so it is built when pydantic first reads that, and
+    importing a module of records imports no annotated_types."""
+    from annotated_types import Interval, Len
+
+    lengths = {name: bounds.pop(name) for name in ("min_length", "max_length") if name in bounds}
+    return Annotated[kind, Interval(**bounds), *([Len(**lengths)] if lengths else [])]
 
 
 @functools.cache

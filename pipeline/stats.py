@@ -10,27 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pipeline import artifacts, outputs
 from pipeline.errors import PipelineError
-from pipeline.record import Record, first_error
+from pipeline.record import Record, first_error, within
 
 REDO_PREPROCESS = "re-run preprocess (dvc repro --force -s preprocess)"  # the fix for its outputs
 _PIXELS = ("pixel_mean", "pixel_std")
-
-
-# The fields' bounds, built when pydantic first reads the annotations (pipeline.record).
-def _count() -> Any:
-    from annotated_types import Ge
-
-    return Annotated[int, Ge(0)]
-
-
-def _per_channel() -> Any:
-    from annotated_types import MinLen
-
-    return Annotated[tuple[float, ...], MinLen(1)]  # in the file, a plain number for one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,11 +25,13 @@ class SplitStats(Record):
     """One split's statistics. Pixel statistics are of the scaled source examples, one per
     channel (a plain number in the file where there is one channel)."""
 
-    examples: _count()  # source examples: the split's share of the raw data
-    records: _count()  # records in the split's files: examples, plus train's augmented copies
-    examples_per_class: tuple[_count(), ...]  # source examples of each class, by class id
-    pixel_mean: _per_channel()
-    pixel_std: _per_channel()
+    # Source examples: the split's share of the raw data.
+    examples: within(int, ge=0)
+    # Records in the split's files: examples, plus train's augmented copies.
+    records: within(int, ge=0)
+    examples_per_class: tuple[within(int, ge=0), ...]  # source examples of each, by class id
+    pixel_mean: within(tuple[float, ...], min_length=1)  # in the file, a plain number for one
+    pixel_std: within(tuple[float, ...], min_length=1)
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
