@@ -4,7 +4,7 @@ and ingest's memory against the number of files.
 
 In a fresh clone: `dvc repro` (MNIST from the mirror, the baseline), then one `dvc exp run`
 per folder dataset, each setting data.dataset and data.folder as docs/own-data.md says.
-The folders are written into the clone by tests.support.folders, from the mirror and from
+The folders are written into the clone by bench.folders, from the mirror and from
 scikit-learn's package. Ingest's peak RSS is measured on a tenth of MNIST's files and on
 all of them, the stage run by itself on each.
 
@@ -22,12 +22,12 @@ import yaml
 
 import components
 from bench import report
+from bench.folders import colour_folder, digits_folder, mnist_folder
 from bench.measure import headline_metrics, measure, scratch_env
 from bench.run import fresh_clone
 from components.ingest.mirror import read_mirror
 from components.ingest.stage import Paths as IngestPaths
 from pipeline import artifacts, schema
-from tests.support.folders import colour_folder, digits_folder, mnist_folder
 
 MNIST_COUNTS = {schema.TRAIN: 60_000, schema.TEST: 10_000}
 FOLDERS = {  # row: (folder in the clone, the exp run's extra params)

@@ -33,13 +33,12 @@ from pathlib import Path
 import yaml
 
 import components
-from bench import report
+from bench import cluster, report
 from bench.measure import ROOT, measure, run_record, scratch_env
 from components import STAGES
 from components.preprocess.stage import Paths as PreprocessPaths
 from components.train.stage import Paths as TrainPaths
 from pipeline import artifacts, schema, tfrecord
-from tests.support import cluster
 
 EXAMPLES = 70_000  # MNIST train + test: what ingest and preprocess process
 

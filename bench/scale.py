@@ -26,14 +26,13 @@ from pathlib import Path
 import yaml
 
 import components
-from bench import report
+from bench import cluster, report
 from bench.measure import ROOT, bench_env, headline_metrics, measure, run_record
 from components.evaluate.stage import Paths as EvaluatePaths
 from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
 from components.train.stage import Paths as TrainPaths
 from pipeline import stats
-from tests.support import cluster
 
 SIZES = {1: 0, 8: 7, 32: 31}  # size, as a multiple of MNIST's train split: augment_copies
 STAGE_PATHS = {  # in a scratch folder of the bench's

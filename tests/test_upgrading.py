@@ -125,7 +125,7 @@ def test_grpc_servers_can_still_be_bound_to_loopback_only():
     script = (
         "import grpc, json\n"
         "from concurrent import futures\n"
-        "from tests.support import cluster\n"
+        "from bench import cluster\n"
         "cluster._bind_loopback_only()\n"
         "server = grpc.server(futures.ThreadPoolExecutor(1))\n"
         "port = server.add_insecure_port('[::]:0')\n"
