@@ -286,9 +286,9 @@ def _push(blessed: bool) -> Callable[[Path], str]:
             blessed=blessed,
             check="value",
             reason="test accuracy 0.9604 < evaluate.min_accuracy 0.97",
-            candidate=Candidate(model_sha256, Score(accuracy=0.9604, loss=0.1)),
+            candidate=Candidate(model_sha256=model_sha256, test=Score(accuracy=0.9604, loss=0.1)),
             baseline=None,
-            thresholds=Thresholds(0.97, 0.0),
+            thresholds=Thresholds(min_accuracy=0.97, max_accuracy_drop=0.0),
             pushed_version=1,
         )
         outputs.write_json(paths["reports"] / artifacts.BLESSING_FILE, blessing.to_json())
