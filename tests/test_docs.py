@@ -1,5 +1,5 @@
-"""The README and docs/ stay true: their bench tables are what the bench results say, and
-their links lead somewhere."""
+"""The README and docs/ stay true: their bench tables are what the bench results say, their
+links lead somewhere, and the lines troubleshooting.md quotes are the ones the code writes."""
 
 from __future__ import annotations
 
@@ -202,6 +202,7 @@ _LABELS = "t10k-labels-idx1-ubyte.gz"
 
 
 def _labels(count: int) -> bytes:
+    """A gzipped IDX label file of MNIST's test header and `count` label bytes."""
     import gzip
     import struct
 
