@@ -18,6 +18,7 @@ from PIL import Image
 
 from bench import before, report
 from bench.photos import make, picture
+from bench.results import relative
 from components.ingest.mirror import read_mirror
 from pipeline import cli as pipeline_cli
 from tools.predict import cli, model
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         earlier = _before(folder, made, version)
         every_clean = _every_clean_scan(folder / "all-clean", mnist, served, version)
     results = {
-        "model": str(version),
+        "model": relative(version),
         "before": before.PREDICT_BEFORE_PHOTOS,
         "digits": args.digits,
         "fonts": [font.name for font in make.fonts()],
