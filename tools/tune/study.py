@@ -202,7 +202,7 @@ def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
     (root / STUDIES).mkdir(exist_ok=True)
     with outputs.exclusive_lock(_storage(root)) as lock:
         # The trials hold the lock too: if this process is killed, it stays held until
-        # the last of them has ended (they get SIGTERM as it dies: tools.tune.trials).
+        # the last of them has ended (they get SIGTERM as it dies: tools.tune.as_trial).
         return _run_study(spec, total, jobs, Trials(root, held=(lock.fileno(),)))
 
 
