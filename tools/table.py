@@ -3,7 +3,7 @@ columns, dotted params keys shortened where that stays unambiguous."""
 
 from __future__ import annotations
 
-from pipeline.cli import WIDTH
+from pipeline.logs import WIDTH
 
 
 def short_names(keys: list[str]) -> dict[str, str]:

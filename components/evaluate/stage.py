@@ -31,10 +31,11 @@ import tensorflow as tf
 from components.evaluate import schemas, serving
 from components.evaluate.blessing import bless_and_push
 from components.evaluate.scores import Misclassified, Scorer
-from pipeline import agreement, artifacts, cli, dataset, outputs, schema, transform
+from pipeline import agreement, artifacts, cli, dataset, outputs, run_record, schema, transform
 from pipeline.errors import PipelineError
 from pipeline.params import EvaluateParams
 from pipeline.reports import Blessing, ClassScores, HeadlineMetrics, Score
+from pipeline.workspace import workspace_path
 
 logger = logging.getLogger(__package__)
 
@@ -169,8 +170,8 @@ def _write_reports(
 
 def main(argv: list[str] | None = None) -> None:
     paths, params = cli.arguments(Paths, argv, __doc__.splitlines()[0])
-    paths = dataclasses.replace(paths, serving=str(cli.workspace_path(paths.serving)))
+    paths = dataclasses.replace(paths, serving=str(workspace_path(paths.serving)))
     # TensorFlow logs "Assets written to <temp folder>" twice per push, at INFO: noise.
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    with cli.stage("evaluate"):
+    with run_record.stage("evaluate"):
         evaluate(paths, params.evaluate)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from components.ingest import folder, source
-from pipeline import cli, codec, outputs, schema, tfrecord, validate
+from pipeline import cli, codec, outputs, run_record, schema, startup, tfrecord, validate
 from pipeline.params import FOLDER, DataParams
 
 logger = logging.getLogger(__package__)
@@ -102,14 +102,14 @@ def main(argv: list[str] | None = None) -> None:
     data = dataclasses.replace(params.data, mirror=resolve_mirror(params.data.mirror))
     if data.dataset != FOLDER:
         _quiet_tfds(data)
-    with cli.stage("ingest"):
+    with run_record.stage("ingest"):
         ingest(paths, data)
 
 
 def _quiet_tfds(data: DataParams) -> None:
     # tfds loads TensorFlow lazily, mid-run: load it here, where its start-up lines are held
     # back like every stage's (components.__main__).
-    with cli.quiet_native_startup():
+    with startup.quiet_native_startup():
         import tensorflow  # noqa: F401
         import tensorflow_datasets as tfds
     # tfds logs a 200-character line per file it "downloads" from the mirror, and draws its

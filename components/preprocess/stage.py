@@ -31,7 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from components.preprocess import checks, runner, transforms
 from components.preprocess.shards import shard_counts
-from pipeline import agreement, cli, outputs, schema, tfrecord, validate
+from pipeline import agreement, cli, outputs, run_record, schema, tfrecord, validate
 from pipeline.params import PreprocessParams, ValidateParams
 from pipeline.stats import SplitStats
 
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         paths, raw=runner.absolute(paths.raw), out=runner.absolute(paths.out)
     )
     runner.quiet_logs()
-    with cli.stage("preprocess") as record:
+    with run_record.stage("preprocess") as record:
         result = preprocess(paths, params.preprocess, params.validate)
         record["beam_records_per_s"] = result.records_per_s
         logger.info(

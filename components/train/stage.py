@@ -29,7 +29,7 @@ from components.train.callbacks import EpochLogger, StopOnDivergence, live_callb
 from components.train.chance import warn_if_near_chance
 from components.train.keras_archive import save_model
 from components.train.models import build_model, planned_epochs, strategy
-from pipeline import agreement, cli, dataset, outputs, schema, stats
+from pipeline import agreement, cli, dataset, outputs, run_record, schema, stats
 from pipeline.errors import PipelineError
 from pipeline.params import TrainParams
 
@@ -109,7 +109,10 @@ def train(paths: Paths, params: TrainParams) -> Trained:
     epochs = EpochLogger()
     data = schema.read_schema(paths.schema)
     agreement.check_schema(paths.schema, data, paths.data, _SPLITS, schema.PROCESSED_DTYPE)
-    with _memory_named(params), dataset.reading("train", paths.data, _SPLITS, data):
+    with (
+        _memory_named(params),
+        dataset.reading("train", paths.data, _SPLITS, data),
+    ):
         train_data, validation_data = _inputs(paths.data, data, params)
         steps_per_epoch = len(train_data)
         with strategy(params.distribute).scope():
@@ -150,5 +153,5 @@ def _planned(params: TrainParams, steps_per_epoch: int) -> int:
 def main(argv: list[str] | None = None) -> None:
     paths, params = cli.arguments(Paths, argv, __doc__.splitlines()[0])
     seed_process(params.train.seed)
-    with cli.stage("train") as record:
+    with run_record.stage("train") as record:
         record["steps_per_s"] = train(paths, params.train).steps_per_s

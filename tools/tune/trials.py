@@ -40,12 +40,12 @@ INTERRUPTED = "interrupted"
 # own SIGINT is ignored (started with `&` by a script, or nohup), which a child would
 # inherit: DVC must hear the SIGINT `stop` sends to clean up. On Linux the command also gets
 # SIGTERM when mnist-tune (pid argv[1]) dies, a SIGKILL included: DVC, which has no handler
-# for it, ends at once and its stage with it (pipeline.cli), rather than run on unseen; the
+# for it, ends at once and its stage with it (pipeline.signals), rather than run on unseen; the
 # next mnist-tune removes the experiment it leaves listed as running. (SIGINT would not do:
 # DVC ignores it while a stage runs. Popen's preexec_fn is unsafe from threads.)
 _AS_TRIAL = """
 import os, signal, sys
-from pipeline.cli import ends_with_parent
+from pipeline.signals import ends_with_parent
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 if not ends_with_parent(signal.SIGTERM, int(sys.argv[1])):  # mnist-tune died already
     sys.exit(128 + signal.SIGTERM)
