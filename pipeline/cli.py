@@ -1,11 +1,14 @@
-"""A stage's command line: its `Paths`, one required `--<field>` flag each, and its params
-file, read and validated."""
+"""A stage's command line: its `Paths` (one required `--<field>` flag each, and the reports
+it writes in the user's project) and its params file, read and validated."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from pipeline import workspace
 
 if TYPE_CHECKING:  # the params (and YAML) are imported by the stages that read them
     from pipeline.params import Params
@@ -20,7 +23,13 @@ def flag(help: str) -> Any:
 class StagePaths:
     """A stage's inputs and outputs, as its command line names them: each field is a
     required `--<field>` flag. The same fields parse the command and build it (for the
-    bench and the tests); a test holds dvc.yaml's commands to them."""
+    bench and the tests); a test holds dvc.yaml's commands to them.
+
+    What the stage writes only when it fails, its reports, is named here too, in the
+    user's project (pipeline.workspace), where a run in DVC's copy of it leaves them.
+    """
+
+    stage: ClassVar[str]  # the stage's name, as dvc.yaml and the reports name it
 
     def argv(self) -> list[str]:
         """The flags that name these paths, in field order."""
@@ -29,6 +38,11 @@ class StagePaths:
             for field in dataclasses.fields(self)
             for part in (f"--{field.name}", str(getattr(self, field.name)))
         ]
+
+    @property
+    def anomalies(self) -> Path:
+        """The report a failed data check writes: every anomaly it found."""
+        return workspace.anomalies_report(self.stage)
 
 
 P = TypeVar("P", bound=StagePaths)

@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import traceback
 from pathlib import Path
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -45,6 +46,8 @@ _SPLITS = (schema.TEST,)
 
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
+    stage: ClassVar[str] = "evaluate"
+
     data: str = cli.flag("preprocess's output folder")
     schema: str = cli.flag("the dataset's schema, as ingest wrote it")
     model: str = cli.flag("train's .keras model file")
@@ -133,7 +136,7 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
     model = _load(model_path)
     with (
         outputs.atomic_output(paths.out, exclusive=True) as temp,
-        dataset.reading("evaluate", paths.data, _SPLITS, data),
+        dataset.reading("evaluate", paths.data, _SPLITS, data, report=paths.anomalies),
     ):
         temp.mkdir()
         scores = _score_candidate(model, test(), data, temp)

@@ -21,6 +21,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import keras
 import tensorflow as tf
@@ -40,6 +41,8 @@ _SPLITS = (schema.TRAIN, schema.VALIDATION)
 
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
+    stage: ClassVar[str] = "train"
+
     data: str = cli.flag("preprocess's output folder")
     schema: str = cli.flag("the dataset's schema, as ingest wrote it")
     model: str = cli.flag("output .keras model file")
@@ -111,7 +114,7 @@ def train(paths: Paths, params: TrainParams) -> Trained:
     agreement.check_schema(paths.schema, data, paths.data, _SPLITS, schema.PROCESSED_DTYPE)
     with (
         _memory_named(params),
-        dataset.reading("train", paths.data, _SPLITS, data),
+        dataset.reading("train", paths.data, _SPLITS, data, report=paths.anomalies),
     ):
         train_data, validation_data = _inputs(paths.data, data, params)
         steps_per_epoch = len(train_data)

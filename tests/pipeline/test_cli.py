@@ -1,13 +1,16 @@
 import dataclasses
+from typing import ClassVar
 
 import pytest
 
-from pipeline import cli
+from pipeline import artifacts, cli
 from tests.support import ROOT
 
 
 @dataclasses.dataclass(frozen=True)
 class _Paths(cli.StagePaths):
+    stage: ClassVar[str] = "x"
+
     data: str = cli.flag("input folder")
     out: str = cli.flag("output folder")
 
@@ -27,3 +30,10 @@ def test_a_missing_path_flag_is_argparses_own_error(capsys):
         cli.arguments(_Paths, ["--data", "x"], "a stage")
     assert exited.value.code == 2
     assert "the following arguments are required: --out" in capsys.readouterr().err
+
+
+def test_a_stages_report_is_in_the_users_project_and_no_flag(tmp_path, monkeypatch):
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))  # as DVC sets it, in its copies too
+    paths = _Paths("in", "out")
+    assert paths.anomalies == tmp_path / artifacts.ANOMALIES_DIR / "x.json"
+    assert "--anomalies" not in paths.argv()
