@@ -89,7 +89,7 @@ def _stage(clone: Path, env: dict, stage: str) -> dict:
         command = ["dvc", "repro", "--force", "--single-item", stage]
         run = measure(command, clone, record_env)
         one = {"wall_s": run["wall_s"], "peak_rss_mib": run["peak_rss_mib"]}
-        # The stage's own measurements, from pipeline.cli's run record, not its logs.
+        # The stage's own measurements, from pipeline.run_record's record, not its logs.
         one |= {k: v for k, v in last_record().items() if k.endswith("_per_s")}
     if stage in ("ingest", "preprocess"):
         one["examples_per_s"] = EXAMPLES / one["wall_s"]

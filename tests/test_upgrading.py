@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from components.train import keras_archive, models
-from pipeline import cli, dataset
+from pipeline import dataset, startup
 from tests.support import ROOT
 from tests.support.records import MNIST, default_params
 
@@ -108,7 +108,7 @@ def test_beams_dask_runner_still_hands_back_its_client():
 
 
 def test_tensorflow_prints_only_the_start_up_lines_the_stages_hold_back():
-    # The stages hide these lines by their text (pipeline.cli): a new one would reach users.
+    # The stages hide these lines by their text (pipeline.startup): a new one would reach users.
     result = subprocess.run(
         [sys.executable, "-c", "import tensorflow as tf; tf.constant(1) + 1"],
         capture_output=True,
@@ -117,7 +117,9 @@ def test_tensorflow_prints_only_the_start_up_lines_the_stages_hold_back():
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     unknown = [
-        line for line in result.stderr.splitlines() if line and not cli._STARTUP_NOISE.search(line)
+        line
+        for line in result.stderr.splitlines()
+        if line and not startup.STARTUP_NOISE.search(line)
     ]
     assert result.returncode == 0 and unknown == [], f"{unknown}: {_guide('start-up noise')}"
 

@@ -4,7 +4,7 @@ Markdown, as the benches write them into docs/."""
 
 from __future__ import annotations
 
-from pipeline.cli import WIDTH
+from pipeline.logs import WIDTH
 
 
 def short_names(keys: list[str]) -> dict[str, str]:

@@ -20,7 +20,7 @@ from bench import before, report
 from bench.photos import make, picture
 from bench.results import relative
 from components.ingest.mirror import read_mirror
-from pipeline import cli as pipeline_cli
+from pipeline import logs
 from tools.predict import cli, model
 
 CLEAN = "clean scans"  # the test digits as MNIST has them: the baseline of every ratio
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if not os.environ.get("DATA_MIRROR"):
         sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
-    pipeline_cli.setup_logging()
+    logs.setup_logging()
     started = time.perf_counter()
     version = model.resolve(args.model)
     served = model.load(version)

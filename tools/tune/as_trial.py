@@ -8,7 +8,7 @@ command ended once no process of the trial is left, so that:
   child would inherit: DVC must hear it to clean up;
 - the command gets SIGTERM when mnist-tune (process `<pid>`) dies, a SIGKILL included
   (Linux): DVC, which has no handler for it, ends at once and its stage with it
-  (pipeline.cli), rather than run on unseen. (SIGINT would not do: DVC ignores it while a
+  (pipeline.signals), rather than run on unseen. (SIGINT would not do: DVC ignores it while a
   stage runs.) The next mnist-tune removes the experiment it leaves listed as running;
 - the run's lock, which mnist-tune passes down, stays held until the last process of the
   trial has ended: this process adopts what DVC leaves behind as it dies (a child
@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 
-from pipeline.cli import ends_with_parent
+from pipeline.signals import ends_with_parent
 
 _PR_SET_CHILD_SUBREAPER = 36  # prctl(2): orphaned descendants become this process's children
 
