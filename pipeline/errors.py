@@ -14,7 +14,7 @@ _NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
 # How the same errors read once a library has turned them into its own (TensorFlow's, Beam's).
 _DISK_FULL_WORDS = ("No space left on device", "File too large", "Disk quota exceeded")
 _NO_WRITE_WORDS = ("Read-only file system", "Permission denied", "Operation not permitted")
-# Characters a one-line error has: a line is 120 columns, less pipeline.cli's log prefix.
+# Characters a one-line error has: a line is 120 columns, less pipeline.logs's log prefix.
 LINE_ROOM = 95
 
 
