@@ -12,6 +12,7 @@ import json
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import artifacts, stats
+from pipeline.record import Record
 from pipeline.stats import SplitStats
 
 REPORT_FILE = ".report.json"  # the pipeline's report to the launcher, removed once read
@@ -19,21 +20,11 @@ STARTED_FILE = ".started"  # left by the first worker to read: the launcher's si
 
 
 @dataclasses.dataclass(frozen=True)
-class Outcome:
+class Outcome(Record):
     """What the pipeline tells the launcher: the statistics and every anomaly found."""
 
     stats: dict[str, SplitStats]
     anomalies: list[str]
-
-    def to_json(self) -> str:
-        splits = {split: s.to_json() for split, s in self.stats.items()}
-        return json.dumps({"stats": splits, "anomalies": self.anomalies}, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> Outcome:
-        data = json.loads(text)
-        splits = {split: SplitStats.from_json(s) for split, s in data["stats"].items()}
-        return cls(splits, data["anomalies"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +50,7 @@ def write_outcome(outcome: Outcome, out_dir: str) -> None:
     """Writes `stats.json` (an artifact) and the report the launcher reads."""
     for name, text in (
         (artifacts.STATS_FILE, stats.dumps(outcome.stats)),
-        (REPORT_FILE, outcome.to_json()),
+        (REPORT_FILE, json.dumps(outcome.to_json(), sort_keys=True)),
     ):
         with FileSystems.create(FileSystems.join(out_dir, name)) as file:
             file.write(text.encode())
@@ -69,7 +60,7 @@ def read_outcome(out_dir: str) -> Outcome:
     """The pipeline's report; it and the started mark are removed from `out_dir`."""
     path = FileSystems.join(out_dir, REPORT_FILE)
     with FileSystems.open(path) as file:
-        outcome = Outcome.from_json(file.read())
+        outcome = Outcome.from_json(json.loads(file.read()))
     started = FileSystems.join(out_dir, STARTED_FILE)
     FileSystems.delete([path, started] if FileSystems.exists(started) else [path])
     return outcome
