@@ -16,12 +16,10 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from components.ingest.folder.problems import NAMED, Problems, refusal, shown_place
+from components.ingest.folder.problems import NAMED, Place, Problems, refusal
 from pipeline import images, schema
 from pipeline.errors import PipelineError
 from pipeline.params import IMAGES_FOLDER, NO_FOLDER
-
-CLASS_NAMES = "letters, digits, _, -, + and inner spaces, up to 64 characters"
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:
@@ -42,8 +40,8 @@ def class_folders(root: Path, problems: Problems) -> dict[str, list[str]]:
     """
     if root == Path(NO_FOLDER).resolve():
         raise PipelineError(
-            f"data.folder is {NO_FOLDER}, a placeholder: set it to your images' folder, "
-            f"{IMAGES_FOLDER} say (docs/own-data.md)"
+            f"data.folder is {NO_FOLDER}, a placeholder: set it to {IMAGES_FOLDER}, say "
+            "(docs/own-data.md)"
         )
     _check_root(root)
     classes = {split: _split_classes(root, split, problems) for split in schema.RAW_SPLITS}
@@ -53,7 +51,7 @@ def class_folders(root: Path, problems: Problems) -> dict[str, list[str]]:
 
 
 def _check_root(root: Path) -> None:
-    fix = "set data.folder to a folder holding train/<class>/<images> and test/<class>/<images>"
+    fix = "set data.folder to a folder of train/ and test/"
     if not root.exists():
         raise refusal(root, f"no such folder; {fix}")
     if not root.is_dir():
@@ -61,19 +59,17 @@ def _check_root(root: Path) -> None:
     folders = {e.name: e for e in _entries(root) if e.is_dir() or e.is_symlink()}
     missing = [split for split in schema.RAW_SPLITS if split not in folders]
     if missing:
-        found = ", ".join(shown_place(f"{name}/") for name in folders) or "none"
         lacks = " or ".join(f"{split}/" for split in missing)
-        raise refusal(root, f"no {lacks} folder (folders: {found}); {fix}")
+        fix = f"add {missing[0]}/<class>/<images>" if len(missing) == 1 else "see docs/own-data.md"
+        found = [Place(f"{name}/") for name in folders]
+        head = f"no {lacks} folder (folders: {'' if found else 'none'}"
+        raise refusal(root, head, found, f"); {fix}")
     for split in schema.RAW_SPLITS:
         if folders[split].is_symlink():
             raise refusal(root, f"{split}/ is a link; make it a folder")
-    others = [shown_place(f"{name}/") for name in folders if name not in schema.RAW_SPLITS]
-    if others:
-        raise refusal(
-            root,
-            f"folders other than train/ and test/: {', '.join(others[:NAMED])}; move them out "
-            "(preprocess splits validation off train/ itself)",
-        )
+    if others := [Place(f"{name}/") for name in folders if name not in schema.RAW_SPLITS]:
+        head = "folders other than train/ and test/: "
+        raise refusal(root, head, others[:NAMED], "; move them out", len(others))
 
 
 def _split_classes(root: Path, split: str, problems: Problems) -> list[str]:
@@ -83,15 +79,9 @@ def _split_classes(root: Path, split: str, problems: Problems) -> list[str]:
         if entry.is_symlink():
             problems.layout("class folders that are links", place + "/", "copy the folders in")
         elif not entry.is_dir():
-            fix = f"move them into {split}/<class>/"
-            problems.layout("files outside a class folder", place, fix)
+            problems.layout("files outside a class folder", place, "move them into one")
         elif problem := schema.class_name_problem(entry.name):
-            problems.layout(
-                "class folders whose names are not class names",
-                place + "/",
-                f"rename them to {CLASS_NAMES}",
-                detail=problem,
-            )
+            problems.layout("bad class names", place + "/", "rename them", detail=problem)
         else:
             classes.append(entry.name)
     return classes
@@ -100,21 +90,16 @@ def _split_classes(root: Path, split: str, problems: Problems) -> list[str]:
 def _check_classes(root: Path, classes: dict[str, list[str]]) -> None:
     train, test = classes[schema.TRAIN], classes[schema.TEST]
     if len(train) < 2:
-        raise refusal(
-            root, f"train/ has {len(train)} class folder(s); a classifier needs at least 2"
-        )
+        said = f"train/ has {len(train)} class folder(s); a classifier needs at least 2"
+        raise refusal(root, said)
     if len(train) > schema.MAX_CLASSES:
         raise refusal(
             root,
             f"train/ has {len(train)} class folders; at most {schema.MAX_CLASSES} are supported",
         )
-    unknown = [name for name in test if name not in set(train)]
-    if unknown:
-        raise refusal(
-            root,
-            f"test/ has classes that train/ lacks: {', '.join(map(shown_place, unknown[:NAMED]))}"
-            "; a model cannot learn them: add them to train/ or remove them from test/",
-        )
+    if unknown := [Place(name) for name in test if name not in set(train)]:
+        head = "test/ has classes that train/ lacks: "
+        raise refusal(root, head, unknown[:NAMED], "; add them to train/", len(unknown))
     if not test:
         raise refusal(root, "test/ has no class folders; add test images")
 
@@ -128,18 +113,18 @@ def image_files(root: Path, split: str, name: str, problems: Problems) -> Iterat
         if entry.is_symlink():
             target = Path(os.path.realpath(entry.path))
             if not target.is_relative_to(root) or not target.is_file():
-                problems.bad("links out of the folder", place, "copy the files in")
+                problems.bad("links out", place, "copy in")
                 continue
         elif entry.is_dir():
             problems.layout("folders inside a class folder", place + "/", "move their images up")
             continue
         elif not stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
-            problems.bad("special files, not regular files", place, "remove them")
+            problems.bad("special files", place, "remove")
             continue
         if Path(entry.name).suffix.lower() not in suffixes:
-            problems.bad("files that are not images", place, "remove them")
+            problems.bad("not images", place, "remove")
         elif problem := _file_name_problem(entry.name):
-            problems.bad(problem, place, "rename them")
+            problems.bad("bad names", place, "rename", detail=problem)
         else:
             yield entry.name
 
@@ -148,7 +133,7 @@ def _file_name_problem(name: str) -> str | None:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
-        return "file names that are not UTF-8"
+        return "not UTF-8"
     if not name.isprintable():
-        return "file names holding a control character"
+        return "a control character"
     return None

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from components.ingest.folder.problems import NAMED, SKIP_HINT, refusal, shown_place
+from components.ingest.folder.problems import NAMED, SKIP_HINT, Place, refusal
 from components.ingest.folder.survey import Progress, Survey
 from pipeline import images, schema
 from pipeline.errors import PipelineError
@@ -51,12 +51,10 @@ def _read(found: Survey, params: DataParams, split: str) -> Iterator[tuple[bytes
                     pixels = images.pixels(image, data.channels, (data.height, data.width))
             except PipelineError as error:
                 if params.bad_files != SKIP:
-                    raise refusal(
-                        found.root,
-                        f"{shown_place(key)} does not read ({error}); replace or remove it"
-                        f"{SKIP_HINT}",
-                    ) from None
-                skipped.append(shown_place(key))
+                    said = [Place(key, str(error), after=" does not read")]
+                    fix = f"; replace{SKIP_HINT}"
+                    raise refusal(found.root, "", said, fix) from None
+                skipped.append(Place(key))
                 continue
             done += 1
             read[files.label] += 1
@@ -65,7 +63,9 @@ def _read(found: Survey, params: DataParams, split: str) -> Iterator[tuple[bytes
     _say_skipped(found, split, read, skipped)
 
 
-def _say_skipped(found: Survey, split: str, read: collections.Counter, skipped: list[str]) -> None:
+def _say_skipped(
+    found: Survey, split: str, read: collections.Counter, skipped: list[Place]
+) -> None:
     """Counts the images of `split` skipped because they do not decode (their headers read,
     so the survey could not tell), and refuses a class that skipping left empty.
 
@@ -76,11 +76,8 @@ def _say_skipped(found: Survey, split: str, read: collections.Counter, skipped: 
         return
     logger.warning(
         "skipped %d %s images that do not decode (data.bad_files: skip), e.g. %s",
-        len(skipped), split, ", ".join(skipped[:NAMED]),
+        len(skipped), split, ", ".join(place.shown() for place in skipped[:NAMED]),
     )  # fmt: skip
     if emptied := [name for label, name in enumerate(found.schema.classes) if not read[label]]:
-        raise refusal(
-            found.root,
-            f"no {split} image of class {shown_place(emptied[0])} decodes (e.g. {skipped[0]}); "
-            "replace its images",
-        )
+        fix = " decodes; replace its images"  # the warning above names them
+        raise refusal(found.root, f"no {split} image of class ", [Place(emptied[0])], fix)

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from components.ingest.folder import layout
-from components.ingest.folder.problems import NAMED, Problems, refusal, shown_place, shown_root
+from components.ingest.folder.problems import NAMED, Place, Problems, refusal, shown_root
 from pipeline import images, schema
 from pipeline.errors import PipelineError
 from pipeline.params import AS_FOUND, MOST_COMMON, SKIP, DataParams
@@ -74,18 +74,15 @@ def _is_grey(image: Image.Image) -> bool:
     return image.mode in images.GREY_MODES
 
 
-@dataclasses.dataclass
 class _Headers:
-    """What the images' headers said: sizes (a few places of each), grey or not, per class."""
+    """What the images' headers said: sizes (with a few files of each), grey or not, and
+    the images of each class, per split."""
 
-    sizes: collections.Counter[tuple[int, int]] = dataclasses.field(
-        default_factory=collections.Counter
-    )
-    examples: dict[tuple[int, int], list[str]] = dataclasses.field(
-        default_factory=lambda: collections.defaultdict(list)
-    )
-    grey: bool = True
-    per_class: dict[str, collections.Counter[int]] = dataclasses.field(default_factory=dict)
+    def __init__(self) -> None:
+        self.sizes = collections.Counter[tuple[int, int]]()
+        self.examples: dict[tuple[int, int], list[str]] = collections.defaultdict(list)
+        self.grey = True
+        self.per_class: dict[str, collections.Counter[int]] = {}
 
     def read(self, root: Path, split: str, label: int, key: str, problems: Problems) -> bool:
         """Reads the header of the image at `key` below `root`: False if it does not read."""
@@ -93,12 +90,12 @@ class _Headers:
             with images.reading(root / key) as image:
                 size, self.grey = (image.height, image.width), self.grey and _is_grey(image)
         except PipelineError as error:
-            problems.bad("images that do not read", key, "replace or remove them", str(error))
+            problems.bad("unreadable", key, "replace", str(error))
             return False
         self.sizes[size] += 1
         self.per_class[split][label] += 1
         if len(self.examples[size]) < NAMED:
-            self.examples[size].append(shown_place(key))
+            self.examples[size].append(key)
         return True
 
 
@@ -141,17 +138,13 @@ def survey(params: DataParams) -> Survey:
 def _check_not_empty(root: Path, classes: dict[str, list[str]], headers: _Headers) -> None:
     for split in schema.RAW_SPLITS:
         empty = [
-            n
+            Place(f"{split}/{n}/")
             for i, n in enumerate(classes[schema.TRAIN])
             if n in classes[split] and not headers.per_class[split][i]
         ]
         if empty:
-            raise refusal(
-                root,
-                f"{split}/ has class folders without images: "
-                f"{', '.join(shown_place(f'{split}/{n}/') for n in empty[:NAMED])}; add images, "
-                "or remove the folder",
-            )
+            head, fix = "class folders without images: ", "; add images or remove them"
+            raise refusal(root, head, empty[:NAMED], fix, len(empty))
 
 
 def _schema(root: Path, params: DataParams, classes: list[str], headers: _Headers) -> schema.Schema:
@@ -162,9 +155,7 @@ def _schema(root: Path, params: DataParams, classes: list[str], headers: _Header
     try:
         return inferred.check()
     except ValueError as error:
-        raise refusal(
-            root, f"{error}; set data.image_size to [height, width] to resize them"
-        ) from None
+        raise refusal(root, f"{error}; set data.image_size to [height, width]") from None
 
 
 def _size(root: Path, params: DataParams, headers: _Headers) -> tuple[int, int]:
@@ -179,14 +170,10 @@ def _size(root: Path, params: DataParams, headers: _Headers) -> tuple[int, int]:
     assert params.image_size == AS_FOUND
     others = sum(sizes.values()) - sizes[common]
     named = [
-        f"{place} is {h}x{w}"
+        Place(place, after=f" is {h}x{w}")
         for (h, w), places in headers.examples.items()
         if (h, w) != common
         for place in places
     ]
-    raise refusal(
-        root,
-        f"{others} of {sum(sizes.values())} images are not {common[0]}x{common[1]} "
-        f"(height x width), e.g. {', '.join(named[:NAMED])}; set data.image_size to "
-        "most_common or [height, width] to resize them",
-    )
+    head = f"{others} of {sum(sizes.values())} images not {common[0]}x{common[1]}: "
+    raise refusal(root, head, named[:NAMED], "; set data.image_size", others)

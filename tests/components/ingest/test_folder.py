@@ -3,6 +3,7 @@ folder refused in one line, or its bad files skipped when data.bad_files says so
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from components.ingest import folder, stage
-from pipeline import schema
+from pipeline import images, schema
 from pipeline.errors import PipelineError
 from pipeline.params import IMAGES_FOLDER, NO_FOLDER, DataParams
 from tests.support.folders import mnist_folder, save_png
@@ -49,7 +50,9 @@ def _good(root: Path) -> Path:
 
 
 def _refused(root: Path, *words: str, **changes) -> str:
-    with pytest.raises(PipelineError) as raised:
+    # Run as a stage runs, in the project that holds the folder: it is named as data/...
+    project = contextlib.chdir(root.parent) if root.is_absolute() else contextlib.nullcontext()
+    with pytest.raises(PipelineError) as raised, project:
         _read(root, **changes)
     message = str(raised.value)
     assert "\n" not in message and all(w in message for w in words), message
@@ -124,9 +127,9 @@ def test_a_palette_of_greys_and_16_bit_grey_are_grey(tmp_path):
 
 
 def test_mixed_sizes_are_refused_naming_files_and_the_param(tmp_path):
-    root = _good(tmp_path)
+    root = _good(tmp_path / "data")
     save_png(np.zeros((9, 7), np.uint8), root / "train" / "dog" / "big.png")
-    _refused(root, "1 of 7 images are not 6x5", "train/dog/big.png is 9x7", "data.image_size")
+    _refused(root, "1 of 7 images not 6x5", "train/dog/big.png is 9x7", "data.image_size")
 
 
 def test_mixed_sizes_resize_to_the_most_common_or_a_given_size(tmp_path):
@@ -160,17 +163,20 @@ def _truncated(root: Path) -> None:
 BAD_FILES = {
     "not an image": (
         lambda r: (r / "train/cat/notes.txt").write_text("hi"),
-        "files that are not images",
+        "not images: train/cat/notes.txt",
     ),
     "not image data": (
         lambda r: (r / "train/cat/x.png").write_text("hi"),
-        "images that do not read",
+        "unreadable: train/cat/x.png",
     ),
-    "empty": (lambda r: (r / "train/cat/e.png").write_bytes(b""), "the file is empty"),
-    "truncated": (_truncated, "train/cat/cut.png"),
-    "link out": (_link_out, "links out of the folder"),
-    "fifo": (_fifo, "special files"),
-    "newline in name": (lambda r: save_png(GREY, r / "train/cat/a\nb.png"), "control character"),
+    "empty": (lambda r: (r / "train/cat/e.png").write_bytes(b""), "unreadable: train/cat/e.png"),
+    "truncated": (_truncated, "train/cat/cut.png does not read"),
+    "link out": (_link_out, "links out: train/cat/link.png"),
+    "fifo": (_fifo, "special files: train/cat/pipe.png"),
+    "newline in name": (
+        lambda r: save_png(GREY, r / "train/cat/a\nb.png"),
+        "bad names: train/cat/a\\nb.png",
+    ),
 }
 
 
@@ -197,7 +203,10 @@ def test_skipped_images_that_do_not_decode_are_counted_and_a_class_left_empty_is
     assert "train/cat/cut.png" in caplog.text
     for name in ("0.png", "1.png"):  # every train image of "cat" is now truncated
         (root / "train" / "cat" / name).write_bytes((root / "train/cat/cut.png").read_bytes())
-    _refused(root, "no train image of class cat decodes", "e.g. train/cat/", bad_files="skip")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        _refused(root, "no train image of class cat decodes", bad_files="skip")
+    assert "e.g. train/cat/" in caplog.text  # the warning before the refusal names them
 
 
 def test_a_link_inside_the_folder_is_read(tmp_path):
@@ -267,14 +276,17 @@ def test_a_bad_layout_is_refused_in_one_line(tmp_path, case):
 
 
 def test_a_header_claiming_a_huge_image_is_refused_before_decoding(tmp_path):
-    root = _good(tmp_path)
+    root = _good(tmp_path / "data")
     data = io.BytesIO()
     Image.new("L", (1, 1)).save(data, format="PNG")
     png = bytearray(data.getvalue())
     png[16:24] = (100_000).to_bytes(4, "big") * 2  # IHDR's width and height: 10^10 pixels
     png[29:33] = zlib.crc32(png[12:29]).to_bytes(4, "big")  # and the chunk's CRC to match
     (root / "train" / "cat" / "bomb.png").write_bytes(bytes(png))
-    _refused(root, "train/cat/bomb.png", "too large")
+    _refused(root, "unreadable: train/cat/bomb.png")
+    bomb = root / "train" / "cat" / "bomb.png"
+    with pytest.raises(PipelineError, match="too large"), images.reading(bomb):
+        pass  # the reason, which the line has no room for
 
 
 def test_a_failed_ingest_leaves_the_previous_outputs(tmp_path):
