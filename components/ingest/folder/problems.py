@@ -34,6 +34,7 @@ _CUTS = (
     (16, 16, False),
     (16, 0, False),  # a place by its last name alone: .../0001.png
 )
+_REST = (" and {} more", " (+{})")  # the places a line counts, not names; the terser last
 
 
 def _cut(text: str, limit: int) -> str:
@@ -85,11 +86,11 @@ def refusal(
     the places of `count` (all given, by default) named first to last and the rest counted,
     then `aside` where there is room for it; within LINE_ROOM (above)."""
     count = max(count, len(places))
-    for said, (cut, limit, details), named in itertools.product(
-        dict.fromkeys([aside, ""]), _CUTS, range(len(places), 0, -1) or [0]
+    for said, rest, (cut, limit, details), named in itertools.product(
+        dict.fromkeys([aside, ""]), _REST, _CUTS, range(len(places), 0, -1) or [0]
     ):
         start = f"data.folder {shown_root(root, cut)}: {head}"
-        more = f" and {count - named} more" if count > named else ""
+        more = rest.format(count - named) if count > named else ""
         shown = ", ".join(place.shown(limit, details) for place in places[:named])
         if len(line := f"{start}{shown}{more}{tail}{said}") <= LINE_ROOM:
             return PipelineError(line)

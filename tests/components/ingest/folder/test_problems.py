@@ -125,3 +125,16 @@ def test_any_names_in_a_folder_read_or_are_refused_within_the_room(tmp_path_fact
         _read(root)
     except PipelineError as error:
         _assert_fits(error)
+
+
+def test_many_bad_files_are_counted_and_the_first_named_by_its_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the project, holding data/images
+    problems = Problems(Path("data/images"), skip=False)
+    for index in range(5):
+        problems.bad("not images", f"train/cat/notes-{index}.txt", "remove")
+    with pytest.raises(PipelineError) as raised:
+        problems.raise_any()
+    assert _assert_fits(raised.value) == (
+        "data.folder data/images: not images: .../notes-0.txt (+4); remove or set "
+        "data.bad_files: skip"
+    )
