@@ -4,7 +4,6 @@ UTF-8) or many."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -13,13 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.ingest import folder
 from components.ingest.folder.problems import Place, Problems, refusal
 from pipeline.errors import LINE_ROOM, PipelineError
-from pipeline.params import DataParams
+from tests.support.folder_ingest import GREY, good_folder, read_folder
 from tests.support.folders import save_png
-
-GREY = [[200] * 5] * 6
 
 # A file or folder name as a disk holds it: any bytes but / and NUL, up to 255 of them.
 NAMES = (
@@ -58,22 +54,6 @@ def test_a_refusal_naming_any_places_is_one_line_within_the_room(root, names, co
     assert message.endswith("; tail")  # the fix is never cut
 
 
-def _good(root: Path) -> Path:
-    for split in ("train", "test"):
-        for name in ("cat", "dog"):
-            save_png(np.array(GREY, np.uint8), root / split / name / "0.png")
-    return root
-
-
-def _read(root: Path, **changes) -> None:
-    params = dataclasses.replace(
-        DataParams("folder", None, str(root), "as_found", "refuse"), **changes
-    )
-    found = folder.survey(params)
-    for examples in folder.examples(found, params).values():
-        list(examples)
-
-
 LONG = "x" * 200
 HOSTILE = os.fsdecode(b"bad-\xff-\x1b[31m-\n-\\-" + b"y" * 200)
 
@@ -92,37 +72,37 @@ HOSTILE = os.fsdecode(b"bad-\xff-\x1b[31m-\n-\\-" + b"y" * 200)
     ],
 )
 def test_long_and_hostile_names_in_a_long_folder_are_refused_within_the_room(tmp_path, name, place):
-    root = _good(tmp_path / LONG / LONG / "data")
+    root = good_folder(tmp_path / LONG / LONG / "data")
     target = root / place.format(name)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(b"not an image")
     with pytest.raises(PipelineError) as raised:
-        _read(root)
+        read_folder(root)
     _assert_fits(raised.value)
 
 
 def test_mixed_sizes_named_by_long_names_are_refused_within_the_room(tmp_path):
-    root = _good(tmp_path / LONG / "data")
+    root = good_folder(tmp_path / LONG / "data")
     for index in range(5):
         save_png(np.zeros((9, 7), np.uint8), root / "train/dog" / f"{index}{LONG}.png")
     with pytest.raises(PipelineError) as raised:
-        _read(root)
+        read_folder(root)
     assert "data.image_size" in _assert_fits(raised.value)
 
 
 @settings(max_examples=30, deadline=None)
 @given(names=st.lists(NAMES, min_size=1, max_size=4))
 def test_any_names_in_a_folder_read_or_are_refused_within_the_room(tmp_path_factory, names):
-    root = _good(tmp_path_factory.mktemp("names") / "data")
+    root = good_folder(tmp_path_factory.mktemp("names") / "data")
     for index, name in enumerate(names):
         class_folder = root / ("train" if index % 2 else "test") / name
         try:
             class_folder.mkdir(parents=True, exist_ok=True)
         except OSError:  # a name the file system refuses: nothing to read
             continue
-        save_png(np.array(GREY, np.uint8), class_folder / f"{index}.png")
+        save_png(GREY, class_folder / f"{index}.png")
     try:
-        _read(root)
+        read_folder(root)
     except PipelineError as error:
         _assert_fits(error)
 

@@ -1,5 +1,7 @@
-"""Reading a surveyed folder: every byte ingest writes from a folder held to what it wrote
-before ingest's folder side was split by job (the hashes below were made by that code)."""
+"""Reading a surveyed folder: MNIST as PNG files reads as the IDX route does, keys mix the
+classes, images that do not decode are refused or skipped, and every byte ingest writes from a
+folder is what it wrote before ingest's folder side was split by job (the hashes below were
+made by that code)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.ingest import stage
+from components.ingest import folder, stage
 from pipeline import schema
+from pipeline.errors import PipelineError
 from pipeline.params import DataParams
+from tests.support.folder_ingest import (
+    folder_params,
+    good_folder,
+    read_folder,
+    refused,
+    truncate_one,
+)
 from tests.support.folders import save_png
+from tests.support.records import read_split
 
 
 def _save(image: Image.Image, path: Path, format: str = "PNG") -> None:
@@ -92,3 +103,69 @@ def test_a_folder_ingests_to_the_same_bytes(tmp_path, case):
     written = [tmp_path / "raw" / schema.split_file(split) for split in schema.RAW_SPLITS]
     hashes = [hashlib.sha256(p.read_bytes()).hexdigest() for p in [*written, Path(paths.schema)]]
     assert tuple(hashes) == expected
+
+
+def test_mnist_as_pngs_reads_as_the_idx_route_does(mnist_pngs, mnist, tmp_path):
+    out = tmp_path / "raw"
+    ingested = stage.ingest(
+        stage.Paths(str(out), str(tmp_path / "schema.json")), folder_params(mnist_pngs)
+    )
+    assert ingested.counts == {"train": 300, "test": 100}
+    assert schema.read_schema(tmp_path / "schema.json") == schema.Schema(
+        28, 28, 1, "uint8", tuple("0123456789"), schema.RESIZE
+    )
+    for split in schema.RAW_SPLITS:
+        records = read_split(out, split, schema.RAW_DTYPE)
+        # Each file is named by its IDX key, so each record can be held to that example.
+        for key, image, label in zip(
+            *(records[k] for k in (schema.KEY, schema.IMAGE, schema.LABEL)), strict=True
+        ):
+            path = key.decode().split(":", 1)[1]
+            assert key == folder.record_key(path.encode())
+            index = int(Path(path).stem.split("-")[1])
+            assert path.startswith(f"{split}/{label}/")
+            np.testing.assert_array_equal(image[..., 0], mnist[f"{split}_images"][index])
+            assert label == mnist[f"{split}_labels"][index]
+
+
+def test_skipped_images_that_do_not_decode_are_counted_and_a_class_left_empty_is_refused(
+    tmp_path, caplog
+):
+    # A truncated PNG's header reads: only decoding finds it, after the survey counted it.
+    root = good_folder(tmp_path / "data")
+    truncate_one(root)
+    with caplog.at_level("WARNING"):
+        _, examples = read_folder(root, bad_files="skip")
+    assert len(examples["train"]) == 4
+    assert "skipped 1 train images that do not decode" in caplog.text
+    assert "train/cat/cut.png" in caplog.text
+    for name in ("0.png", "1.png"):  # every train image of "cat" is now truncated
+        (root / "train" / "cat" / name).write_bytes((root / "train/cat/cut.png").read_bytes())
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        refused(root, "no train image of class cat decodes", bad_files="skip")
+    assert "e.g. train/cat/" in caplog.text  # the warning before the refusal names them
+
+
+def test_a_failed_ingest_leaves_the_previous_outputs(tmp_path):
+    root = good_folder(tmp_path / "data")
+    paths = stage.Paths(str(tmp_path / "raw"), str(tmp_path / "schema.json"))
+    stage.ingest(paths, folder_params(root))
+    before = {p: p.read_bytes() for p in tmp_path.glob("raw/*")} | {
+        Path(paths.schema): Path(paths.schema).read_bytes()
+    }
+    (root / "train" / "cat" / "x.txt").write_text("?")
+    with pytest.raises(PipelineError):
+        stage.ingest(paths, folder_params(root))
+    after = {p: p.read_bytes() for p in tmp_path.glob("raw/*")} | {
+        Path(paths.schema): Path(paths.schema).read_bytes()
+    }
+    assert after == before and not list(tmp_path.glob(".*tmp*"))
+
+
+def test_keys_order_the_examples_across_classes(mnist_pngs):
+    # Preprocess orders each shard by key: class by class, a shuffle buffer smaller than
+    # the split could not mix them. Ten classes by hash: 50 in a row cover most of them.
+    _, examples = read_folder(mnist_pngs)
+    first = [label for _, _, label in sorted(examples["train"])[:50]]
+    assert len(set(first)) >= 8
