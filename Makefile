@@ -41,12 +41,12 @@ for pyc in source.rglob("*.pyc") if source.is_dir() else ():
 endef
 export LINK_BYTECODE
 # The tools' imports, for their bytecode: this -c is a process entry point, so it quiets
-# TensorFlow's start-up lines as the stages' and tools' own do (pipeline.cli), where
+# TensorFlow's start-up lines as the stages' and tools' own do (pipeline.startup), where
 # TF_CPP_MIN_LOG_LEVEL alone leaves those printed before absl's logging is set up.
 define IMPORT_TOOLS
-from pipeline import cli
-cli.set_tensorflow_log_level()
-with cli.quiet_native_startup():
+from pipeline import startup
+startup.set_tensorflow_log_level()
+with startup.quiet_native_startup():
     import dvc.cli, keras, tools.push, tools.predict.cli
 endef
 export IMPORT_TOOLS

@@ -30,9 +30,11 @@ from PIL import Image
 import components
 from bench import report
 from bench.measure import ROOT, bench_env, measure
+from bench.results import unscratched
 from components.ingest import mirror
 from components.ingest.stage import Paths as IngestPaths
 from pipeline import artifacts
+from tools.table import markdown
 
 _SIDE = 7071  # 7071 x 7071 is just under the 50-megapixel limit
 # What mnist-predict does to a file before TensorFlow loads, alone in a process.
@@ -94,7 +96,7 @@ def main() -> None:
                 "file_bytes": path.stat().st_size,
                 "peak_rss_mib": run["peak_rss_mib"],
                 "decode_peak_rss_mib": decode["peak_rss_mib"],
-                "said": run["output"].strip().splitlines()[0][:160],
+                "said": unscratched(run["output"].strip().splitlines()[0], work),
             }
         real = Path(env["DATA_MIRROR"])
         for name, folder in (("mirror", real), ("gzip bomb", _bomb_mirror(real, work))):
@@ -107,10 +109,50 @@ def main() -> None:
             results["ingest"][name] = {
                 "peak_rss_mib": run["peak_rss_mib"],
                 "wall_s": run["wall_s"],
-                "said": last.split(" pipeline: ", 1)[-1][:160],
+                "said": unscratched(last.split(" pipeline: ", 1)[-1], work),
             }
     results["seconds"] = time.perf_counter() - started
     print(report.publish("hostile", results))
+
+
+def tables(results: dict) -> str:
+    """Peak memory on hostile inputs, against an ordinary one."""
+    predict, ingest = results["predict"], results["ingest"]
+    base = predict["digit.png"]["peak_rss_mib"]
+    decode_base = predict["digit.png"]["decode_peak_rss_mib"]
+    rows = [
+        [
+            f"`{name}`",
+            f"{run['file_bytes']:,}",
+            f"{run['peak_rss_mib']:.0f} ({run['peak_rss_mib'] / base:.2f})",
+            f"{run['decode_peak_rss_mib']:.0f} ({run['decode_peak_rss_mib'] / decode_base:.2f})",
+            run["said"].split(": ", 1)[-1],  # after the file's name
+        ]
+        for name, run in predict.items()
+    ]
+    header = [
+        "mnist-predict input",
+        "file bytes",
+        "peak RSS MiB (/ digit)",
+        "reading it alone (/ digit)",
+        "result",
+    ]
+    normal = ingest["mirror"]["peak_rss_mib"]
+    ingest_rows = [
+        [
+            name,
+            f"{run['peak_rss_mib']:.0f}",
+            f"{run['peak_rss_mib'] / normal:.2f}",
+            f"{run['wall_s']:.1f}",
+            run["said"],
+        ]
+        for name, run in ingest.items()
+    ]
+    ingest_header = ["ingest's mirror", "peak RSS MiB", "/ real mirror", "wall s", "last line"]
+    return f"{markdown(header, rows)}\n\n{markdown(ingest_header, ingest_rows)}\n"
+
+
+SECTIONS = {"hostile": tables}
 
 
 if __name__ == "__main__":

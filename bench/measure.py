@@ -1,5 +1,5 @@
 """Measuring commands for the benches: wall time and peak RSS of a process, and the
-stages' own run records (pipeline.cli), not their logs."""
+stages' own run records (pipeline.run_record), not their logs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pipeline import artifacts, cli
+from pipeline import artifacts
 from pipeline.reports import HeadlineMetrics
+from pipeline.run_record import RECORD_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,7 +88,7 @@ def run_record(env: dict) -> Iterator[tuple[dict, Callable[[], dict]]]:
         def last() -> dict:
             return json.loads(path.read_text().splitlines()[-1])
 
-        yield {**env, cli.RECORD_ENV: str(path)}, last
+        yield {**env, RECORD_ENV: str(path)}, last
 
 
 def headline_metrics(root: Path) -> HeadlineMetrics:

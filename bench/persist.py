@@ -17,6 +17,7 @@ from pathlib import Path
 from bench import report
 from bench.measure import measure, scratch_env
 from bench.run import fresh_clone
+from tools.table import markdown
 
 
 def _without_persist(clone: Path) -> None:
@@ -46,6 +47,33 @@ def main() -> None:
         results = {"persist": _steps(persistent, env), "default": _steps(default, env)}
     results["seconds"] = time.perf_counter() - started
     print(report.publish("persist", results))
+
+
+def table(results: dict) -> str:
+    """Each run's time with persistent outputs against DVC's default."""
+    persist, default = results["persist"], results["default"]
+    rows = [
+        [label, f"{persist[key]:.0f}", f"{default[key]:.0f}", _ratio(persist[key], default[key])]
+        for key, label in (
+            ("repro", "`dvc repro`, from nothing"),
+            ("other_params", "`dvc exp run -S train.epochs=1`"),
+            ("back_to_first_params", "`dvc exp run -S train.epochs=5`, back to the first params"),
+        )
+    ]
+    runs = markdown(["run, s", "persist: true", "DVC's default", "ratio"], rows)
+    return (
+        f"{runs}\n\nBack at the first params, DVC's default ran "
+        f"{default['back_ran_stages']} stage(s) (train came from its run-cache); with "
+        f"`persist: true`, {persist['back_ran_stages']}. "
+        f"Bench time {results['seconds'] / 60:.0f} min.\n"
+    )
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}"
+
+
+SECTIONS = {"persist": table}
 
 
 if __name__ == "__main__":

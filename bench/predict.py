@@ -32,12 +32,15 @@ from PIL import Image
 
 from bench import before, report
 from bench.measure import ROOT, bench_env, measure
+from bench.results import relative
 from components.evaluate import serving
 from components.ingest.mirror import read_mirror
 from tools.predict import model
+from tools.table import markdown
 
 RUNTIMES = ("litert", "savedmodel", "pre_issue")
 PRE_ISSUE = before.PREDICT_BEFORE_PHOTOS  # mnist-predict before issue 25: the goals' baseline
+ONE_GOAL, FOLDER_GOAL = "<= 0.25", ">= 4"  # LiteRT / pre-issue tool: one image's time, throughput
 
 
 def savedmodel_only(version: Path, folder: Path) -> Path:
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{kind} {runtime} #{repeat + 1}: {run['wall_s']:.2f} s", flush=True)
     answers = {runtime: runs["folder", runtime][0]["answers"] for runtime in RUNTIMES}
     results = {
-        "model": str(version),
+        "model": relative(version),
         "pre_issue": PRE_ISSUE,
         "repeats": args.repeats,
         "folder_images": "MNIST test digits as 28x28 PNG files",
@@ -158,6 +161,62 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": time.perf_counter() - started,
     }
     print(report.publish("predict", results))
+
+
+def tables(results: dict) -> str:
+    """mnist-predict on LiteRT against the pre-issue tool (the goals' baseline) and against
+    its own SavedModel path: one image, and a folder of images, as ratios."""
+    one, folder = results["one"], results["folder"]
+    count = folder["images"]
+    measures = [
+        ("one image: wall s", one, "wall_s", ONE_GOAL),
+        ("one image: peak RSS MiB", one, "peak_rss_mib", "-"),
+        (f"{count:,} images: wall s", folder, "wall_s", "-"),
+        (f"{count:,} images: images/s", folder, "images_per_s", FOLDER_GOAL),
+        (f"{count:,} images: first answer after s", folder, "first_answer_s", "-"),
+        (f"{count:,} images: last answer after s", folder, "last_answer_s", "-"),
+        (f"{count:,} images: peak RSS MiB", folder, "peak_rss_mib", "-"),
+    ]
+    rows = []
+    for name, runs, key, goal in measures:
+        lite = runs["litert"][key]
+        ratio = lite / runs["pre_issue"][key]
+        rows.append(
+            [
+                name,
+                f"{lite:,.2f}",
+                f"{runs['savedmodel'][key]:,.2f}",
+                f"{runs['pre_issue'][key]:,.2f}",
+                f"{ratio:.3f}",
+                f"{lite / runs['savedmodel'][key]:.3f}",
+                goal,
+                "-" if goal == "-" else report.met(ratio, goal),
+            ]
+        )
+    header = [
+        "mnist-predict",
+        "LiteRT (default)",
+        "SavedModel (TensorFlow)",
+        f"pre-issue tool ({results['pre_issue']})",
+        "LiteRT / pre-issue",
+        "LiteRT / SavedModel",
+        "goal (on / pre-issue)",
+        "met",
+    ]
+    differ = results["answers_differ"]
+    return (
+        f"{markdown(header, rows)}\n\nEach a fresh process; medians of {results['repeats']} runs "
+        f"each, alternating, after an unmeasured one (bytecode written, files cached). "
+        f"The pre-issue tool is mnist-predict at {results['pre_issue']}, before the speed "
+        f"goals (TensorFlow and the SavedModel, its own image preparation), run from a git "
+        f"worktree of that commit. The {count:,} images are {results['folder_images']}; "
+        f"answers differing from LiteRT's: {differ['savedmodel']} through the SavedModel, "
+        f"{differ['pre_issue']} from the pre-issue tool (which prepares images differently). "
+        f"Bench time {results['seconds'] / 60:.1f} min.\n"
+    )
+
+
+SECTIONS = {"predict": tables}
 
 
 if __name__ == "__main__":

@@ -33,14 +33,23 @@ from pathlib import Path
 import yaml
 
 import components
-from bench import report
+from bench import cluster, report
 from bench.measure import ROOT, measure, run_record, scratch_env
 from components import STAGES
 from components.preprocess.stage import Paths as PreprocessPaths
 from components.train.stage import Paths as TrainPaths
 from pipeline import artifacts, schema, tfrecord
-from tests.support import cluster
+from tools.table import markdown
 
+# The pipeline's goals against the notebook, by the measure of the table they judge.
+GOALS = {
+    "cold pipeline / cold notebook": "<= 0.8",
+    "warm experiment / notebook after prepare": "<= 0.5",
+    "train steps/s, splits in memory / numpy floor": ">= 0.95",
+    "Beam preprocess records/s": ">= 25000",
+    "no-op dvc repro s": "<= 1",
+    "portable runner: launcher peak RSS, all / a quarter of MNIST": "<= 1.1",
+}
 EXAMPLES = 70_000  # MNIST train + test: what ingest and preprocess process
 
 
@@ -80,7 +89,7 @@ def _stage(clone: Path, env: dict, stage: str) -> dict:
         command = ["dvc", "repro", "--force", "--single-item", stage]
         run = measure(command, clone, record_env)
         one = {"wall_s": run["wall_s"], "peak_rss_mib": run["peak_rss_mib"]}
-        # The stage's own measurements, from pipeline.cli's run record, not its logs.
+        # The stage's own measurements, from pipeline.run_record's record, not its logs.
         one |= {k: v for k, v in last_record().items() if k.endswith("_per_s")}
     if stage in ("ingest", "preprocess"):
         one["examples_per_s"] = EXAMPLES / one["wall_s"]
@@ -201,6 +210,64 @@ def main() -> None:
     with scratch_env("bench-") as env:
         results = run_all(env, args.repeats)
     print(report.publish("bench", results))
+
+
+_RATES = {  # a stage's rate in its run record: how the table words it
+    "beam_records_per_s": "records/s in Beam",
+    "steps_per_s": "steps/s",
+    "examples_per_s": "examples/s",
+}
+
+
+def tables(results: dict) -> str:
+    """The pipeline against the notebook, each stage alone, the feeds and the launcher."""
+    notebook, pipeline, stages = results["notebook"], results["pipeline"], results["stages"]
+    warm_notebook = notebook["after_prepare_s"]["median"] + notebook["import_s"]["median"]
+    train_rate = stages["train"]["steps_per_s"]
+    portable = results["portable"]
+    measures = {
+        "cold pipeline / cold notebook": pipeline["cold_s"]["median"]
+        / notebook["total_s"]["median"],
+        "warm experiment / notebook after prepare": pipeline["warm_s"]["median"] / warm_notebook,
+        "train steps/s, splits in memory / numpy floor": train_rate
+        / results["floor"]["steps_per_s"],
+        "train steps/s, splits streamed / in memory": results["streamed"]["steps_per_s"]
+        / train_rate,
+        "train steps/s / notebook steps/s": train_rate / notebook["steps_per_s"]["median"],
+        "Beam preprocess records/s": stages["preprocess"]["beam_records_per_s"],
+        "no-op dvc repro s": pipeline["noop_s"]["median"],
+        "portable runner: launcher peak RSS, all / a quarter of MNIST": portable[-1][
+            "launcher_peak_rss_mib"
+        ]
+        / portable[0]["launcher_peak_rss_mib"],
+    }
+    goals = markdown(
+        ["measure", "value", "target", "met"],
+        [
+            [m, f"{v:.3g}", GOALS.get(m, "-"), report.met(v, GOALS[m]) if m in GOALS else "-"]
+            for m, v in measures.items()
+        ],
+    )
+    rows = []
+    for name, stage in stages.items():
+        rate = next((f"{v:,.0f} {_RATES[k]}" for k, v in stage.items() if k in _RATES), "-")
+        rows.append([name, f"{stage['wall_s']:.1f}", f"{stage['peak_rss_mib']:.0f}", rate])
+    per_stage = markdown(["stage", "wall s", "peak RSS MiB", "throughput"], rows)
+    notes = (
+        f"Notebook: cold {notebook['total_s']['median']:.1f} s (prepare "
+        f"{notebook['prepare_s']['median']:.1f} s), {notebook['steps_per_s']['median']:.0f} "
+        f"steps/s, test accuracy {notebook['test_accuracy']['median']:.4f}. Pipeline: cold "
+        f"{pipeline['cold_s']['median']:.1f} s, warm {pipeline['warm_s']['median']:.1f} s, "
+        f"no-op {pipeline['noop_s']['median']:.2f} s. Train: {train_rate:.0f} steps/s in "
+        f"memory, {results['streamed']['steps_per_s']:.0f} streamed (peak RSS "
+        f"{results['streamed']['peak_rss_mib']:.0f} MiB against "
+        f"{stages['train']['peak_rss_mib']:.0f}); floor {results['floor']['steps_per_s']:.0f}. "
+        f"Medians of {results['repeats']} runs; bench time {results['seconds'] / 60:.0f} min."
+    )
+    return f"{goals}\n\n{per_stage}\n\n{notes}\n"
+
+
+SECTIONS = {"bench": tables}
 
 
 if __name__ == "__main__":

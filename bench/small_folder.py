@@ -21,6 +21,7 @@ from bench import report
 from bench.measure import ROOT, headline_metrics, measure, scratch_env
 from bench.run import fresh_clone
 from bench.shapes import shapes_folder
+from tools.table import markdown
 
 PAGE = "docs/own-data.md"
 RECIPE = "small-folder"
@@ -91,6 +92,34 @@ def main() -> None:
         "seconds": time.perf_counter() - started,
     }
     print(report.publish("small_folder", results))
+
+
+def table(results: dict) -> str:
+    """The small-folder recipe against the defaults on shapes drawn with each seed."""
+    rows = results["rows"]
+    scores = markdown(
+        ["shapes drawn with seed", "params", "test accuracy", "train said: at chance", "run, s"],
+        [
+            [
+                str(r["seed"]),
+                r["params"],
+                f"{r['test_accuracy']:.4f}",
+                "yes" if r["said_chance"] else "no",
+                f"{r['wall_s']:.0f}",
+            ]
+            for r in rows
+        ],
+    )
+    recipe = [r["test_accuracy"] for r in rows if r["params"] == "recipe"]
+    goal = f">= {results['goal']}"
+    return (
+        f"{scores}\n\nThe recipe's lowest test accuracy {min(recipe):.4f} (goal {goal} on every "
+        f"seed: {report.met(min(recipe), goal)}), mean {sum(recipe) / len(recipe):.4f}. "
+        f"Bench time {results['seconds'] / 60:.0f} min, {results['cpus']} CPUs.\n"
+    )
+
+
+SECTIONS = {"small_folder": table}
 
 
 if __name__ == "__main__":

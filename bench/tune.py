@@ -23,6 +23,7 @@ import time
 from bench import report
 from bench.measure import measure, scratch_env
 from bench.run import fresh_clone
+from tools.table import markdown
 
 
 def _overhead(clone, env: dict, repeats: int) -> dict:
@@ -68,6 +69,45 @@ def main() -> None:
         for kind in ("history", "importance"):  # the search's plots, for docs/tuning.md
             shutil.copy(clone / "tune" / f"mlp-{kind}.png", report.DOCS / "images")
     print(report.publish("tune", results))
+
+
+def tables(results: dict) -> str:
+    """A trial's cost over a plain run, and the study's own report."""
+    overhead, study = results["overhead"], results["study"]
+    extra = overhead["trial_s"] - overhead["plain_s"]
+    costs = markdown(
+        ["run", "wall s (median)"],
+        [
+            ["dvc exp run -S train.seed=N (workspace)", f"{overhead['plain_s']:.1f}"],
+            [
+                "a trial: dvc exp run --temp -n ... -S ... -S evaluate.push=false",
+                f"{overhead['trial_s']:.1f}",
+            ],
+            ["overhead per trial", f"{extra:+.1f}"],
+        ],
+    )
+    return (
+        f"{costs}\n\nThe study: {study['trials']} trials, {study['jobs']} at a time, "
+        f"{study['wall_s'] / 60:.1f} min. Its report:\n\n```\n{study['report']}\n```\n"
+    )
+
+
+def study_output(results: dict) -> str:
+    """The study's report as mnist-tune printed it."""
+    study = results["study"]
+    return (
+        f"```\n$ mnist-tune --trials {study['trials']} --jobs {study['jobs']}\n"
+        f"...\n{study['report']}\n```\n\n{study['wall_s'] / 60:.0f} minutes in all.\n"
+    )
+
+
+def compare_output(results: dict) -> str:
+    """mnist-compare's table after the study, as it printed it."""
+    lines = "\n".join(results["compare"].splitlines()[:6])
+    return f"```\n$ mnist-compare | head -6\n{lines}\n```\n"
+
+
+SECTIONS = {"tune": tables, "study": study_output, "compare": compare_output}
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from pipeline import artifacts, schema, stats, tfrecord, validate
+from pipeline import artifacts, scan, schema, stats, tfrecord
 from pipeline.errors import PipelineError
 
 _VALUE_BYTES = np.dtype(schema.PROCESSED_DTYPE).itemsize
@@ -77,7 +77,7 @@ def split_input(directory: str | Path, split: str, data: schema.Schema) -> Split
             held += tfrecord.count_records(file)
         except tfrecord.CorruptRecordsError as error:
             raise PipelineError(
-                f"{validate.corrupt_file(file, error)}; {stats.REDO_PREPROCESS}"
+                f"{scan.corrupt_file(file, error)}; {stats.REDO_PREPROCESS}"
             ) from None
     if said is None or said.records != held:
         says = f"says {said.records}" if said else "has no entry for it"
@@ -198,12 +198,15 @@ def make_dataset(
 
 @contextlib.contextmanager
 def reading(
-    stage: str, directory: str | Path, splits: tuple[str, ...], data: schema.Schema
+    stage: str, directory: str | Path, splits: tuple[str, ...], data: schema.Schema, *, report: Path
 ) -> Iterator[None]:
     """Turns a failed read of `directory` inside the block into one line naming the file.
 
     TensorFlow's error says what failed, not where: a second, streaming read with the
-    project's own reader finds the file (pipeline.validate.diagnose).
+    project's own reader finds the file (pipeline.scan.diagnose).
+
+    Args:
+        report: where the anomalies found are listed (the stage's `Paths.anomalies`).
 
     Raises:
         PipelineError: naming the file and the problem, or TensorFlow's first line.
@@ -211,7 +214,7 @@ def reading(
     try:
         yield
     except _READ_ERRORS as error:
-        validate.diagnose(stage, directory, splits, data)
+        scan.diagnose(stage, directory, splits, data, report=report)
         whole = _TF_DECORATIONS.sub("", getattr(error, "message", str(error))).strip()
         said = whole.splitlines()
         raise PipelineError(

@@ -14,7 +14,7 @@ _NO_WRITE = {errno.EACCES, errno.EPERM, errno.EROFS}
 # How the same errors read once a library has turned them into its own (TensorFlow's, Beam's).
 _DISK_FULL_WORDS = ("No space left on device", "File too large", "Disk quota exceeded")
 _NO_WRITE_WORDS = ("Read-only file system", "Permission denied", "Operation not permitted")
-# Characters a one-line error has: a line is 120 columns, less pipeline.cli's log prefix.
+# Characters a one-line error has: a line is 120 columns, less pipeline.logs's log prefix.
 LINE_ROOM = 95
 
 
@@ -86,16 +86,32 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[: limit - 5]}...{text[-2:]}"
 
 
+def escaped(name: str | os.PathLike[str]) -> str:
+    """A file's name or path on one line, unambiguously: a backslash doubled, each byte that
+    is not UTF-8 as \\xNN, each control or format character escaped (a newline as \\n);
+    printable characters of any script as they are."""
+    return "".join(map(_escaped_char, os.fsencode(name).decode("utf-8", "surrogateescape")))
+
+
+def _escaped_char(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    if "\udc80" <= char <= "\udcff":  # an undecodable byte, as surrogateescape keeps it
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+
+
 def shown_path(path: str | os.PathLike[str], limit: int = 48) -> str:
-    """`path` as a message names it, short enough to leave the message room on its line:
-    relative to the working folder (the project's root, where DVC runs a stage) or to the
-    project DVC runs an experiment for (DVC_ROOT) when under either; else, past `limit`
+    """`path` as a message names it (`escaped`), short enough to leave the message room on
+    its line: relative to the working folder (the project's root, where DVC runs a stage) or
+    to the project DVC runs an experiment for (DVC_ROOT) when under either; else, past `limit`
     characters, its last components after `.../`, and a file name longer than that cut in
     the middle (its start and its extension kept, so the user can still find it)."""
     absolute, text = os.path.abspath(path), os.fspath(path)
     roots = [os.path.abspath(root) for root in (os.getcwd(), os.environ.get("DVC_ROOT")) if root]
     if inside := [root for root in roots if os.path.commonpath([absolute, root]) == root]:
         text = os.path.relpath(absolute, inside[0])
+    text = escaped(text)
     if len(text) <= limit:
         return text
     parts = Path(text).parts

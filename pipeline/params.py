@@ -4,18 +4,25 @@ Every key is required and checked before any stage does work, so a typo or an ou
 value fails in one line that names the key, the value and what is allowed. Every number is
 finite and bounded by what the stage that reads it can honour: a value that passes here is
 one the pipeline can run with.
+
+Each section is a frozen dataclass whose annotations give each key's type, its bounds and
+the words its refusal says; pydantic validates the file against them in strict mode, so
+`epochs: "5"`, `5.0` or `true` are refused, not converted. The annotations are built when
+pydantic first reads them: importing this module, as every stage does at start, imports
+neither pydantic nor annotated_types.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
-from collections.abc import Callable
+import functools
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 from pipeline.errors import PipelineError, shown
+from pipeline.record import EXTRA, MISSING, first_error, within
 from pipeline.schema import MAX_SIDE
 from pipeline.settings import read_settings
 
@@ -37,110 +44,110 @@ MAX_SEED = 2**32 - 1  # what NumPy's and TensorFlow's generators take
 MAX_HIDDEN = 8192  # the MLP's 8192-unit layers, with Adam's state, take about 2 GB
 
 
-def _knob(allowed: str, check: Callable[[Any], bool]) -> Any:
-    return dataclasses.field(metadata={"allowed": allowed, "check": check})
+# Each key's annotation builds its type when pydantic first reads it: the type, its bounds
+# and, as annotated_types' `doc`, what it allows in words.
+def _said(words: str, kind: Any, **bounds: int) -> Any:
+    from annotated_types import doc
 
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    """A finite int or float: NaN and the infinities pass no range check here."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_size(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(_is_int(side) and 0 < side <= MAX_SIDE for side in value)
-    )
+    return Annotated[within(kind, **bounds), doc(words)]
 
 
 def _integer(least: int, most: int) -> Any:
-    return _knob(f"an integer from {least} to {most}", lambda v: _is_int(v) and least <= v <= most)
-
-
-def _seed() -> Any:
-    return _integer(0, MAX_SEED)
+    return _said(f"an integer from {least} to {most}", int, ge=least, le=most)
 
 
 def _one_of(names: tuple[str, ...]) -> Any:
-    return _knob(f"one of {', '.join(names)}", lambda v: v in names)
+    return _said(f"one of {', '.join(names)}", Literal[names])
+
+
+class _Section:
+    """A section's dataclass, as pydantic reads it."""
+
+    # Strict: a value of another type is refused, not converted; a float key takes an
+    # integer (`learning_rate: 1`) as that float, as Python's numbers would have it (Keras,
+    # for one, refuses an int learning rate); NaN and the infinities are refused.
+    __pydantic_config__: ClassVar = {"strict": True, "extra": "forbid", "allow_inf_nan": False}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        # Strict mode takes only an instance where a dataclass is expected: a section, and
+        # the file, are read from the mappings YAML gives, their values strictly.
+        schema = handler(source)
+        handler.resolve_ref_schema(schema)["strict"] = False
+        return schema
 
 
 @dataclasses.dataclass(frozen=True)
-class DataParams:
-    dataset: str = _one_of(DATASETS)
-    mirror: str | None = _knob(
-        "a folder path or null", lambda v: v is None or (isinstance(v, str) and v != "")
-    )
-    folder: str = _knob("a folder path", lambda v: isinstance(v, str) and v != "")
-    image_size: str | list[int] = _knob(  # noqa: RUF009 (_knob returns a dataclasses.field)
+class DataParams(_Section):
+    dataset: _one_of(DATASETS)
+    mirror: _said("a folder path or null", within(str, min_length=1) | None)
+    folder: _said("a folder path", str, min_length=1)
+    image_size: _said(
         f"{AS_FOUND}, {MOST_COMMON} or [height, width] of 1 to {MAX_SIDE} pixels",
-        lambda v: v in (AS_FOUND, MOST_COMMON) or _is_size(v),
+        Literal[AS_FOUND, MOST_COMMON]
+        | within(list[within(int, gt=0, le=MAX_SIDE)], min_length=2, max_length=2),
     )
-    bad_files: str = _one_of((REFUSE, SKIP))
+    bad_files: _one_of((REFUSE, SKIP))
 
 
 @dataclasses.dataclass(frozen=True)
-class PreprocessParams:
-    validation_fraction: float = _knob(
-        "a number strictly between 0 and 1", lambda v: _is_number(v) and 0 < v < 1
+class PreprocessParams(_Section):
+    validation_fraction: _said("a number strictly between 0 and 1", float, gt=0, lt=1)
+    seed: _integer(0, MAX_SEED)
+    num_shards: _said(
+        "auto or an integer from 1 to 10000", Literal["auto"] | within(int, gt=0, le=10_000)
     )
-    seed: int = _seed()
-    num_shards: int | str = _knob(
-        "auto or an integer from 1 to 10000",
-        lambda v: v == "auto" or (_is_int(v) and 0 < v <= 10_000),
-    )
-    augment_copies: int = _integer(0, MAX_AUGMENT_COPIES)
-    runner: str = _knob("a Beam runner name", lambda v: isinstance(v, str) and v != "")
-    beam_args: list[str] = _knob(  # noqa: RUF009 (_knob returns a dataclasses.field)
-        "a list of --flag strings",
-        lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
-    )
-    worker_start_timeout: int = _integer(1, 86_400)  # seconds: a day at most
+    augment_copies: _integer(0, MAX_AUGMENT_COPIES)
+    runner: _said("a Beam runner name", str, min_length=1)
+    beam_args: _said("a list of --flag strings", list[str])
+    worker_start_timeout: _integer(1, 86_400)  # seconds: a day at most
 
 
 @dataclasses.dataclass(frozen=True)
-class ValidateParams:
-    max_class_drift: float = _knob("a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1)
-    max_pixel_mean_drift: float = _knob(
-        "a number in (0, 1]", lambda v: _is_number(v) and 0 < v <= 1
-    )
+class ValidateParams(_Section):
+    max_class_drift: _said("a number in (0, 1]", float, gt=0, le=1)
+    max_pixel_mean_drift: _said("a number in (0, 1]", float, gt=0, le=1)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainParams:
-    model: str = _one_of(MODELS)
-    hidden_layer_size: int = _integer(1, MAX_HIDDEN)
-    learning_rate: float = _knob("a number in (0, 10]", lambda v: _is_number(v) and 0 < v <= 10)
-    batch_size: int = _integer(1, 65_536)
-    epochs: int = _integer(1, 10_000)
+class TrainParams(_Section):
+    model: _one_of(MODELS)
+    hidden_layer_size: _integer(1, MAX_HIDDEN)
+    learning_rate: _said("a number in (0, 10]", float, gt=0, le=10)
+    batch_size: _integer(1, 65_536)
+    epochs: _integer(1, 10_000)
     # Epochs are raised until they hold this many steps: a small folder's few batches an
     # epoch would otherwise train a few dozen steps. A million: hours of MNIST-sized steps.
-    min_steps: int = _integer(0, 1_000_000)
-    buffer_size: int = _integer(1, 1_000_000)  # records held: 3 GB of MNIST's at most
-    seed: int = _seed()
-    cache_mib: int = _integer(0, 1 << 16)  # 64 GiB
-    distribute: str = _one_of(STRATEGIES)
+    min_steps: _integer(0, 1_000_000)
+    buffer_size: _integer(1, 1_000_000)  # records held: 3 GB of MNIST's at most
+    seed: _integer(0, MAX_SEED)
+    cache_mib: _integer(0, 1 << 16)  # 64 GiB
+    distribute: _one_of(STRATEGIES)
 
 
 @dataclasses.dataclass(frozen=True)
-class EvaluateParams:
-    min_accuracy: float = _knob("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
-    max_accuracy_drop: float = _knob("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1)
-    push: bool = _knob("true or false", lambda v: isinstance(v, bool))
+class EvaluateParams(_Section):
+    min_accuracy: _said("a number in [0, 1]", float, ge=0, le=1)
+    max_accuracy_drop: _said("a number in [0, 1]", float, ge=0, le=1)
+    push: _said("true or false", bool)
 
 
 @dataclasses.dataclass(frozen=True)
-class Params:
+class Params(_Section):
     data: DataParams
     preprocess: PreprocessParams
     validate: ValidateParams
     train: TrainParams
     evaluate: EvaluateParams
+
+
+_SECTIONS = {
+    "data": DataParams,
+    "preprocess": PreprocessParams,
+    "validate": ValidateParams,
+    "train": TrainParams,
+    "evaluate": EvaluateParams,
+}
 
 
 def _suggest(name: str, known: list[str]) -> str:
@@ -165,8 +172,8 @@ def _unknown_in_file(what: str, name: Any, typo: str, known: list[str], file: st
 _YAML11_BOOLEANS = {"y", "yes", "n", "no", "on", "off", "true", "false"}
 
 
-def _field(key: str) -> dataclasses.Field:
-    """The params field of a dotted key, such as "train.epochs".
+def _section(key: str) -> tuple[type, str]:
+    """The section class and key name of a dotted key, such as "train.epochs".
 
     Raises:
         PipelineError: for a key no section has, with the closest one.
@@ -175,15 +182,15 @@ def _field(key: str) -> dataclasses.Field:
     if section not in _SECTIONS:
         known = list(_SECTIONS)
         raise PipelineError(f"params: unknown section {shown(section)}; {_suggest(section, known)}")
-    fields = {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
-    if name not in fields:
-        raise PipelineError(f"params: unknown key {shown(key)}; {_suggest(name, list(fields))}")
-    return fields[name]
+    names = [field.name for field in dataclasses.fields(_SECTIONS[section])]
+    if name not in names:
+        raise PipelineError(f"params: unknown key {shown(key)}; {_suggest(name, names)}")
+    return _SECTIONS[section], name
 
 
 def check_key(key: str) -> None:
     """Raises PipelineError unless `key` is a params.yaml key."""
-    _field(key)
+    _section(key)
 
 
 def check_value(key: str, value: Any) -> type:
@@ -195,49 +202,44 @@ def check_value(key: str, value: Any) -> type:
     Raises:
         PipelineError: for a key no section has, or a value it does not allow.
     """
-    field = _field(key)
-    _check(key, field, value)
-    return {"int": int, "float": float, "str": str, "bool": bool}.get(str(field.type), object)
+    from pydantic import ValidationError
+
+    section, name = _section(key)
+    kind = _hints(section)[name]
+    try:
+        _key_adapter(section, name).validate_python(value)
+    except ValidationError:
+        raise _refused(key, kind, value) from None
+    base = typing.get_args(kind)[0]  # the type inside Annotated
+    if typing.get_origin(base) is Literal:
+        return type(typing.get_args(base)[0])
+    return base if base in (int, float, str, bool) else object
 
 
-def _check(key: str, field: dataclasses.Field, value: Any) -> None:
-    if field.type == "bool" and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
-        raise PipelineError(
+@functools.cache
+def _key_adapter(section: type, name: str) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(_hints(section)[name], config=_Section.__pydantic_config__)
+
+
+@functools.cache
+def _hints(section: type) -> dict[str, Any]:
+    return typing.get_type_hints(section, include_extras=True)
+
+
+def _refused(key: str, kind: Any, value: Any) -> PipelineError:
+    """The refusal of `value` for `key`, whose annotated type is `kind`."""
+    boolean = typing.get_args(kind)[0] is bool
+    if boolean and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
+        return PipelineError(
             f"params: '{key}' is {shown(value)}, a string in YAML 1.2; write true or false"
         )
-    if not field.metadata["check"](value):
-        raise PipelineError(
-            f"params: '{key}' is {shown(value)}; it must be {field.metadata['allowed']}"
-        )
+    return PipelineError(f"params: '{key}' is {shown(value)}; it must be {_allowed(kind)}")
 
 
-def _build(cls: type, section: str, values: Any, file: str) -> Any:
-    if not isinstance(values, dict):
-        raise PipelineError(f"params: '{section}' must be a mapping of keys, got {shown(values)}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for name in values:
-        if name not in fields:
-            raise _unknown_in_file("key", f"{section}.{name}", str(name), list(fields), file)
-    for name, field in fields.items():
-        key = f"{section}.{name}"
-        if name not in values:
-            raise PipelineError(
-                f"params: missing key '{key}'; add it to params.yaml "
-                f"({field.metadata.get('allowed', 'a section')})"
-            )
-        _check(key, field, values[name])
-    # A float param written as an integer (`learning_rate: 1`) is that float, as Python's
-    # numbers would have it; Keras, for one, refuses an int learning rate.
-    return cls(**{n: float(v) if fields[n].type == "float" else v for n, v in values.items()})
-
-
-_SECTIONS = {
-    "data": DataParams,
-    "preprocess": PreprocessParams,
-    "validate": ValidateParams,
-    "train": TrainParams,
-    "evaluate": EvaluateParams,
-}
+def _allowed(kind: Any) -> str:
+    return next(m.documentation for m in kind.__metadata__ if hasattr(m, "documentation"))
 
 
 def parse_params(raw: Any, file: str = "params.yaml") -> Params:
@@ -249,17 +251,51 @@ def parse_params(raw: Any, file: str = "params.yaml") -> Params:
     Raises:
         PipelineError: on an unknown or missing key, or a value of the wrong type or range.
     """
-    if not isinstance(raw, dict):
-        raise PipelineError(
+    from pydantic import ValidationError
+
+    try:
+        return _adapter().validate_python(raw)
+    except ValidationError as error:
+        raise _refusal(raw, error.errors(include_url=False), file) from None
+
+
+@functools.cache
+def _adapter() -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Params)
+
+
+def _refusal(raw: Any, errors: list[Any], file: str) -> PipelineError:
+    """The first problem pydantic found, in the words each check has always said."""
+    error = first_error(errors)
+    if len(error["loc"]) == 2 and error["type"] in MISSING:
+        # A section's keys are checked in order, a missing one in its place among them.
+        section = error["loc"][0]
+        error = next(e for e in errors if e["loc"][0] == section and e["type"] not in EXTRA)
+    loc, kind = error["loc"], error["type"]
+    if not loc:
+        return PipelineError(
             f"params: the file must be a mapping with sections {', '.join(_SECTIONS)}"
         )
-    for name in raw:
-        if name not in _SECTIONS:
-            raise _unknown_in_file("section", name, str(name), list(_SECTIONS), file)
-    for name in _SECTIONS:
-        if name not in raw:
-            raise PipelineError(f"params: missing section '{name}'; add it to params.yaml")
-    return Params(**{name: _build(cls, name, raw[name], file) for name, cls in _SECTIONS.items()})
+    section, values = loc[0], raw.get(loc[0])
+    if len(loc) == 1 and kind in EXTRA:
+        name = next(name for name in raw if name not in _SECTIONS)
+        return _unknown_in_file("section", name, str(name), list(_SECTIONS), file)
+    if len(loc) == 1 and kind in MISSING:
+        return PipelineError(f"params: missing section '{section}'; add it to params.yaml")
+    if len(loc) == 1:
+        return PipelineError(f"params: '{section}' must be a mapping of keys, got {shown(values)}")
+    names = [field.name for field in dataclasses.fields(_SECTIONS[section])]
+    if kind in EXTRA:
+        name = next(name for name in values if name not in names)
+        return _unknown_in_file("key", f"{section}.{name}", str(name), names, file)
+    key, hint = f"{section}.{loc[1]}", _hints(_SECTIONS[section])[loc[1]]
+    if kind in MISSING:
+        return PipelineError(
+            f"params: missing key '{key}'; add it to params.yaml ({_allowed(hint)})"
+        )
+    return _refused(key, hint, values[loc[1]])
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

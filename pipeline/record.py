@@ -1,23 +1,42 @@
-"""Typed JSON records: what one module writes and another reads, as a frozen dataclass that
-reads and writes itself field by field, refusing anything else in one error naming the
-field (the report files, the schema, push records)."""
+"""Typed JSON records: what one module writes and another reads (the report files, the
+schema, push records, stats.json, a tuning trial's notes), as a frozen dataclass that
+pydantic writes and reads in strict mode, refusing anything else in one error naming the
+field.
+
+A record is read as the JSON it is: pydantic's strict JSON mode takes an array for a tuple
+and an object for a record, and nothing else for either. pydantic is imported when a
+record is first read or written, not with this module, which every stage imports at start.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import types
+import functools
+import json
 import typing
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 from pipeline.errors import shown
 
+EXTRA = frozenset({"extra_forbidden", "unexpected_keyword_argument", "invalid_key"})
+MISSING = frozenset({"missing", "missing_argument"})
+_NOT_A = {"dataclass_type": "mapping", "tuple_type": "list", "list_type": "list"}
+_KINDS = {"int_type": "int", "float_type": "float", "finite_number": "float"}
+_KINDS |= {"string_type": "str", "bool_type": "bool"}
+
 
 class Record:
-    """A frozen dataclass that reads and writes itself as JSON, field by field."""
+    """A frozen dataclass that pydantic reads and writes as JSON, field by field."""
+
+    # Only what it writes: no unknown or missing field, each value of its field's own type
+    # ("5" is no int, 1 no bool), no NaN or infinity.
+    __pydantic_config__: typing.ClassVar = {
+        "strict": True,
+        "extra": "forbid",
+        "allow_inf_nan": False,
+    }
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: _dumped(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return _adapter(type(self)).dump_python(self, mode="json")
 
     @classmethod
     def from_json(cls, data: Any) -> Self:
@@ -26,44 +45,66 @@ class Record:
         Raises:
             ValueError: naming the first field that is missing, extra or of another type.
         """
-        return _loaded(cls, data, cls.__name__)
+        from pydantic import ValidationError
+
+        try:
+            return _adapter(cls).validate_json(json.dumps(data))
+        except ValidationError as error:
+            raise ValueError(cls._refusal(error.errors(include_url=False))) from None
+
+    @classmethod
+    def _refusal(cls, errors: list[Any]) -> str:
+        """The error first met, in words: `Blessing.candidate.test.loss is nan, not a float`."""
+        error = first_error(errors)
+        *place, step = error["loc"] or [None]
+        where = cls.__name__ + "".join(map(_step, place))
+        if error["type"] in EXTRA:
+            siblings = [e["loc"] for e in errors if e["type"] in EXTRA]
+            unknown = sorted(loc[-1] for loc in siblings if list(loc[:-1]) == place)
+            return f"{where} has unknown fields {shown(unknown)}"
+        if error["type"] in MISSING:
+            return f"{where} lacks {step}"
+        where += _step(step) if step is not None else ""
+        if error["type"] in _NOT_A:
+            return f"{where} is not a {_NOT_A[error['type']]}"
+        return f"{where} is {shown(error['input'])}, not a {_KINDS.get(error['type'], '?')}"
 
 
-def _dumped(value: Any) -> Any:
-    if isinstance(value, Record):
-        return value.to_json()
-    return [_dumped(item) for item in value] if isinstance(value, tuple) else value
+def _step(step: str | int) -> str:
+    return f"[{step}]" if isinstance(step, int) else f".{step}"
 
 
-def _loaded(kind: Any, value: Any, where: str) -> Any:
-    if isinstance(kind, type) and issubclass(kind, Record):
-        if not isinstance(value, dict):
-            raise ValueError(f"{where} is not a mapping")
-        hints = typing.get_type_hints(kind)
-        names = [f.name for f in dataclasses.fields(kind)]
-        if unknown := sorted(set(value) - set(names)):
-            raise ValueError(f"{where} has unknown fields {shown(unknown)}")
-        if missing := [name for name in names if name not in value]:
-            raise ValueError(f"{where} lacks {missing[0]}")
-        return kind(**{n: _loaded(hints[n], value[n], f"{where}.{n}") for n in names})
-    if typing.get_origin(kind) is tuple:  # `tuple[X, ...]`, a JSON list
-        if not isinstance(value, list):
-            raise ValueError(f"{where} is not a list")
-        item = typing.get_args(kind)[0]
-        return tuple(_loaded(item, v, f"{where}[{n}]") for n, v in enumerate(value))
-    if isinstance(kind, types.UnionType):  # `X | None`
-        if value is None and types.NoneType in kind.__args__:
-            return None
-        (kind,) = (arg for arg in kind.__args__ if arg is not types.NoneType)
-        return _loaded(kind, value, where)
-    if not _is(kind, value):
-        raise ValueError(f"{where} is {shown(value)}, not a {kind.__name__}")
-    return float(value) if kind is float else value
+def first_error(errors: list[Any]) -> Any:
+    """The error a reader checking field by field meets first: at each level from the
+    outside, a value that is not what its place takes, then a key the place does not know,
+    then one it lacks, then the first faulty field's own errors (pydantic lists them in
+    field order)."""
+    depth = 0
+    while True:
+        for error in errors:
+            if len(error["loc"]) == depth and error["type"] not in EXTRA | MISSING:
+                return error
+        for kinds in (EXTRA, MISSING):
+            for error in errors:
+                if len(error["loc"]) == depth + 1 and error["type"] in kinds:
+                    return error
+        inner = errors[0]["loc"][: depth + 1]
+        errors = [error for error in errors if error["loc"][: depth + 1] == inner]
+        depth += 1
 
 
-def _is(kind: type, value: Any) -> bool:
-    if isinstance(value, bool):
-        return kind is bool
-    if kind is float:
-        return isinstance(value, int | float) and math.isfinite(value)
-    return isinstance(value, kind)
+def within(kind: Any, **bounds: int) -> Any:
+    """`kind` within annotated_types' bounds (gt, ge, lt, le; min_length, max_length), which
+    pydantic reads: for an annotation, so it is built when pydantic first reads that, and
+    importing a module of records imports no annotated_types."""
+    from annotated_types import Interval, Len
+
+    lengths = {name: bounds.pop(name) for name in ("min_length", "max_length") if name in bounds}
+    return Annotated[kind, Interval(**bounds), *([Len(**lengths)] if lengths else [])]
+
+
+@functools.cache
+def _adapter(kind: type) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(kind)

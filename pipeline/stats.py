@@ -1,6 +1,8 @@
 """`stats.json`, preprocess's statistics of each split: written by its pipeline, read by train.
 
-One type for both sides, so the file's layout is spelled once.
+One type for both sides, so the file's layout is spelled once. pydantic checks and converts
+its values (pipeline.record); the layout is the file's own, kept by hand: counts keyed by
+class id, a plain number where there is one channel, as the file always had (DVC hashes it).
 """
 
 from __future__ import annotations
@@ -12,26 +14,30 @@ from typing import Any
 
 from pipeline import artifacts, outputs
 from pipeline.errors import PipelineError
+from pipeline.record import Record, first_error, within
 
 REDO_PREPROCESS = "re-run preprocess (dvc repro --force -s preprocess)"  # the fix for its outputs
+_PIXELS = ("pixel_mean", "pixel_std")
 
 
 @dataclasses.dataclass(frozen=True)
-class SplitStats:
+class SplitStats(Record):
     """One split's statistics. Pixel statistics are of the scaled source examples, one per
     channel (a plain number in the file where there is one channel)."""
 
-    examples: int  # source examples: the split's share of the raw data
-    records: int  # records in the split's files: examples, plus train's augmented copies
-    examples_per_class: tuple[int, ...]  # source examples of each class, by class id
-    pixel_mean: tuple[float, ...]
-    pixel_std: tuple[float, ...]
+    # Source examples: the split's share of the raw data.
+    examples: within(int, ge=0)
+    # Records in the split's files: examples, plus train's augmented copies.
+    records: within(int, ge=0)
+    examples_per_class: tuple[within(int, ge=0), ...]  # source examples of each, by class id
+    pixel_mean: within(tuple[float, ...], min_length=1)  # in the file, a plain number for one
+    pixel_std: within(tuple[float, ...], min_length=1)
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = super().to_json()
         data["examples_per_class"] = {str(c): n for c, n in enumerate(self.examples_per_class)}
-        for name in ("pixel_mean", "pixel_std"):
-            data[name] = data[name][0] if len(data[name]) == 1 else list(data[name])
+        for name in _PIXELS:
+            data[name] = data[name][0] if len(data[name]) == 1 else data[name]
         return data
 
     @classmethod
@@ -44,20 +50,20 @@ class SplitStats:
             str(c) for c in range(len(per_class))
         }:
             raise ValueError("examples_per_class is not a count per class")
-        ordered = [per_class[str(c)] for c in range(len(per_class))]
-        counts = (data["examples"], data["records"], *ordered)
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
-            raise ValueError("a count is not an integer >= 0")
-        means, stds = (_per_channel(data[name], name) for name in ("pixel_mean", "pixel_std"))
-        return cls(data["examples"], data["records"], tuple(ordered), means, stds)
+        by_id = [per_class[str(c)] for c in range(len(per_class))]
+        pixels = {
+            name: data[name] if isinstance(data[name], list) else [data[name]] for name in _PIXELS
+        }
+        return super().from_json({**data, "examples_per_class": by_id, **pixels})
 
-
-def _per_channel(value: Any, name: str) -> tuple[float, ...]:
-    values = value if isinstance(value, list) else [value]
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-    if not values or not numbers:
-        raise ValueError(f"{name} is not a number per channel")
-    return tuple(float(v) for v in values)
+    @classmethod
+    def _refusal(cls, errors: list[Any]) -> str:
+        field = first_error(errors)["loc"][0]
+        return (
+            f"{field} is not a number per channel"
+            if field in _PIXELS
+            else "a count is not an integer >= 0"
+        )
 
 
 def dumps(stats: dict[str, SplitStats]) -> str:

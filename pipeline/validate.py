@@ -1,27 +1,24 @@
-"""Data validation against the schema, in the spirit of TFX's ExampleValidator.
+"""Data validation rules against the schema, in the spirit of TFX's ExampleValidator.
 
-A record that is not an Example, a truncated or corrupted file, a wrong image size, a label
-outside the classes, NaN or out-of-range pixels, an empty split, a class missing from a
-split, a key twice in a split or in two splits, or statistics that drift between splits
-beyond the params' thresholds each become an anomaly. Any anomaly fails the stage, naming a
-JSON report that lists them all.
+A wrong image size, a label outside the classes, NaN or out-of-range pixels, an empty split,
+a class missing from a split, a key twice in a split or in two splits, or statistics that
+drift between splits beyond the params' thresholds each become an anomaly, worded here. Any
+anomaly fails the stage, naming a JSON report, in the user's project, that lists them all.
 
-Preprocess finds them inside its Beam pipeline (components.preprocess.checks), ingest with
-`check_split_dir`; train and evaluate check each record as tf.data parses it and, if one
-fails, `diagnose` names the file. Every read here streams: a chunk of records at a time.
+The rules read summaries, never files: preprocess makes them inside its Beam pipeline
+(components.preprocess.checks), ingest, train and evaluate by reading record files
+(pipeline.scan).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from pipeline import artifacts, codec, outputs, schema, tfrecord
-from pipeline.errors import PipelineError
+from pipeline import outputs, schema
+from pipeline.errors import PipelineError, shown_path
 from pipeline.stats import SplitStats
 
 
@@ -88,54 +85,6 @@ class SplitSummary(NamedTuple):
             self.nan_pixels + other.nan_pixels,
             self.out_of_range_pixels + other.out_of_range_pixels,
         )
-
-
-_READ_CHUNK = 4096  # records decoded at a time: a split is never all in memory
-
-
-def _fix_hint(path: str) -> str:
-    return f"re-run the stage that wrote it (dvc repro --force -s <the stage writing {path}>)"
-
-
-def corrupt_file(path: str, error: Exception) -> str:
-    """What is wrong with a record file that cannot be read to its end."""
-    return f"{path} is truncated or corrupted ({error})"
-
-
-def foreign_record(path: str, error: Exception) -> str:
-    """What is wrong with a record file holding a record that is not the schema's."""
-    return f"{path} holds a record that is not a {schema.__name__} example ({error})"
-
-
-def read_file(
-    file: str, dtype: np.dtype, data: schema.Schema
-) -> Iterator[tuple[codec.Examples, list[bytes]]]:
-    """Decodes a file's records a chunk at a time: (examples of the schema's image size,
-    keys of the records of another size).
-
-    Raises:
-        PipelineError: naming the file, if it is truncated or corrupted, or holds a record
-            that is not an Example of the schema.
-    """
-    try:
-        records = tfrecord.read_tfrecords(file)
-        while chunk := list(itertools.islice(records, _READ_CHUNK)):
-            try:
-                yield codec.decode_records(chunk, dtype, data.image_shape)
-            except ValueError as error:
-                raise PipelineError(f"{foreign_record(file, error)}; {_fix_hint(file)}") from None
-    except tfrecord.CorruptRecordsError as error:
-        raise PipelineError(f"{corrupt_file(file, error)}; {_fix_hint(file)}") from None
-
-
-def scan_file(file: str, dtype: np.dtype, data: schema.Schema) -> tuple[SplitSummary, np.ndarray]:
-    """A file's summary and all its keys, read a chunk at a time."""
-    summary, keys = SplitSummary.empty(data.num_classes), []
-    for examples, wrong_size in read_file(file, dtype, data):
-        part = SplitSummary.of(examples.images, examples.labels, data.num_classes, wrong_size)
-        summary = summary.merge(part)
-        keys += [examples.keys, np.array(wrong_size, object)]
-    return summary, np.concatenate(keys) if keys else np.zeros(0, object)
 
 
 def summary_anomalies(
@@ -262,58 +211,20 @@ def drift_anomalies(
     return found
 
 
-def fail_on_anomalies(stage: str, directory: str | Path, anomalies: list[str]) -> None:
-    """Writes the stage's anomaly report and fails, or clears an old report if none."""
-    path = Path(artifacts.ANOMALIES_DIR) / f"{stage}.json"
+def fail_on_anomalies(
+    stage: str, directory: str | Path, anomalies: list[str], *, report: Path
+) -> None:
+    """Writes the stage's anomaly report to `report` and fails, or clears an old report if
+    there is no anomaly.
+
+    Raises:
+        PipelineError: naming the first anomaly and the report.
+    """
     if not anomalies:
-        path.unlink(missing_ok=True)
+        report.unlink(missing_ok=True)
         return
-    outputs.write_json(path, {"stage": stage, "data": str(directory), "anomalies": anomalies})
+    outputs.write_json(report, {"stage": stage, "data": str(directory), "anomalies": anomalies})
     raise PipelineError(
         f"{stage}: {len(anomalies)} data anomal{'y' if len(anomalies) == 1 else 'ies'} in "
-        f"{directory}, first: {anomalies[0]}; all listed in {path}"
+        f"{directory}, first: {anomalies[0]}; all listed in {shown_path(report)}"
     )
-
-
-def check_split_dir(
-    stage: str, directory: str | Path, splits: tuple[str, ...], data: schema.Schema
-) -> dict[str, int]:
-    """Reads and checks the given splits of a folder of raw records against the schema `data`,
-    a chunk at a time; fails on any anomaly within a split or across splits (a key in two).
-
-    Returns:
-        The number of examples in each split.
-
-    Raises:
-        PipelineError: naming an unreadable file, or the report listing the anomalies.
-    """
-    found, keys, counts = [], {}, {}
-    for split in splits:
-        summary, split_keys = SplitSummary.empty(data.num_classes), []
-        for file in tfrecord.split_files(directory, split):
-            file_summary, file_keys = scan_file(file, schema.RAW_DTYPE, data)
-            summary, split_keys = summary.merge(file_summary), [*split_keys, file_keys]
-        keys[split] = np.concatenate(split_keys)
-        counts[split] = summary.examples
-        found += summary_anomalies(split, summary, data)
-        found += key_anomalies({split: duplicate_keys(keys[split])}, {})
-    fail_on_anomalies(stage, directory, found + cross_split_anomalies(keys))
-    return counts
-
-
-def diagnose(
-    stage: str, directory: str | Path, splits: tuple[str, ...], data: schema.Schema
-) -> None:
-    """Looks for what made reading `directory` fail: a file that cannot be read, or records
-    that break the schema, each named by its file. For the stages that check records as they
-    parse them (train, evaluate): the file is named here, by a second, streaming read.
-
-    Raises:
-        PipelineError: for the first unreadable file, or the report of the anomalies found.
-    """
-    found = []
-    for split in splits:
-        for file in tfrecord.split_files(directory, split):
-            summary, _ = scan_file(file, schema.PROCESSED_DTYPE, data)
-            found += record_anomalies(file, summary, data)
-    fail_on_anomalies(stage, directory, found)

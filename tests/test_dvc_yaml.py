@@ -43,7 +43,7 @@ def test_the_stage_list_is_the_one_dvc_yaml_runs():
 
 
 def test_each_command_runs_its_stage_with_the_flags_of_its_paths():
-    # `exec`: the stage is DVC's own child, so it stops when DVC is killed (pipeline/cli.py),
+    # `exec`: the stage is DVC's own child, so it stops when DVC is killed (pipeline/signals.py),
     # whichever shell DVC runs the command with; tests/e2e/test_failures.py meets it.
     for stage, command in stage_commands().items():
         assert command.split()[:5] == ["exec", "python", "-m", "components", stage]

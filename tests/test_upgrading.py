@@ -19,13 +19,22 @@ import pytest
 import tensorflow as tf
 
 from components.train import keras_archive, models
-from pipeline import cli, dataset
+from pipeline import dataset, startup
 from tests.support import ROOT
 from tests.support.records import MNIST, default_params
 
 
 def _guide(section: str) -> str:
     return f"see docs/upgrading.md, '{section}'"
+
+
+def _printed_json(script: str, guide: str) -> object:
+    """What a Python script run in a fresh process prints last, as JSON."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert result.returncode == 0, f"{result.stderr[-2000:]}: {guide}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_tfds_builders_keep_the_two_methods_ingest_calls():
@@ -99,7 +108,7 @@ def test_beams_dask_runner_still_hands_back_its_client():
 
 
 def test_tensorflow_prints_only_the_start_up_lines_the_stages_hold_back():
-    # The stages hide these lines by their text (pipeline.cli): a new one would reach users.
+    # The stages hide these lines by their text (pipeline.startup): a new one would reach users.
     result = subprocess.run(
         [sys.executable, "-c", "import tensorflow as tf; tf.constant(1) + 1"],
         capture_output=True,
@@ -108,7 +117,9 @@ def test_tensorflow_prints_only_the_start_up_lines_the_stages_hold_back():
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     unknown = [
-        line for line in result.stderr.splitlines() if line and not cli._STARTUP_NOISE.search(line)
+        line
+        for line in result.stderr.splitlines()
+        if line and not startup.STARTUP_NOISE.search(line)
     ]
     assert result.returncode == 0 and unknown == [], f"{unknown}: {_guide('start-up noise')}"
 
@@ -125,7 +136,7 @@ def test_grpc_servers_can_still_be_bound_to_loopback_only():
     script = (
         "import grpc, json\n"
         "from concurrent import futures\n"
-        "from tests.support import cluster\n"
+        "from bench import cluster\n"
         "cluster._bind_loopback_only()\n"
         "server = grpc.server(futures.ThreadPoolExecutor(1))\n"
         "port = server.add_insecure_port('[::]:0')\n"
@@ -137,11 +148,7 @@ def test_grpc_servers_can_still_be_bound_to_loopback_only():
         "server.stop(0)\n"
         "print(json.dumps({'port': port, 'listening_on': local}))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
-    assert result.returncode == 0, f"{result.stderr[-2000:]}: {_guide('gRPC bind address')}"
-    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found = _printed_json(script, _guide("gRPC bind address"))
     assert found["port"] > 0, _guide("gRPC bind address")
     # 127.0.0.1, as IPv4 or IPv4-mapped IPv6 (::ffff:127.0.0.1); "::" would be everywhere.
     loopback = {"0100007F", "0000000000000000FFFF00000100007F"}
@@ -203,3 +210,54 @@ def test_ruamel_yaml_still_composes_through_the_hooks_the_settings_reader_bounds
     path.write_text("- 1\n" * (settings.MAX_VALUES + 1))
     with pytest.raises(PipelineError, match="expands to more than"):
         settings.read_settings(path, prefix="", missing="")
+
+
+def test_beam_knows_the_dask_runner_by_its_class_path_and_its_options_once_imported():
+    # components.preprocess.runner names DaskRunner by its module (_BY_PATH) and imports it
+    # before checking flags: Beam registers DaskOptions only when that module is imported.
+    script = (
+        "import json\n"
+        "from apache_beam.options.pipeline_options import PipelineOptions\n"
+        "def known():\n"
+        "    return 'DaskOptions' in {c.__name__ for c in PipelineOptions.__subclasses__()}\n"
+        "before = known()\n"
+        "from apache_beam.runners.dask.dask_runner import DaskRunner\n"
+        "print(json.dumps([before, known(), DaskRunner.__module__]))\n"
+    )
+    guide = _guide("Beam's Dask runner")
+    before, after, module = _printed_json(script, guide)
+    assert (before, after) == (False, True), guide
+    from components.preprocess import runner
+
+    assert runner._BY_PATH["DaskRunner"] == module, guide
+
+
+def test_no_step_of_the_pipeline_is_a_multi_output_pardo():
+    # Beam 2.77 on Dask feeds every tagged output to every consumer; SplitByTag stands in.
+    import ast
+
+    used = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted((ROOT / "components").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "with_outputs"
+    ]
+    assert used == [], _guide("Beam's Dask runner")
+
+
+def test_the_warnings_silenced_are_the_ones_this_page_names():
+    import tomllib
+
+    page = (ROOT / "docs" / "upgrading.md").read_text()
+    section = page[page.index("## Warnings") :]
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    filters = config["tool"]["pytest"]["ini_options"]["filterwarnings"]
+    ignored = [f.split(":")[1] for f in filters if f.startswith("ignore:")]
+    named = {
+        "__array__ implementation doesn't accept a copy keyword": "copy keyword",
+        "ObjectStore <DiskObjectStore.*was destroyed with .* unclosed pack": "unclosed pack(s)",
+    }
+    assert sorted(ignored) == sorted(named), _guide("Warnings")
+    assert "Two are silenced by name" in section and all(
+        words in section for words in named.values()
+    ), _guide("Warnings")

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline import artifacts, cli
+from pipeline import artifacts, boundary
 from pipeline.reports import HeadlineMetrics, TrainingMetrics
 from tools.inputs import unseen_folder
 from tools.table import short_names, table
+
+logger = logging.getLogger(__name__)
 
 
 def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -128,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Any other flag goes to `dvc exp show` (-A, --rev, -n, ...).",
     )
     _, passed = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return boundary.guarded(
+        lambda: _compare(passed), "mnist-compare", said_by=logger, interrupted=None
+    )
+
+
+def _compare(passed: list[str]) -> int:
+    """Prints the table of `dvc exp show --json <passed>`; DVC's status if it fails."""
     shown = subprocess.run(
         ["dvc", "exp", "show", "--json", *passed], capture_output=True, text=True, check=False
     )
@@ -148,13 +158,9 @@ def _say_unseen_folder() -> None:
 
 
 def console() -> None:
-    """The `mnist-compare` script."""
-    cli.escape_unencodable_output()  # an experiment's name, to an ASCII-only terminal
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # `mnist-compare | head`: the reader has what it wanted
-        sys.stderr.close()
-        sys.exit(0)
+    """The `mnist-compare` script: an experiment's name reaches an ASCII-only terminal
+    escaped, and `mnist-compare | head` ends quietly."""
+    boundary.console(main)
 
 
 if __name__ == "__main__":

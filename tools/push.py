@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 from components.evaluate import schemas, serving
-from pipeline import artifacts, cli, outputs, schema
+from pipeline import artifacts, boundary, outputs, schema, startup
 from pipeline.errors import PipelineError
 from pipeline.reports import Blessing
 
@@ -83,7 +82,7 @@ def push(root: Path) -> tuple[int, bool]:
                 f"{latest} serves another model, which the blessing was not decided against; "
                 "`dvc repro --force -s evaluate` blesses this one against it (and pushes it)"
             )
-        with cli.quiet_native_startup():
+        with startup.quiet_native_startup():
             import keras
 
             from components.evaluate import export
@@ -116,15 +115,16 @@ def _check_schema(model: Any, data: schema.Schema, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mnist-push", description=__doc__.splitlines()[0])
     parser.parse_args(argv)
-    root = Path.cwd()
-    try:
-        version, pushed = push(root)
-    except PipelineError as error:
-        logger.error("%s", error)
-        return 1
-    except KeyboardInterrupt as interrupt:
-        logger.error("interrupted; the serving folder is as it was")
-        return cli.interrupted_status(interrupt)
+    return boundary.guarded(
+        lambda: _push_here(Path.cwd()),
+        "mnist-push",
+        said_by=logger,
+        interrupted="interrupted; the serving folder is as it was",
+    )
+
+
+def _push_here(root: Path) -> int:
+    version, pushed = push(root)
     serving_dir = artifacts.paths["serving"]
     said = "pushed as version" if pushed else "serves already as version"
     print(f"{artifacts.paths['model']}: {said} {version} in {serving_dir}")
@@ -133,12 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def console() -> None:
     """The `mnist-push` script: the process entry point, where process-wide settings go."""
-    cli.set_tensorflow_log_level()
-    cli.handle_stop_signals()
-    cli.escape_unencodable_output()
-    cli.setup_logging()
+    startup.set_tensorflow_log_level()
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    sys.exit(main())
+    boundary.console(main)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench import plots
 from pipeline.errors import PipelineError
 from tools.predict import cli, images
 
@@ -42,12 +43,9 @@ class Picks:
 
 def draw(shown: list[Shown], out: Path) -> None:
     """Each photo above the 28x28 digit mnist-predict made of it, with its answer."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(2, len(shown), figsize=(1.6 * len(shown), 4.4), squeeze=False)
+    figure, axes = plots.pyplot().subplots(
+        2, len(shown), figsize=(1.6 * len(shown), 4.4), squeeze=False
+    )
     for column, (condition, path, label, answer) in enumerate(shown):
         with Image.open(path) as photo:
             axes[0, column].imshow(np.asarray(photo.convert("L")), cmap="gray", vmin=0, vmax=255)
@@ -65,7 +63,4 @@ def draw(shown: list[Shown], out: Path) -> None:
         axis.set_yticks([])
     axes[0, 0].set_ylabel("the photo", fontsize=8)
     axes[1, 0].set_ylabel("what the model sees", fontsize=8)
-    figure.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=100)
-    pyplot.close(figure)
+    plots.save(figure, out)

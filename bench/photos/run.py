@@ -18,8 +18,9 @@ from PIL import Image
 
 from bench import before, report
 from bench.photos import make, picture
+from bench.results import relative
 from components.ingest.mirror import read_mirror
-from pipeline import cli as pipeline_cli
+from pipeline import logs
 from tools.predict import cli, model
 
 CLEAN = "clean scans"  # the test digits as MNIST has them: the baseline of every ratio
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if not os.environ.get("DATA_MIRROR"):
         sys.exit("bench: set DATA_MIRROR to the MNIST mirror folder")
-    pipeline_cli.setup_logging()
+    logs.setup_logging()
     started = time.perf_counter()
     version = model.resolve(args.model)
     served = model.load(version)
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         earlier = _before(folder, made, version)
         every_clean = _every_clean_scan(folder / "all-clean", mnist, served, version)
     results = {
-        "model": str(version),
+        "model": relative(version),
         "before": before.PREDICT_BEFORE_PHOTOS,
         "digits": args.digits,
         "fonts": [font.name for font in make.fonts()],

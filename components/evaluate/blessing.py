@@ -26,7 +26,7 @@ from pathlib import Path
 import keras
 
 from components.evaluate import export, schemas, serving
-from pipeline import cli
+from pipeline import logs
 from pipeline.errors import fitted
 from pipeline.params import EvaluateParams
 from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds
@@ -152,7 +152,7 @@ def _log(blessing: Blessing, to: Path, push: bool, foreign: int | None) -> None:
     elif blessing.pushed_version is not None:
         said = f"blessed ({blessing.reason}); pushed to "
         folder = to / str(blessing.pushed_version)
-        logger.info("%s", fitted(said, folder, "", cli.message_room(logger, logging.INFO)))
+        logger.info("%s", fitted(said, folder, "", logs.message_room(logger, logging.INFO)))
     elif not push:
         logger.info("blessed (%s); not pushed: evaluate.push is false", blessing.reason)
     else:

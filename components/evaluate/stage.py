@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import traceback
 from pathlib import Path
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -31,10 +32,11 @@ import tensorflow as tf
 from components.evaluate import schemas, serving
 from components.evaluate.blessing import bless_and_push
 from components.evaluate.scores import Misclassified, Scorer
-from pipeline import agreement, artifacts, cli, dataset, outputs, schema, transform
+from pipeline import agreement, artifacts, cli, dataset, outputs, run_record, schema, transform
 from pipeline.errors import PipelineError
 from pipeline.params import EvaluateParams
 from pipeline.reports import Blessing, ClassScores, HeadlineMetrics, Score
+from pipeline.workspace import workspace_path
 
 logger = logging.getLogger(__package__)
 
@@ -44,6 +46,8 @@ _SPLITS = (schema.TEST,)
 
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
+    stage: ClassVar[str] = "evaluate"
+
     data: str = cli.flag("preprocess's output folder")
     schema: str = cli.flag("the dataset's schema, as ingest wrote it")
     model: str = cli.flag("train's .keras model file")
@@ -132,7 +136,7 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
     model = _load(model_path)
     with (
         outputs.atomic_output(paths.out, exclusive=True) as temp,
-        dataset.reading("evaluate", paths.data, _SPLITS, data),
+        dataset.reading("evaluate", paths.data, _SPLITS, data, report=paths.anomalies),
     ):
         temp.mkdir()
         scores = _score_candidate(model, test(), data, temp)
@@ -169,8 +173,8 @@ def _write_reports(
 
 def main(argv: list[str] | None = None) -> None:
     paths, params = cli.arguments(Paths, argv, __doc__.splitlines()[0])
-    paths = dataclasses.replace(paths, serving=str(cli.workspace_path(paths.serving)))
+    paths = dataclasses.replace(paths, serving=str(workspace_path(paths.serving)))
     # TensorFlow logs "Assets written to <temp folder>" twice per push, at INFO: noise.
     logging.getLogger("tensorflow").setLevel(logging.WARNING)
-    with cli.stage("evaluate"):
+    with run_record.stage("evaluate"):
         evaluate(paths, params.evaluate)

@@ -19,11 +19,12 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from components.ingest import folder, source
-from pipeline import cli, codec, outputs, schema, tfrecord, validate
+from pipeline import cli, codec, outputs, run_record, scan, schema, startup, tfrecord
 from pipeline.params import FOLDER, DataParams
 
 logger = logging.getLogger(__package__)
@@ -31,6 +32,8 @@ logger = logging.getLogger(__package__)
 
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
+    stage: ClassVar[str] = "ingest"
+
     out: str = cli.flag("output folder for the TFRecords")
     schema: str = cli.flag("output file for the dataset's schema")
 
@@ -92,7 +95,7 @@ def ingest(paths: Paths, params: DataParams) -> Ingested:
             split: _write_split(split, examples[split], temp / schema.split_file(split))
             for split in schema.RAW_SPLITS
         }
-        validate.check_split_dir("ingest", temp, schema.RAW_SPLITS, inferred)
+        scan.check_split_dir("ingest", temp, schema.RAW_SPLITS, inferred, report=paths.anomalies)
         schema.write_schema(schema_temp, inferred)
     return Ingested(counts, inferred)
 
@@ -102,14 +105,14 @@ def main(argv: list[str] | None = None) -> None:
     data = dataclasses.replace(params.data, mirror=resolve_mirror(params.data.mirror))
     if data.dataset != FOLDER:
         _quiet_tfds(data)
-    with cli.stage("ingest"):
+    with run_record.stage("ingest"):
         ingest(paths, data)
 
 
 def _quiet_tfds(data: DataParams) -> None:
     # tfds loads TensorFlow lazily, mid-run: load it here, where its start-up lines are held
     # back like every stage's (components.__main__).
-    with cli.quiet_native_startup():
+    with startup.quiet_native_startup():
         import tensorflow  # noqa: F401
         import tensorflow_datasets as tfds
     # tfds logs a 200-character line per file it "downloads" from the mirror, and draws its

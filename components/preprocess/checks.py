@@ -4,27 +4,24 @@ On a cluster they run on the workers, beside the work itself: per-split summarie
 statistics by a combiner, duplicate and cross-split keys by a grouping over key hash
 buckets, unreadable files and wrong-size images found by the read, and the written shards
 summarised by their writers. Each result is a small typed finding; one last step turns them
-into `stats.json` and an `Outcome`: the anomalies (the wording of pipeline.validate), which is
-all the launching process reads. Its files go through Beam's FileSystems.
+into `stats.json` and an `Outcome` (components.preprocess.protocol): the anomalies (the
+wording of pipeline.validate), which is all the launching process reads.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystems import FileSystems
 
 from components.preprocess.keys import key_buckets
-from pipeline import artifacts, codec, schema, stats, transform, validate
+from components.preprocess.protocol import Outcome, write_outcome
+from pipeline import codec, schema, transform, validate
 from pipeline.params import PreprocessParams, ValidateParams
 from pipeline.stats import SplitStats
 
-REPORT_FILE = ".report.json"  # the pipeline's report to the launcher, removed once read
-STARTED_FILE = ".started"  # left by the first worker to read: the launcher's sign of life
 _KEY_BUCKETS = 16  # units of parallel work for the key checks
 
 
@@ -66,24 +63,6 @@ class Shared:
 
 
 Finding = Unreadable | WrongSize | Source | Written | Duplicates | Shared
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """What the pipeline tells the launcher: the statistics and every anomaly found."""
-
-    stats: dict[str, SplitStats]
-    anomalies: list[str]
-
-    def to_json(self) -> str:
-        splits = {split: s.to_json() for split, s in self.stats.items()}
-        return json.dumps({"stats": splits, "anomalies": self.anomalies}, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> Outcome:
-        data = json.loads(text)
-        splits = {split: SplitStats.from_json(s) for split, s in data["stats"].items()}
-        return cls(splits, data["anomalies"])
 
 
 class SplitStatsFn(beam.CombineFn):
@@ -238,16 +217,6 @@ def make_outcome(
     return Outcome(split_stats, anomalies)
 
 
-def write_outcome(outcome: Outcome, out_dir: str) -> None:
-    """Writes `stats.json` (an artifact) and the report the launcher reads."""
-    for name, text in (
-        (artifacts.STATS_FILE, stats.dumps(outcome.stats)),
-        (REPORT_FILE, outcome.to_json()),
-    ):
-        with FileSystems.create(FileSystems.join(out_dir, name)) as file:
-            file.write(text.encode())
-
-
 class CheckSplits(beam.PTransform):
     """{split: batches} -> `stats.json` and the report, written into `out_dir`.
 
@@ -292,32 +261,3 @@ class CheckSplits(beam.PTransform):
             >> beam.Map(make_outcome, limits=self.limits, params=self.params, data=self.data)
             | "WriteReport" >> beam.Map(write_outcome, self.out_dir)
         )
-
-
-@dataclasses.dataclass(frozen=True)
-class StartMark:
-    """The sign a worker leaves when it starts work, in the output folder: how the launcher
-    tells a slow start from workers that never start (components.preprocess.runner)."""
-
-    out_dir: str
-
-    @property
-    def path(self) -> str:
-        return FileSystems.join(self.out_dir, STARTED_FILE)
-
-    def leave(self) -> None:
-        with FileSystems.create(self.path):
-            pass
-
-    def left(self) -> bool:
-        return FileSystems.exists(self.path)
-
-
-def read_outcome(out_dir: str) -> Outcome:
-    """The pipeline's report; it and the started mark are removed from `out_dir`."""
-    path = FileSystems.join(out_dir, REPORT_FILE)
-    with FileSystems.open(path) as file:
-        outcome = Outcome.from_json(file.read())
-    started = FileSystems.join(out_dir, STARTED_FILE)
-    FileSystems.delete([path, started] if FileSystems.exists(started) else [path])
-    return outcome

@@ -25,13 +25,14 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from components.preprocess import checks, runner, transforms
+from components.preprocess import protocol, runner, transforms
 from components.preprocess.shards import shard_counts
-from pipeline import agreement, cli, outputs, schema, tfrecord, validate
+from pipeline import agreement, cli, outputs, run_record, schema, tfrecord, validate
 from pipeline.params import PreprocessParams, ValidateParams
 from pipeline.stats import SplitStats
 
@@ -40,6 +41,8 @@ logger = logging.getLogger(__package__)
 
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
+    stage: ClassVar[str] = "preprocess"
+
     raw: str = cli.flag("ingest's output folder")
     schema: str = cli.flag("the dataset's schema, as ingest wrote it")
     out: str = cli.flag("output folder")
@@ -107,11 +110,13 @@ def preprocess(paths: Paths, params: PreprocessParams, limits: ValidateParams) -
             data=data,
         )
         runner.run(
-            p, started=checks.StartMark(temp).left, start_timeout=params.worker_start_timeout
+            p, started=protocol.StartMark(temp).left, start_timeout=params.worker_start_timeout
         )
-        outcome = checks.read_outcome(temp)
+        outcome = protocol.read_outcome(temp)
         seconds = time.perf_counter() - started
-        validate.fail_on_anomalies("preprocess", paths.raw, outcome.anomalies)
+        validate.fail_on_anomalies(
+            "preprocess", paths.raw, outcome.anomalies, report=paths.anomalies
+        )
     return Preprocessed(outcome.stats, seconds)
 
 
@@ -122,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         paths, raw=runner.absolute(paths.raw), out=runner.absolute(paths.out)
     )
     runner.quiet_logs()
-    with cli.stage("preprocess") as record:
+    with run_record.stage("preprocess") as record:
         result = preprocess(paths, params.preprocess, params.validate)
         record["beam_records_per_s"] = result.records_per_s
         logger.info(

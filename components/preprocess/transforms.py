@@ -18,10 +18,10 @@ import numpy as np
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
-from components.preprocess import checks
+from components.preprocess import checks, protocol
 from components.preprocess.keys import is_validation
 from components.preprocess.shards import ShardSpec, WriteSplit
-from pipeline import codec, schema, tfrecord, validate
+from pipeline import codec, scan, schema, tfrecord
 from pipeline.params import PreprocessParams, ValidateParams
 
 _READ_BATCH = 4096  # examples per element
@@ -59,7 +59,7 @@ class ReadFile(beam.DoFn):
     either), so one file is one unit of parallel work: ingest writes one per split.
     """
 
-    def __init__(self, split: str, started: checks.StartMark, shape: tuple[int, int, int]):
+    def __init__(self, split: str, started: protocol.StartMark, shape: tuple[int, int, int]):
         super().__init__()
         self.split, self.started, self.shape = split, started, shape
 
@@ -77,9 +77,9 @@ class ReadFile(beam.DoFn):
                         yield FINDINGS, checks.WrongSize(self.split, wrong_size)
                     yield BATCHES, batch
         except tfrecord.CorruptRecordsError as error:
-            yield FINDINGS, checks.Unreadable(validate.corrupt_file(path, error))
+            yield FINDINGS, checks.Unreadable(scan.corrupt_file(path, error))
         except ValueError as error:
-            yield FINDINGS, checks.Unreadable(validate.foreign_record(path, error))
+            yield FINDINGS, checks.Unreadable(scan.foreign_record(path, error))
 
 
 def split_batch(
@@ -112,7 +112,7 @@ class SplitValidation(beam.PTransform):
 class ReadRaw(beam.PTransform):
     """Finds and reads each raw split's files: {split: batches}, plus their findings."""
 
-    def __init__(self, raw_dir: str, started: checks.StartMark, data: schema.Schema):
+    def __init__(self, raw_dir: str, started: protocol.StartMark, data: schema.Schema):
         super().__init__()
         self.raw_dir, self.started, self.data = raw_dir, started, data
 
@@ -144,7 +144,7 @@ def build(
 ) -> None:
     """Adds the preprocess steps to `p`: raw TFRecords to processed ones, stats and checks,
     all following the dataset's schema `data`."""
-    started = checks.StartMark(out_dir)
+    started = protocol.StartMark(out_dir)
     raw, read_findings = p | "ReadRaw" >> ReadRaw(raw_dir, started, data)
     splits = raw | SplitValidation(validation_fraction=params.validation_fraction, seed=params.seed)
     written = []

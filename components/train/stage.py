@@ -21,6 +21,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import keras
 import tensorflow as tf
@@ -29,7 +30,7 @@ from components.train.callbacks import EpochLogger, StopOnDivergence, live_callb
 from components.train.chance import warn_if_near_chance
 from components.train.keras_archive import save_model
 from components.train.models import build_model, planned_epochs, strategy
-from pipeline import agreement, cli, dataset, outputs, schema, stats
+from pipeline import agreement, cli, dataset, outputs, run_record, schema, stats
 from pipeline.errors import PipelineError
 from pipeline.params import TrainParams
 
@@ -40,6 +41,8 @@ _SPLITS = (schema.TRAIN, schema.VALIDATION)
 
 @dataclasses.dataclass(frozen=True)
 class Paths(cli.StagePaths):
+    stage: ClassVar[str] = "train"
+
     data: str = cli.flag("preprocess's output folder")
     schema: str = cli.flag("the dataset's schema, as ingest wrote it")
     model: str = cli.flag("output .keras model file")
@@ -109,7 +112,10 @@ def train(paths: Paths, params: TrainParams) -> Trained:
     epochs = EpochLogger()
     data = schema.read_schema(paths.schema)
     agreement.check_schema(paths.schema, data, paths.data, _SPLITS, schema.PROCESSED_DTYPE)
-    with _memory_named(params), dataset.reading("train", paths.data, _SPLITS, data):
+    with (
+        _memory_named(params),
+        dataset.reading("train", paths.data, _SPLITS, data, report=paths.anomalies),
+    ):
         train_data, validation_data = _inputs(paths.data, data, params)
         steps_per_epoch = len(train_data)
         with strategy(params.distribute).scope():
@@ -150,5 +156,5 @@ def _planned(params: TrainParams, steps_per_epoch: int) -> int:
 def main(argv: list[str] | None = None) -> None:
     paths, params = cli.arguments(Paths, argv, __doc__.splitlines()[0])
     seed_process(params.train.seed)
-    with cli.stage("train") as record:
+    with run_record.stage("train") as record:
         record["steps_per_s"] = train(paths, params.train).steps_per_s

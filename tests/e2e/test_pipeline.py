@@ -134,9 +134,11 @@ EXECUTORS = ".dvc/tmp/exps/standalone/tmp*"
 
 
 def _trial_session(project: Project, name: str) -> int:
-    """The session of the trial called `name`: its DVC leads it, its stages are in it."""
-    [pid] = project.call("pgrep", "-f", f"dvc exp run --temp -n {name}").stdout.split()
-    return os.getsid(int(pid))
+    """The session of the trial called `name`: its process leads it, its DVC and stages are
+    in it."""
+    pids = project.call("pgrep", "-f", f"dvc exp run --temp -n {name}").stdout.split()
+    [session] = {os.getsid(int(pid)) for pid in pids}  # the trial's process and its DVC
+    return session
 
 
 def test_a_stopped_tuning_run_leaves_no_experiment_running(project: Project, tmp_path: Path):

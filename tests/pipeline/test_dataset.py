@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline import artifacts, codec, dataset, schema, stats, tfrecord
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, shown_path
 from tests.support.fuzz import spoiled
 from tests.support.records import MNIST, PETS, SCHEMAS
 
@@ -26,6 +26,11 @@ def _split(data=MNIST):
 def _epoch(data):
     images, labels = zip(*((i.numpy(), y.numpy()) for i, y in data), strict=True)
     return np.concatenate(images), np.concatenate(labels)
+
+
+def _report(folder):
+    """Where a failed read's anomalies are listed: beside the records the test made."""
+    return folder / "anomalies.json"
 
 
 def _shards(tmp_path, shards: int = 3, data=MNIST) -> dataset.SplitInput:
@@ -123,50 +128,47 @@ def test_parsing_checks_each_record_against_the_schema(kind, data):
     assert labels.numpy().tolist() == [data.num_classes - 1] * 2
 
 
-def test_a_bad_record_is_one_error_naming_its_file(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_a_bad_record_is_one_error_naming_its_file(tmp_path):
     split = _shards(tmp_path)
     records = list(tfrecord.read_tfrecords(split.files[1]))
     records[7] = _bad_record("nan")
     tfrecord.write_tfrecords(split.files[1], records)
     with (
         pytest.raises(PipelineError) as error,
-        dataset.reading("train", tmp_path, ("train",), MNIST),
+        dataset.reading("train", tmp_path, ("train",), MNIST, report=_report(tmp_path)),
     ):
         _epoch(dataset.batches(split, batch_size=100))
     assert f"{split.files[1]}: 1 pixels are NaN" in str(error.value)
-    assert "anomalies/train.json" in str(error.value)
+    assert str(error.value).endswith(f"; all listed in {shown_path(_report(tmp_path))}")
+    assert "1 pixels are NaN" in _report(tmp_path).read_text()
 
 
-def test_a_record_of_another_schemas_size_is_named_by_its_file(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_a_record_of_another_schemas_size_is_named_by_its_file(tmp_path):
     split = _shards(tmp_path, data=PETS)
     records = list(tfrecord.read_tfrecords(split.files[0]))
     records[2] = _bad_record("other_schemas_image", PETS)
     tfrecord.write_tfrecords(split.files[0], records)
     with (
         pytest.raises(PipelineError) as error,
-        dataset.reading("evaluate", tmp_path, ("train",), PETS),
+        dataset.reading("evaluate", tmp_path, ("train",), PETS, report=_report(tmp_path)),
     ):
         _epoch(dataset.batches(split, batch_size=100))
     assert f"{split.files[0]}: 1 images are not (12, 10, 3) (keys b'k')" in str(error.value)
 
 
-def test_a_split_shorter_than_its_stats_says_so(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_a_split_shorter_than_its_stats_says_so(tmp_path):
     split = _shards(tmp_path)
     longer = dataclasses.replace(split, count=N + 1)
     with (
         pytest.raises(PipelineError, match=r"expected to contain 1001 elements.*re-run preprocess"),
-        dataset.reading("train", tmp_path, ("train",), MNIST),
+        dataset.reading("train", tmp_path, ("train",), MNIST, report=_report(tmp_path)),
     ):
         _epoch(dataset.batches(longer, batch_size=100))
 
 
-def test_a_hostile_record_tensorflow_cannot_even_describe_is_named_too(tmp_path, monkeypatch):
+def test_a_hostile_record_tensorflow_cannot_even_describe_is_named_too(tmp_path):
     # TensorFlow builds its error from the record's bytes and fails to decode them as UTF-8
     # (UnicodeDecodeError, not an OpError): still one error naming the file.
-    monkeypatch.chdir(tmp_path)
     split = _shards(tmp_path)
     records = list(tfrecord.read_tfrecords(split.files[2]))
     records[0] = b"\x80\xff not an Example"
@@ -174,7 +176,7 @@ def test_a_hostile_record_tensorflow_cannot_even_describe_is_named_too(tmp_path,
     named = r"train-00002-of-00003\.tfrecord holds a record that is not a pipeline\.schema"
     with (
         pytest.raises(PipelineError, match=named),
-        dataset.reading("evaluate", tmp_path, ("train",), MNIST),
+        dataset.reading("evaluate", tmp_path, ("train",), MNIST, report=_report(tmp_path)),
     ):
         _epoch(dataset.batches(split, batch_size=100))
 
@@ -231,13 +233,11 @@ def test_any_bytes_in_a_shard_read_through_tensorflow_or_fail_in_one_line(tmp_pa
     spoilt = data.draw(spoiled(st.just(valid), reach=len(valid)))
     (folder / schema.split_file(schema.TEST)).write_bytes(spoilt)
     _stats(folder, schema.TEST, 20)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(folder)  # anomaly reports land here
-        try:
-            split = dataset.split_input(folder, schema.TEST, MNIST)
-            with dataset.reading("evaluate", folder, (schema.TEST,), MNIST):
-                images, labels = _epoch(dataset.batches(split, batch_size=8))
-        except PipelineError as error:
-            assert "\n" not in str(error)
-        else:
-            assert images.shape == (20, *MNIST.image_shape) and len(labels) == 20
+    try:
+        split = dataset.split_input(folder, schema.TEST, MNIST)
+        with dataset.reading("evaluate", folder, (schema.TEST,), MNIST, report=_report(folder)):
+            images, labels = _epoch(dataset.batches(split, batch_size=8))
+    except PipelineError as error:
+        assert "\n" not in str(error)
+    else:
+        assert images.shape == (20, *MNIST.image_shape) and len(labels) == 20

@@ -1,4 +1,5 @@
 import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,16 @@ def test_a_path_is_shown_relative_to_the_project_or_by_its_last_folders(tmp_path
     assert shown_path("/project/models/serving") == "models/serving"
     said = fitted("mirror: ", deep, " is missing; add it to the mirror folder")
     assert len(said) <= 95 and "mnist/train-images-idx3-ubyte.gz is missing" in said
+
+
+def test_a_path_is_shown_on_one_line_unambiguously():
+    from pipeline.errors import escaped, shown_path
+
+    # The one way every message shows a name (folder refusals, mnist-predict's answers).
+    assert escaped("a\\b.png") == "a\\\\b.png"
+    assert escaped("two\nlines\t.png") == "two\\nlines\\t.png"
+    assert escaped(os.fsdecode(b"bad-\xff.png")) == "bad-\\xff.png"
+    assert escaped("\u202egnp.exe") == "\\u202egnp.exe"  # a format character turns text around
+    assert escaped("ünïcode 7.png") == "ünïcode 7.png"
+    shown = shown_path(Path("/x") / os.fsdecode(b"\n\xff" * 40 + b".png"), 40)
+    assert len(shown) <= 40 and "\n" not in shown and shown.endswith(".png")

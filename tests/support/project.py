@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from components import STAGES
-from pipeline import artifacts, cli
+from pipeline import artifacts, logs, run_record
 from tests.support import ROOT
 
 _GIT_IDENTITY = {
@@ -69,12 +69,12 @@ class Project:
             **_GIT_IDENTITY,
             "DATA_MIRROR": str(mirror),
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-            cli.RECORD_ENV: str(self.records),
+            run_record.RECORD_ENV: str(self.records),
             # DVC runs each command with `$SHELL -c`, /bin/sh when SHELL is unset (as in CI):
             # dash, which stays between DVC and the stage, where bash would exec it.
             "SHELL": "/bin/sh",
             # The width the project's lines must fit (DVC's own are its business).
-            "COLUMNS": str(cli.WIDTH),
+            "COLUMNS": str(logs.WIDTH),
         }
         self.output = ""  # what the last command run printed, stdout then stderr
 
@@ -357,5 +357,5 @@ def session_ends(session: int, timeout: float = 60) -> None:
 
 def assert_lines_fit(output: str) -> None:
     """Every line a run printed fits 120 columns, but DVC's echo of a stage's command."""
-    wide = [line for line in output.splitlines() if len(line) > cli.WIDTH]
+    wide = [line for line in output.splitlines() if len(line) > logs.WIDTH]
     assert all(line.startswith("> ") for line in wide), "\n".join(wide)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import cli, codec, schema, tfrecord
+from pipeline import codec, schema, startup, tfrecord
 from pipeline.params import Params, TrainParams, ValidateParams, load_params
 from tests.support import ROOT
 
 # The first import of TensorFlow in each pytest-xdist worker, before pytest captures output:
 # its start-up lines are held back, as the stages' entry point holds them back.
-with cli.quiet_native_startup():
+with startup.quiet_native_startup():
     import tensorflow as tf
 
 # What ingest infers from tfds's MNIST: 28x28 grey digits, each class named by its digit,

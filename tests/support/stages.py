@@ -1,8 +1,8 @@
 """Running a stage's command as DVC does, and checking how it failed.
 
-In this process by default, through the real entry point's error handling (`cli.run`) with
-only the final exit replaced: what `cli.run` logs is what a user sees. With `process`, the
-real command in a subprocess: one such case per stage checks the wiring.
+In this process by default, through the real entry point's error handling (`boundary.run`)
+with only the final exit replaced: what `boundary.run` logs is what a user sees. With
+`process`, the real command in a subprocess: one such case per stage checks the wiring.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import pytest
 
-from pipeline import cli
+from pipeline import boundary, cli
 from tests.support import ROOT
 
 
@@ -48,13 +48,13 @@ def _in_process(stage: str, argv: list[str]) -> Result:
     handlers, level = logging.root.handlers[:], logging.root.level
     with contextlib.redirect_stderr(stderr):
         try:
-            cli.run(lambda: module.main(argv), stage)
+            boundary.run(lambda: module.main(argv), stage)
         except _Exited as exited:
             status = exited.status
         except BaseException:  # a crash: the traceback a user would see, for the checks
             status = 1
             stderr.write(traceback.format_exc())
-        finally:  # cli.run set up logging to this stderr: put pytest's back
+        finally:  # boundary.run set up logging to this stderr: put pytest's back
             logging.root.handlers[:] = handlers
             logging.root.setLevel(level)
     return Result(status, stderr.getvalue())
@@ -97,13 +97,13 @@ def run_stage(
         patch.chdir(cwd)
         for name, value in (env or {}).items():
             patch.setenv(name, value)
-        patch.setattr(cli, "_exit_now", _exit)
+        patch.setattr(boundary, "_exit_now", _exit)
         # The signal handlers are the process's: this one is pytest's worker.
-        patch.setattr(cli, "handle_stop_signals", lambda: None)
+        patch.setattr(boundary, "handle_stop_signals", lambda: None)
         return _in_process(stage, argv)
 
 
-_OUR_ERROR = re.compile(r"^\d\d:\d\d:\d\d ERROR ")  # pipeline.cli's log format
+_OUR_ERROR = re.compile(r"^\d\d:\d\d:\d\d ERROR ")  # pipeline.logs's log format
 
 
 def assert_fails_cleanly(result: Result, *fragments: str) -> None:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from tests.support import ROOT
+from tests.support.evidence import assert_story_in_named_log, fail_with_evidence
 from tools import compare
 
 
@@ -109,3 +110,11 @@ def test_a_failed_sweep_on_an_untracked_folder_says_why_and_names_escape(tmp_pat
     assert "caf\\xe9-2 (failed)" in result.stdout.decode("ascii")
     [said] = result.stderr.decode().splitlines()
     assert said.startswith("mnist-compare: no experiment sees data.folder 'data/images'")
+
+
+def test_a_failure_keeps_its_whole_story_in_mnist_compares_log(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.setattr(compare, "_compare", fail_with_evidence)
+    assert compare.main([]) == 1
+    [record] = caplog.records
+    assert_story_in_named_log(record.getMessage(), tmp_path, "mnist-compare")

@@ -7,6 +7,7 @@ from components.evaluate import serving
 from pipeline import artifacts, outputs, schema
 from pipeline.errors import PipelineError, shown_path
 from pipeline.reports import Blessing, Candidate, Score, Thresholds
+from tests.support.evidence import assert_story_in_named_log, fail_with_evidence
 from tests.support.records import MNIST, PETS
 from tools import push
 
@@ -114,3 +115,11 @@ def test_a_version_without_a_schema_is_of_the_mnist_family(workspace):
     _fake_version(artifacts.under(workspace)["serving"], "2", None)
     with pytest.raises(PipelineError, match=r"serving/2 serves another model"):
         push.push(workspace)
+
+
+def test_a_failure_keeps_its_whole_story_in_mnist_pushs_log(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))  # the project, as in a --temp experiment
+    monkeypatch.setattr(push, "push", fail_with_evidence)
+    assert push.main([]) == 1
+    [record] = caplog.records
+    assert_story_in_named_log(record.getMessage(), tmp_path, "mnist-push")

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import cli
+from pipeline import boundary
 from pipeline.errors import PipelineError
 from tools.predict import files, images, model
 
@@ -133,29 +133,30 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        if not 0 <= args.min_confidence <= 1:
-            raise PipelineError(f"--min-confidence {args.min_confidence} is not in [0, 1]")
-        chosen = model.resolve(args.model)
-        if said := model.other_data(chosen, args.model):
-            if args.model is None:
-                logger.error("%s; --model to use it", said)
-                return OTHER_DATA
-            logger.warning("%s", said)
-        served = model.load(chosen)
-        counts = {"sure": 0, "unsure": 0, "error": 0}
-        for answer in predict(files.find_images(args.paths), served, args.min_confidence):
-            kind = "error" if answer.error else "unsure" if answer.unsure else "sure"
-            counts[kind] += 1
-            if args.json:
-                print(json.dumps(dataclasses.asdict(answer), allow_nan=False), flush=True)
-            else:
-                print(answer.text(), file=sys.stderr if answer.error else sys.stdout, flush=True)
-    except PipelineError as error:
-        logger.error("%s", error)
-        return 1
-    except KeyboardInterrupt as interrupt:
-        return cli.interrupted_status(interrupt)
+    return boundary.guarded(
+        lambda: _answer(args), "mnist-predict", said_by=logger, interrupted=None
+    )
+
+
+def _answer(args: argparse.Namespace) -> int:
+    """Prints each file's answer as it is made; the exit status (EXIT_STATUSES)."""
+    if not 0 <= args.min_confidence <= 1:
+        raise PipelineError(f"--min-confidence {args.min_confidence} is not in [0, 1]")
+    chosen = model.resolve(args.model)
+    if said := model.other_data(chosen, args.model):
+        if args.model is None:
+            logger.error("%s; --model to use it", said)
+            return OTHER_DATA
+        logger.warning("%s", said)
+    served = model.load(chosen)
+    counts = {"sure": 0, "unsure": 0, "error": 0}
+    for answer in predict(files.find_images(args.paths), served, args.min_confidence):
+        kind = "error" if answer.error else "unsure" if answer.unsure else "sure"
+        counts[kind] += 1
+        if args.json:
+            print(json.dumps(dataclasses.asdict(answer), allow_nan=False), flush=True)
+        else:
+            print(answer.text(), file=sys.stderr if answer.error else sys.stdout, flush=True)
     return _status(counts, args.paths)
 
 
@@ -172,14 +173,7 @@ def _status(counts: dict[str, int], given: list[str]) -> int:
 
 def console() -> None:
     """The `mnist-predict` script: the process entry point, where process-wide settings go."""
-    cli.handle_stop_signals()
-    cli.escape_unencodable_output()
-    cli.setup_logging(logging.WARNING)
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # `mnist-predict scans/ | head`: the reader has what it wanted
-        sys.stderr.close()
-        sys.exit(0)
+    boundary.console(main, logging.WARNING)  # `mnist-predict scans/ | head` ends quietly
 
 
 if __name__ == "__main__":

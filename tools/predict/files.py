@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline import images
+from pipeline.errors import escaped
 
 
 def find_images(paths: Iterable[str]) -> Iterator[Path]:
@@ -35,14 +36,5 @@ def find_images(paths: Iterable[str]) -> Iterator[Path]:
 
 
 def shown(path: Path) -> str:
-    """The file's name as one line can show it unambiguously: a backslash doubled, each
-    byte that is not UTF-8 as \\xNN, each control character escaped (a newline as \\n)."""
-    return "".join(map(_shown_char, os.fsencode(path).decode("utf-8", "surrogateescape")))
-
-
-def _shown_char(char: str) -> str:
-    if char == "\\":
-        return "\\\\"
-    if "\udc80" <= char <= "\udcff":  # an undecodable byte, as surrogateescape keeps it
-        return f"\\x{ord(char) - 0xDC00:02x}"
-    return char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+    """The file's name as the user gave it, on one line unambiguously (pipeline.errors.escaped)."""
+    return escaped(path)

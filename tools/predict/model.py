@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from components.evaluate import lite, schemas, serving
-from pipeline import artifacts, cli, schema
+from pipeline import artifacts, schema, startup
 from pipeline.errors import PipelineError
 
 logger = logging.getLogger(__package__)
@@ -103,7 +103,7 @@ def load(model: Path) -> Served:
     version = _version(model)
     found = None if version is None else serving.read_version_schema(version)
     if tflite.is_file():
-        with cli.quiet_native_startup():
+        with startup.quiet_native_startup():
             classify = lite.LiteModel(tflite)
         if found is None:
             return Served(classify, _as_the_model_says(classify.shape, classify.classes))
@@ -112,7 +112,7 @@ def load(model: Path) -> Served:
     logger.warning(
         "%s has no %s: asking its SavedModel, through TensorFlow", model, serving.TFLITE_MODEL
     )
-    with cli.quiet_native_startup():
+    with startup.quiet_native_startup():
         import tensorflow as tf
     signature = serving.load_signature(model)
     if found is None:  # a version pushed before schemas were: MNIST's images, then

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-from pipeline import cli
+from pipeline import boundary
 from pipeline.errors import PipelineError
 from tools.inputs import unseen_folder
 from tools.tune import report
@@ -41,24 +40,26 @@ def main(argv: list[str] | None = None) -> int:
         "--space", default=SPACE_FILE, help=f"the search space file (default: {SPACE_FILE})"
     )
     args = parser.parse_args(argv)
-    root = Path.cwd()
-    try:
-        if (args.trials is not None and args.trials < 1) or args.jobs < 1:
-            raise PipelineError("mnist-tune: --trials and --jobs must be at least 1")
-        spec = load_space(args.space)
-        if args.report:
-            print(report.render(existing_study(spec, root), spec, root))
-            return 0
-        if said := unseen_folder(root):  # every trial would fail on DVC's own line
-            raise PipelineError(said)  # the log line's prefix names the tool
-        run = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
-        print(report.render(run.study, spec, root))
-    except PipelineError as error:
-        logger.error("%s", error)
-        return 1
-    except KeyboardInterrupt as interrupt:
-        logger.error("interrupted: trials that finished are kept in the study; run again to resume")
-        return cli.interrupted_status(interrupt)
+    return boundary.guarded(
+        lambda: _tune(args, Path.cwd()),
+        "mnist-tune",
+        said_by=logger,
+        interrupted="interrupted: trials that finished are kept in the study; run again to resume",
+    )
+
+
+def _tune(args: argparse.Namespace, root: Path) -> int:
+    """Runs (or resumes) the study, or reports it; the exit status."""
+    if (args.trials is not None and args.trials < 1) or args.jobs < 1:
+        raise PipelineError("mnist-tune: --trials and --jobs must be at least 1")
+    spec = load_space(args.space)
+    if args.report:
+        print(report.render(existing_study(spec, root), spec, root))
+        return 0
+    if said := unseen_folder(root):  # every trial would fail on DVC's own line
+        raise PipelineError(said)  # the log line's prefix names the tool
+    run = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
+    print(report.render(run.study, spec, root))
     if run.failed:
         logger.error(
             "%d of this run's trials failed (listed above); run again to replace them", run.failed
@@ -74,10 +75,9 @@ def console() -> None:
 
     matplotlib.use("Agg")  # the plots are files: no window, wherever this runs
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # its per-trial lines: ours say more
-    cli.escape_unencodable_output()  # a trial's or a study's name, to an ASCII-only terminal
-    cli.handle_stop_signals()  # SIGTERM stops the trials and records them, as Ctrl-C does
-    cli.setup_logging()
-    sys.exit(main())
+    # SIGTERM stops the trials and records them, as Ctrl-C does; a trial's or a study's
+    # name reaches an ASCII-only terminal escaped.
+    boundary.console(main)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from pipeline import cli, outputs
+from pipeline import logs, outputs
 from pipeline.errors import PipelineError
 from pipeline.record import Record
 from tools.table import short_names
@@ -140,7 +140,7 @@ def proposed(spec: TuneSpec, name: str, params: dict[str, Any]) -> list[str]:
     names = short_names(keys)
     words = [f"{names[key]}={_shown(params[key])}" for key in keys]
     head = f"trial {name}:"
-    room = cli.message_room(logger, logging.INFO)
+    room = logs.message_room(logger, logging.INFO)
     lines = [head]
     for word in words:
         if len(lines[-1]) + 1 + len(word) > room and lines[-1] != head:
@@ -164,7 +164,7 @@ def _finish(study: Any, trial: Any, result: TrialResult | str, progress: str) ->
         dataclasses.replace(notes, error=result).note(trial)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         said = f"trial {name} failed ({progress}): {result}"
-        room = cli.message_room(logger, logging.WARNING)
+        room = logs.message_room(logger, logging.WARNING)
         # The whole reason stays in the study (mnist-tune --report) and DVC's output above.
         logger.warning("%s", said if len(said) <= room else f"{said[: room - 3]}...")
         return
@@ -202,7 +202,7 @@ def run_study(spec: TuneSpec, *, total: int, jobs: int, root: Path) -> Run:
     (root / STUDIES).mkdir(exist_ok=True)
     with outputs.exclusive_lock(_storage(root)) as lock:
         # The trials hold the lock too: if this process is killed, it stays held until
-        # the last of them has ended (they get SIGTERM as it dies: tools.tune.trials).
+        # the last of them has ended (they get SIGTERM as it dies: tools.tune.as_trial).
         return _run_study(spec, total, jobs, Trials(root, held=(lock.fileno(),)))
 
 

@@ -1,5 +1,5 @@
-"""Trials as DVC experiments: each a `dvc exp run --temp` process, read back from its git
-commit, and stopped so that DVC cleans up after it.
+"""Trials as DVC experiments: each a `dvc exp run --temp` process (in tools.tune.as_trial),
+read back from its git commit, and stopped so that DVC cleans up after it.
 
 DVC runs a `--temp` experiment in an executor folder under `.dvc/tmp/exps/standalone/` and
 tracks it in an info file; `dvc exp show` lists it as running while that file says so and
@@ -8,7 +8,8 @@ Python (a `finally`), which SIGINT reaches: while a stage runs DVC ignores SIGIN
 for the stage, which gets it too, stops, and fails the run. DVC sets no SIGTERM handler, so
 SIGTERM, like SIGKILL, ends it with no clean-up: the experiment stays "running" for good,
 and no DVC command removes it. So a trial is stopped with SIGINT, and one that has not
-ended within `STOP_GRACE` is killed and cleaned up here, as DVC would have.
+ended within `STOP_GRACE` is killed and cleaned up here, as DVC would have
+(`remove_left_running`, the one use of DVC's private API).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -29,6 +29,7 @@ from typing import Any
 
 from pipeline import artifacts
 from pipeline.reports import HeadlineMetrics, TrainingMetrics
+from tools.tune import as_trial
 from tools.tune.space import overrides
 
 logger = logging.getLogger(__package__)
@@ -36,26 +37,6 @@ logger = logging.getLogger(__package__)
 NO_PUSH = "evaluate.push=false"
 STOP_GRACE = 20.0  # seconds a stopped trial has for DVC's clean-up before it is killed
 INTERRUPTED = "interrupted"
-# Runs the command after it (argv[2:]) with SIGINT's default action, even where mnist-tune's
-# own SIGINT is ignored (started with `&` by a script, or nohup), which a child would
-# inherit: DVC must hear the SIGINT `stop` sends to clean up. On Linux the command also gets
-# SIGTERM when mnist-tune (pid argv[1]) dies, a SIGKILL included: DVC, which has no handler
-# for it, ends at once and its stage with it (pipeline.cli), rather than run on unseen; the
-# next mnist-tune removes the experiment it leaves listed as running. (SIGINT would not do:
-# DVC ignores it while a stage runs. Popen's preexec_fn is unsafe from threads.)
-_AS_TRIAL = """
-import os, signal, sys
-from pipeline.cli import ends_with_parent
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-if not ends_with_parent(signal.SIGTERM, int(sys.argv[1])):  # mnist-tune died already
-    sys.exit(128 + signal.SIGTERM)
-os.execvp(sys.argv[2], sys.argv[2:])
-"""
-
-
-def as_trial(command: list[str]) -> list[str]:
-    """`command`, run so that it hears SIGINT from `stop`, and ends when this process dies."""
-    return [sys.executable, "-c", _AS_TRIAL, str(os.getpid()), *command]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +72,7 @@ class Trials:
         command = ["dvc", "exp", "run", "--temp", "-n", name]
         for override in [*overrides(params), NO_PUSH]:
             command += ["-S", override]
-        command = as_trial(command)
+        command = as_trial.wrap(command)
         with self._lock:  # a trial starting as the run stops must not start after stop()
             if self._stopped:
                 return INTERRUPTED
@@ -150,7 +131,13 @@ def stop_groups(processes: dict[str, subprocess.Popen], grace: float) -> list[st
 def remove_left_running(root: Path, names: Iterable[str]) -> list[str]:
     """Removes the temp experiments called `names` that DVC lists as running but no process
     runs (their `dvc exp run --temp` was killed): their executor folders go, their info files
-    say failed. What DVC does when such a run fails, through DVC's own executor classes.
+    say failed. What DVC does when such a run fails, through DVC's own executor classes: the
+    one use of DVC's private API here, as no DVC command removes such an experiment (`dvc exp
+    remove` knows only finished and queued ones). Its canaries: tests/test_upgrading.py and
+    tests/tools/tune/test_trials.py.
+
+    Only while this process holds the study's lock: no process of any trial runs then, as
+    each trial holds that lock until the last of its processes has ended (tools.tune.as_trial).
 
     Returns:
         The names of the experiments removed.
@@ -170,26 +157,13 @@ def remove_left_running(root: Path, names: Iterable[str]) -> list[str]:
         for entry in list(queue.iter_active()):
             infofile = queue.get_infofile_path(entry.stash_rev)
             info = ExecutorInfo.load_json(infofile)
-            if info.name not in wanted or _in_use(Path(info.root_dir).resolve()):
+            if info.name not in wanted:
                 continue
             info.status = TaskStatus.FAILED
             info.dump_json(infofile)
             TempDirExecutor.from_info(info).cleanup(infofile)
             removed.append(info.name)
     return removed
-
-
-def _in_use(folder: Path) -> bool:
-    """Whether a process works in `folder` (resolved, as the kernel gives a process's cwd):
-    DVC runs a temp experiment's stages there. While DVC prepares or collects a trial, it
-    works in the project instead: why one mnist-tune at a time runs in a project."""
-    import psutil
-
-    for process in psutil.process_iter(["cwd"]):
-        cwd = process.info["cwd"]
-        if cwd and Path(cwd).is_relative_to(folder):
-            return True
-    return False
 
 
 def _last_error(output: str) -> str:
@@ -204,7 +178,10 @@ def _git(root: Path, *args: str) -> str:
 
 
 def experiment_rev(root: Path, name: str) -> str | None:
-    """The commit of the experiment called `name` (DVC keeps it under refs/exps/)."""
+    """The commit of the experiment called `name`: DVC keeps it as a git ref,
+    `refs/exps/<baseline>/<name>`. Read with git, not DVC: `dvc.api.metrics_show(rev=...)`
+    reads the workspace's metrics too, and fails where it has none; `dvc exp show` opens the
+    folder of every trial still running, which DVC deletes as each ends."""
     refs = _git(root, "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps")
     for line in refs.splitlines():
         rev, ref = line.split(" ", 1)

@@ -13,8 +13,8 @@ from components.evaluate import blessing as bl
 from components.evaluate import export, serving
 from components.evaluate.stage import Paths, evaluate
 from pipeline import artifacts
-from pipeline.cli import message_room
 from pipeline.errors import PipelineError
+from pipeline.logs import message_room
 from pipeline.reports import Baseline, Blessing, Candidate, Score, Thresholds
 from tests.support.records import MNIST, PETS, default_params, schema_file, train_model
 
@@ -204,7 +204,7 @@ def test_a_served_version_whose_schema_is_not_its_models_is_one_line(
 def test_every_verdict_fits_a_line_of_120_columns(
     caplog, tmp_path, accuracy, baseline, pushed, push
 ):
-    from pipeline import cli
+    from pipeline import logs
 
     thresholds = Thresholds(min_accuracy=0.9725, max_accuracy_drop=0.0125)
     served = baseline and Baseline(999, "a" * 64, Score(accuracy=baseline, loss=0.1))
@@ -217,7 +217,7 @@ def test_every_verdict_fits_a_line_of_120_columns(
         bl._log(blessing, deep, push, None)
     [record] = caplog.records
     line = record.getMessage()
-    assert len(line) <= cli.message_room(bl.logger, record.levelno), line
+    assert len(line) <= logs.message_room(bl.logger, record.levelno), line
     assert f"{accuracy:.4f}" in line
     if served and check == "change" and not blessed:
         assert "version 999's 0.9862 - evaluate.max_accuracy_drop 0.0125" in line

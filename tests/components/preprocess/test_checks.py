@@ -3,7 +3,6 @@ import pytest
 
 from components.preprocess import checks
 from pipeline import codec, schema
-from pipeline.stats import SplitStats
 from tests.support.records import (
     LOOSE_LIMITS,
     PETS,
@@ -75,19 +74,6 @@ def test_key_checks_find_duplicates_and_leaks_across_batches_and_buckets():
         "train: duplicate keys k3",
         "1 keys are in both train and test (k4)",
     ]
-
-
-def test_the_outcome_reads_back_what_the_pipeline_wrote(tmp_path):
-    split = SplitStats(3, 6, (1, 2, 0, 0, 0, 0, 0, 0, 0, 0), (0.1,), (0.3,))
-    rgb = SplitStats(4, 4, (1, 1, 1, 1), (0.1, 0.2, 0.3), (0.3, 0.2, 0.1))
-    outcome = checks.Outcome({"train": split, "test": rgb}, ["train: something"])
-    mark = checks.StartMark(str(tmp_path))
-    assert not mark.left()
-    mark.leave()
-    checks.write_outcome(outcome, str(tmp_path))
-    assert checks.read_outcome(str(tmp_path)) == outcome
-    assert not mark.left()  # what only the launcher reads is gone: stats.json stays
-    assert [p.name for p in tmp_path.iterdir()] == ["stats.json"]
 
 
 def test_the_outcome_words_anomalies_in_the_schemas_terms():

@@ -7,7 +7,7 @@ from apache_beam.io import fileio
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from components.preprocess import checks, transforms
+from components.preprocess import checks, protocol, transforms
 from components.preprocess.keys import is_validation
 from pipeline import codec, schema, tfrecord
 from tests.support.records import LOOSE_LIMITS, MNIST, PETS, SCHEMAS, default_params, random_records
@@ -23,7 +23,7 @@ def _params(**changes) -> object:
 
 
 def _read(p, pattern: str, data=MNIST) -> dict[str, beam.PCollection]:
-    started = checks.StartMark(pattern.rpartition("/")[0])
+    started = protocol.StartMark(pattern.rpartition("/")[0])
     return (
         p
         | fileio.MatchFiles(pattern)
@@ -87,7 +87,7 @@ def test_read_batches_reports_bad_records_instead_of_failing(tmp_path):
             equal_to([("b.tfrecord", "truncated"), ("c.tfrecord", "a")]),
             label="unreadable",
         )
-    assert checks.StartMark(str(tmp_path)).left()  # the reader's worker said it started
+    assert protocol.StartMark(str(tmp_path)).left()  # the reader's worker said it started
 
 
 def test_split_validation_transform_in_test_pipeline():

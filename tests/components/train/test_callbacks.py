@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from components.train import callbacks
-from pipeline import cli
 from pipeline.errors import PipelineError
+from pipeline.logs import message_room
 
 
 def test_the_steady_rate_leaves_out_the_first_epoch(monkeypatch):
@@ -32,7 +32,7 @@ def test_an_epoch_line_fits_120_columns_at_the_largest_params_allow(monkeypatch,
         logger.on_epoch_end(9_999, logs)
     [line] = [record.getMessage() for record in caplog.records]
     assert line.startswith("epoch 10000/10000: loss 1235 acc 1.0000, val loss 0.0001235 ")
-    assert len(line) <= cli.message_room(callbacks.logger, caplog.records[0].levelno), line
+    assert len(line) <= message_room(callbacks.logger, caplog.records[0].levelno), line
 
 
 def test_live_metrics_keep_train_and_val_and_drop_the_step(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from components.train import chance
-from pipeline import cli
+from pipeline import logs
 
 
 def _guessing_reaches(correct: int, n: int, p: float) -> float:
@@ -46,10 +46,10 @@ def test_chance_is_the_commonest_class_share(caplog):
 
 
 def _stage_formatter() -> logging.Formatter:
-    """The formatter a stage's entry point logs with (pipeline.cli.setup_logging)."""
+    """The formatter a stage's entry point logs with (pipeline.logs.setup_logging)."""
     handlers, level = logging.root.handlers[:], logging.root.level
     try:
-        cli.setup_logging()
+        logs.setup_logging()
         return logging.root.handlers[0].formatter
     finally:
         logging.root.handlers[:] = handlers

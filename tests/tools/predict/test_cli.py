@@ -11,6 +11,7 @@ from PIL import Image
 
 from pipeline import schema
 from tests.support import ROOT
+from tests.support.evidence import assert_story_in_named_log, fail_with_evidence
 from tests.support.records import MNIST, PETS, schema_file
 from tools.predict import cli as pr
 from tools.predict import model
@@ -343,3 +344,11 @@ def test_probabilities_that_are_not_numbers_are_an_error_in_valid_json(
     ]
     assert [answer["label"] for answer in said] == ["7", None, "7"]
     assert said[1]["error"] == pr.NOT_FINITE and said[1]["probabilities"] is None
+
+
+def test_a_failure_keeps_its_whole_story_in_mnist_predicts_log(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.setattr(pr.model, "resolve", fail_with_evidence)
+    assert pr.main(["x.png"]) == 1
+    [record] = caplog.records
+    assert_story_in_named_log(record.getMessage(), tmp_path, "mnist-predict")

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 from tests.support import ROOT
+from tests.support.evidence import assert_story_in_named_log, fail_with_evidence
 from tests.support.fuzz import ALIAS_BOMB
 from tools.tune import cli
 
@@ -66,3 +67,11 @@ with outputs.exclusive_lock(Path(sys.argv[1])):
     print("held", flush=True)
     sys.stdin.read()
 """
+
+
+def test_a_failure_keeps_its_whole_story_in_mnist_tunes_log(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    monkeypatch.setattr(cli, "load_space", fail_with_evidence)
+    assert cli.main(["--report"]) == 1
+    [record] = caplog.records
+    assert_story_in_named_log(record.getMessage(), tmp_path, "mnist-tune")

@@ -73,7 +73,7 @@ def test_a_trial_left_running_by_a_killed_run_is_failed_on_the_next(tmp_path, mo
 
 
 def test_a_trials_lines_fit_120_columns_with_its_floats_rounded():
-    from pipeline import cli
+    from pipeline import logs
     from tests.support import ROOT
     from tools.tune.space import load_space
 
@@ -83,14 +83,14 @@ def test_a_trials_lines_fit_120_columns_with_its_floats_rounded():
                       else int(d.high)) for d in spec.space}  # fmt: skip
     lines = study.proposed(spec, "mlp-123", params)
     assert len(lines) > 1 and all(line.startswith("trial mlp-123: ") for line in lines)
-    assert all(len(line) <= cli.message_room(study.logger, 20) for line in lines), lines
+    assert all(len(line) <= logs.message_room(study.logger, 20) for line in lines), lines
     said = " ".join(lines)
     assert "learning_rate=0.001235" in said and "model=" not in said  # a fixed choice
     assert "augment_copies=2" in said
 
 
 def test_a_failed_trials_line_fits_120_columns(tmp_path, monkeypatch, caplog):
-    from pipeline import cli
+    from pipeline import logs
 
     def run(self, name: str, params: dict) -> str:
         return "dvc exp run failed: " + "a long reason " * 30
@@ -100,4 +100,4 @@ def test_a_failed_trials_line_fits_120_columns(tmp_path, monkeypatch, caplog):
         study.run_study(SPEC, total=1, jobs=1, root=tmp_path)
     lines = [(r.getMessage(), r.levelno) for r in caplog.records if r.name == study.logger.name]
     assert any(line.startswith("trial s-000 failed (1/1 done") for line, _ in lines)
-    assert all(len(line) <= cli.message_room(study.logger, level) for line, level in lines)
+    assert all(len(line) <= logs.message_room(study.logger, level) for line, level in lines)

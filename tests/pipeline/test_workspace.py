@@ -1,0 +1,19 @@
+from pathlib import Path
+
+from pipeline import artifacts, workspace
+
+
+def test_shared_state_is_in_the_users_project_also_from_dvcs_copy(tmp_path, monkeypatch):
+    # `dvc exp run --temp` and the queue run a copy DVC deletes; DVC_ROOT is the project.
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    assert workspace.workspace_path("models/serving") == tmp_path / "models" / "serving"
+    assert workspace.workspace_path("/elsewhere/serving") == Path("/elsewhere/serving")
+    assert (
+        workspace.anomalies_report("ingest") == tmp_path / artifacts.ANOMALIES_DIR / "ingest.json"
+    )
+    assert workspace.log_file("mnist-push") == tmp_path / artifacts.LOGS_DIR / "mnist-push.log"
+
+
+def test_outside_dvc_the_project_is_the_working_folder(monkeypatch):
+    monkeypatch.delenv("DVC_ROOT", raising=False)
+    assert workspace.anomalies_report("train") == Path(artifacts.ANOMALIES_DIR) / "train.json"
