@@ -40,15 +40,10 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory, small_processed_dir, mnist_schema) -> Path:
-    import dataclasses
-
-    from tests.support.records import default_params, train_model
-
-    params = dataclasses.replace(default_params().train, epochs=1)
-    folder = tmp_path_factory.mktemp("model")
-    return train_model(folder, small_processed_dir, mnist_schema, params)
+@pytest.fixture
+def model(small_model) -> Path:
+    """The reference MLP trained 1 epoch on 1,800 digits."""
+    return small_model
 
 
 @pytest.fixture
