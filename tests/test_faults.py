@@ -93,6 +93,6 @@ def test_the_next_run_completes_once_there_is_room(tmp_path, mirror_dir, inputs)
     # What a full disk leaves is what was there before and no temp (above, every stage):
     # so the next run is an ordinary run. Once here, for the stage that writes the most.
     paths, env, output, before = _full_disk(tmp_path, "preprocess", mirror_dir, inputs)
-    room = run_stage("preprocess", paths, cwd=tmp_path, env=env, process=True)
+    room = run_stage("preprocess", paths, cwd=tmp_path, env=env)
     assert room.returncode == 0, room.stderr[-3000:]
     assert snapshot(tmp_path / output) != before
