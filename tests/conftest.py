@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from components.ingest import mirror
 from pipeline import schema
 from tests.support import ROOT
+from tests.support.once import built_once
 from tests.support.records import (
     LOOSE_LIMITS,
     MNIST,
@@ -85,15 +86,18 @@ def mnist_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_raw_dir(tmp_path_factory: pytest.TempPathFactory, mnist: dict) -> Path:
+def small_raw_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     """Ingest-format records of a real slice: the first 2000 train and 500 test digits.
     Their schema is `mnist_schema`."""
-    path = tmp_path_factory.mktemp("small") / "raw"
-    for split, n in ((schema.TRAIN, 2000), (schema.TEST, 500)):
-        keys = [schema.example_key(split, i) for i in range(n)]
-        images = mnist[f"{split}_images"][:n].reshape(n, *MNIST.image_shape)
-        write_records(path, split, keys, images, mnist[f"{split}_labels"][:n])
-    return path
+
+    def build(folder: Path) -> None:
+        mnist = request.getfixturevalue("mnist")  # read only by the worker that builds
+        for split, n in ((schema.TRAIN, 2000), (schema.TEST, 500)):
+            keys = [schema.example_key(split, i) for i in range(n)]
+            images = mnist[f"{split}_images"][:n].reshape(n, *MNIST.image_shape)
+            write_records(folder / "raw", split, keys, images, mnist[f"{split}_labels"][:n])
+
+    return built_once(tmp_path_factory, "small-raw", build) / "raw"
 
 
 @pytest.fixture(scope="session")
@@ -101,16 +105,33 @@ def small_processed_dir(
     tmp_path_factory: pytest.TempPathFactory, small_raw_dir: Path, mnist_schema: Path
 ) -> Path:
     """Preprocess's output for `small_raw_dir`, with the default params."""
-    return _preprocessed(tmp_path_factory.mktemp("small"), small_raw_dir, mnist_schema)
+    return _preprocessed(tmp_path_factory, "small-processed", small_raw_dir, mnist_schema)
 
 
-def _preprocessed(parent: Path, raw: Path, schema_path: Path) -> Path:
+def _preprocessed(factory: pytest.TempPathFactory, name: str, raw: Path, schema_path: Path) -> Path:
     from components.preprocess.stage import Paths, preprocess
 
-    path = parent / "processed"
-    paths = Paths(raw=str(raw), schema=str(schema_path), out=str(path))
-    preprocess(paths, default_params().preprocess, LOOSE_LIMITS)
-    return path
+    def build(folder: Path) -> None:
+        paths = Paths(raw=str(raw), schema=str(schema_path), out=str(folder / "processed"))
+        preprocess(paths, default_params().preprocess, LOOSE_LIMITS)
+
+    return built_once(factory, name, build) / "processed"
+
+
+@pytest.fixture(scope="session")
+def small_model(
+    tmp_path_factory: pytest.TempPathFactory, small_processed_dir: Path, mnist_schema: Path
+) -> Path:
+    """The reference MLP trained 1 epoch on `small_processed_dir`'s 1,800 training digits."""
+    return _trained(tmp_path_factory, "small-model", small_processed_dir, mnist_schema, epochs=1)
+
+
+def _trained(
+    factory: pytest.TempPathFactory, name: str, data: Path, schema_path: Path, epochs: int
+) -> Path:
+    params = dataclasses.replace(default_params().train, epochs=epochs)
+    folder = built_once(factory, name, lambda path: train_model(path, data, schema_path, params))
+    return folder / "model.keras"
 
 
 @pytest.fixture(scope="session")
@@ -123,10 +144,12 @@ def pets_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pets_raw_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Ingest-format records of `pets_schema`: 400 train and 100 test images, made so a small
     model learns them (tests.support.records.tinted_examples)."""
-    path = tmp_path_factory.mktemp("pets") / "raw"
-    for split, n, seed in ((schema.TRAIN, 400, 0), (schema.TEST, 100, 1)):
-        write_records(path, split, *tinted_examples(PETS, split, n, seed))
-    return path
+
+    def build(folder: Path) -> None:
+        for split, n, seed in ((schema.TRAIN, 400, 0), (schema.TEST, 100, 1)):
+            write_records(folder / "raw", split, *tinted_examples(PETS, split, n, seed))
+
+    return built_once(tmp_path_factory, "pets-raw", build) / "raw"
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +157,7 @@ def pets_processed_dir(
     tmp_path_factory: pytest.TempPathFactory, pets_raw_dir: Path, pets_schema: Path
 ) -> Path:
     """Preprocess's output for `pets_raw_dir`, with the default params."""
-    return _preprocessed(tmp_path_factory.mktemp("pets"), pets_raw_dir, pets_schema)
+    return _preprocessed(tmp_path_factory, "pets-processed", pets_raw_dir, pets_schema)
 
 
 @pytest.fixture(scope="session")
@@ -146,14 +169,15 @@ def raw_dir(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
     def refuse(*args, **kwargs):
         raise AssertionError(f"ingest tried the network: {args}")
 
-    path = tmp_path_factory.mktemp("full") / "raw"
-    paths = Paths(out=str(path), schema=str(path.with_name("schema.json")))
-    data = dataclasses.replace(default_params().data, dataset="mnist", mirror=str(mirror_dir))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", refuse)
-        patch.setattr(socket, "create_connection", refuse)
-        ingest(paths, data)
-    return path
+    def build(folder: Path) -> None:
+        paths = Paths(out=str(folder / "raw"), schema=str(folder / "schema.json"))
+        data = dataclasses.replace(default_params().data, dataset="mnist", mirror=str(mirror_dir))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(socket.socket, "connect", refuse)
+            patch.setattr(socket, "create_connection", refuse)
+            ingest(paths, data)
+
+    return built_once(tmp_path_factory, "full-ingest", build) / "raw"
 
 
 @pytest.fixture(scope="session")
@@ -169,11 +193,12 @@ def processed_dir(
     """The real preprocess stage's output for all of MNIST, default params."""
     from components.preprocess.stage import Paths, preprocess
 
-    path = tmp_path_factory.mktemp("full") / "processed"
-    params = default_params()  # real data, real drift thresholds
-    paths = Paths(raw=str(raw_dir), schema=str(ingested_schema), out=str(path))
-    preprocess(paths, params.preprocess, params.validate)
-    return path
+    def build(folder: Path) -> None:
+        params = default_params()  # real data, real drift thresholds
+        paths = Paths(raw=str(raw_dir), schema=str(ingested_schema), out=str(folder / "processed"))
+        preprocess(paths, params.preprocess, params.validate)
+
+    return built_once(tmp_path_factory, "full-processed", build) / "processed"
 
 
 @pytest.fixture(scope="session")
@@ -181,8 +206,7 @@ def trained_model(
     tmp_path_factory: pytest.TempPathFactory, processed_dir: Path, ingested_schema: Path
 ) -> Path:
     """The reference MLP trained 2 epochs on all of MNIST's train split."""
-    params = dataclasses.replace(default_params().train, epochs=2)
-    return train_model(tmp_path_factory.mktemp("model"), processed_dir, ingested_schema, params)
+    return _trained(tmp_path_factory, "full-model", processed_dir, ingested_schema, epochs=2)
 
 
 @pytest.fixture(scope="session")
@@ -192,9 +216,10 @@ def serving_dir(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -
 
     from components.evaluate.export import export_saved_model
 
-    path = tmp_path_factory.mktemp("export") / "serving"
-    export_saved_model(keras.models.load_model(trained_model), path, MNIST)
-    return path
+    def build(folder: Path) -> None:
+        export_saved_model(keras.models.load_model(trained_model), folder / "serving", MNIST)
+
+    return built_once(tmp_path_factory, "full-serving", build) / "serving"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,8 +2,8 @@
 
 Each case asserts exit status 1, exactly one error line that names the problem, no
 traceback, and that the stage's previous output is byte-for-byte untouched. The cases run
-in this process through the stages' real entry point (tests/support/stages.py); one per
-stage runs the real command, for the wiring.
+in this process through the stages' real entry point (tests/support/stages.py); the real
+command's wiring, once per stage, is tests/test_faults.py's (a full disk needs a process).
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ def test_bad_params(workdir, case):
         "train",
         TrainPaths(data="d", schema="s.json", model="out/model.keras", live="l"),
         cwd=workdir,
-        process=case == "typo",  # the train stage's wiring, once
     )
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
@@ -89,7 +88,6 @@ def test_params_not_yaml(workdir):
         "evaluate",
         EvaluatePaths(data="d", schema="s.json", model="m", out="out", serving="s"),
         cwd=workdir,
-        process=True,  # the evaluate stage's wiring
     )
     assert_fails_cleanly(result, "p.yaml is not valid YAML at line")
     assert (workdir / "out" / "previous.txt").exists()
@@ -167,7 +165,7 @@ def test_bad_mirror(workdir, broken_mirror, damage):
 def test_mirror_not_a_folder(workdir):
     env = {"DATA_MIRROR": "nowhere"}
     paths = IngestPaths(out="out", schema="schema.json")
-    result = run_stage("ingest", paths, cwd=workdir, env=env, process=True)
+    result = run_stage("ingest", paths, cwd=workdir, env=env)
     assert_fails_cleanly(result, "nowhere is not a folder of IDX files; set DATA_MIRROR")
     assert (workdir / "out" / "previous.txt").exists()
     assert not (workdir / "schema.json").exists()
@@ -436,7 +434,7 @@ def test_a_hostile_params_file_is_one_line(workdir, case):
     path.write_bytes(content.encode() if isinstance(content, str) else content)
     before = snapshot(workdir / "out")
     paths = TrainPaths(data="d", schema="s.json", model="out/model.keras", live="l")
-    result = run_stage("train", paths, cwd=workdir, process=case == "alias_bomb")
+    result = run_stage("train", paths, cwd=workdir)
     assert_fails_cleanly(result, message)
     assert snapshot(workdir / "out") == before
 

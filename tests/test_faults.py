@@ -40,15 +40,10 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory, small_processed_dir, mnist_schema) -> Path:
-    import dataclasses
-
-    from tests.support.records import default_params, train_model
-
-    params = dataclasses.replace(default_params().train, epochs=1)
-    folder = tmp_path_factory.mktemp("model")
-    return train_model(folder, small_processed_dir, mnist_schema, params)
+@pytest.fixture
+def model(small_model) -> Path:
+    """The reference MLP trained 1 epoch on 1,800 digits."""
+    return small_model
 
 
 @pytest.fixture
@@ -98,6 +93,6 @@ def test_the_next_run_completes_once_there_is_room(tmp_path, mirror_dir, inputs)
     # What a full disk leaves is what was there before and no temp (above, every stage):
     # so the next run is an ordinary run. Once here, for the stage that writes the most.
     paths, env, output, before = _full_disk(tmp_path, "preprocess", mirror_dir, inputs)
-    room = run_stage("preprocess", paths, cwd=tmp_path, env=env, process=True)
+    room = run_stage("preprocess", paths, cwd=tmp_path, env=env)
     assert room.returncode == 0, room.stderr[-3000:]
     assert snapshot(tmp_path / output) != before

@@ -50,11 +50,10 @@ def _snapshot(folder: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def weak_model(tmp_path_factory, small_processed_dir, mnist_schema) -> Path:
+@pytest.fixture
+def weak_model(small_model) -> Path:
     """An MLP trained 1 epoch on 1,800 digits: far below `trained_model` on test."""
-    params = dataclasses.replace(default_params().train, epochs=1)
-    return train_model(tmp_path_factory.mktemp("weak"), small_processed_dir, mnist_schema, params)
+    return small_model
 
 
 @pytest.fixture

@@ -30,9 +30,10 @@ def _paths(processed: Path, schema_path: Path, model: Path, tmp_path: Path) -> P
     )
 
 
-def test_evaluate_agrees_with_keras_and_writes_reports(tmp_path, small_processed_dir, mnist_schema):
-    params = dataclasses.replace(default_params().train, epochs=1)
-    model_path = train_model(tmp_path, small_processed_dir, mnist_schema, params)
+def test_evaluate_agrees_with_keras_and_writes_reports(
+    tmp_path, small_processed_dir, mnist_schema, small_model
+):
+    model_path = small_model
     paths = _paths(small_processed_dir, mnist_schema, model_path, tmp_path)
     thresholds = dataclasses.replace(default_params().evaluate, min_accuracy=0.0)
     evaluated = evaluate(paths, thresholds)

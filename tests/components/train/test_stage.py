@@ -30,6 +30,10 @@ from tests.support.stages import Result, run_stage
 
 @pytest.fixture
 def params():
+    return _params()
+
+
+def _params():
     return dataclasses.replace(default_params().train, epochs=2, batch_size=100)
 
 
@@ -53,8 +57,15 @@ def _train(folder: Path, data: tuple[Path, Path], params) -> tuple[keras.Model, 
     return train(paths, params).model, folder
 
 
-def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, data, params):
-    model, out = _train(tmp_path / "a", data, params)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_processed_dir, mnist_schema) -> tuple[keras.Model, Path]:
+    """The model `params` trains on `data`, and its folder: the run the tests compare with."""
+    folder = tmp_path_factory.mktemp("trained")
+    return _train(folder / "a", (small_processed_dir, mnist_schema), _params())
+
+
+def test_train_saves_a_loadable_model_and_logs_epochs(trained, params):
+    model, out = trained
     loaded = keras.models.load_model(out / "model.keras", safe_mode=True)
     for saved, weights in zip(loaded.get_weights(), model.get_weights(), strict=True):
         np.testing.assert_array_equal(saved, weights)
@@ -73,23 +84,24 @@ def test_train_saves_a_loadable_model_and_logs_epochs(tmp_path, data, params):
     assert live["val"]["accuracy"] > 0.7
 
 
-def test_training_is_deterministic(tmp_path, data, params):
-    _train(tmp_path / "a", data, params)
-    _train(tmp_path / "b", data, params)
+def test_training_is_deterministic(tmp_path, data, params, trained):
+    _train(tmp_path / "b", data, params)  # the same run again, after other tests ran
     _train(tmp_path / "c", data, dataclasses.replace(params, seed=params.seed + 1))
-    files = {name: (tmp_path / name / "model.keras").read_bytes() for name in "abc"}
+    files = {name: (tmp_path / name / "model.keras").read_bytes() for name in "bc"}
+    files["a"] = (trained[1] / "model.keras").read_bytes()
     assert files["a"] == files["b"] != files["c"]
 
 
-def test_streaming_the_splits_trains_the_same_weights(tmp_path, data, params):
+def test_streaming_the_splits_trains_the_same_weights(tmp_path, data, params, trained):
     # train.cache_mib 0: nothing fits, both splits are streamed from their shards.
-    _train(tmp_path / "a", data, params)
     _train(tmp_path / "b", data, dataclasses.replace(params, cache_mib=0))
-    assert (tmp_path / "a/model.keras").read_bytes() == (tmp_path / "b/model.keras").read_bytes()
+    assert (trained[1] / "model.keras").read_bytes() == (tmp_path / "b/model.keras").read_bytes()
 
 
-def test_steps_per_execution_does_not_change_the_weights(tmp_path, data, params, monkeypatch):
-    batched, _ = _train(tmp_path / "a", data, params)
+def test_steps_per_execution_does_not_change_the_weights(
+    tmp_path, data, params, monkeypatch, trained
+):
+    batched, _ = trained
     monkeypatch.setattr(models, "STEPS_PER_EXECUTION", 1)
     stepwise, _ = _train(tmp_path / "b", data, params)
     assert batched.steps_per_execution > 1 == stepwise.steps_per_execution
