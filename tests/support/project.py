@@ -11,8 +11,6 @@ the pipeline's JSON reports.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -29,6 +27,7 @@ import yaml
 from components import STAGES
 from pipeline import artifacts, logs, run_record
 from tests.support import ROOT
+from tests.support.once import built_once
 
 _GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "e2e",
@@ -279,9 +278,8 @@ def clone_at(path: Path, mirror_dir: Path) -> Project:
 
 
 # A baseline's folder holds its clone under this name, and beside it what belongs to the
-# clone but lies outside it: its run records (`Project.records`), a DVC remote, a log.
+# clone but lies outside it: its run records (`Project.records`), a log.
 CLONE = "project"
-_BUILT = ".built"  # the mark of a finished build, in a baseline's folder
 
 
 def frozen_baseline(
@@ -291,30 +289,13 @@ def frozen_baseline(
     build: Callable[[Project], None],
 ) -> Path:
     """The folder of a baseline: a fresh clone (`clone_at`) that `build` has run in, made once
-    per test session and shared by every pytest-xdist worker.
+    per test run and shared by every pytest-xdist worker (tests.support.once). Nothing
+    changes it after: each test works in a copy of its own (`copy_baseline`)."""
 
-    The first worker to ask builds it under a file lock; the others wait for the lock, then
-    find it built (pytest-xdist's pattern for session-wide data). Nothing changes it after:
-    each test works in a copy of its own (`copy_baseline`).
-    """
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the session's folder, above each worker's own
-    folder = root / f"baseline-{name}"
-    with _locked(root / f"baseline-{name}.lock"):
-        if not (folder / _BUILT).exists():
-            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
-            build(clone_at(folder / CLONE, mirror_dir))
-            (folder / _BUILT).touch()
-    return folder
+    def build_in(folder: Path) -> None:
+        build(clone_at(folder / CLONE, mirror_dir))
 
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Holds an exclusive lock on `path` (made if missing), across processes."""
-    with path.open("a") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)  # released when the file closes
-        yield
+    return built_once(tmp_path_factory, f"baseline-{name}", build_in)
 
 
 def copy_baseline(baseline: Path, dest: Path, mirror_dir: Path) -> Project:
@@ -335,7 +316,6 @@ def copy_baseline(baseline: Path, dest: Path, mirror_dir: Path) -> Project:
             shutil.copy2(source, target)
 
     shutil.copytree(baseline, dest, symlinks=True, copy_function=copy)
-    (dest / _BUILT).unlink()
     return Project(dest / CLONE, mirror_dir)
 
 
