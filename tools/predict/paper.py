@@ -37,7 +37,8 @@ class InkMap:
     Attributes:
         ink: float [H, W], contrast against the paper, 0 for paper and about 1 for black
             ink on white (light ink on dark paper is measured the same way, flipped).
-        noise: the standard deviation of `ink` (its median absolute deviation, scaled).
+        noise: the standard deviation of `ink` on the paper (its median absolute deviation,
+            scaled), where the paper also has its level: the ink left out of both.
         dark_ink: whether the ink was darker than the paper.
         shaded: the share of the image in shade (a shadow, the table), under half as
             bright as the page's brightest paper.
@@ -60,12 +61,22 @@ def ink_map(grey: np.ndarray) -> InkMap:
     page = np.minimum(page, 255.0)  # an enlargement's ringing makes no paper whiter than white
     paper = background(page)
     ink = paper - page
-    lift = float(np.median(ink))  # a closing takes the top of the paper's noise
+    plain = _plain(ink)  # the paper's own pixels: the ink would bias its level and spread
+    lift = float(np.median(ink[plain]))  # a closing takes the top of the paper's noise
     paper, ink = paper - lift, ink - lift
     ink = ink / np.maximum(paper, 16.0)  # relative, so dim corners count as much
-    noise = max(float(stats.median_abs_deviation(ink, axis=None, scale="normal")), _NOISE_FLOOR)
+    noise = max(float(stats.median_abs_deviation(ink[plain], scale="normal")), _NOISE_FLOOR)
     shaded = float((paper < _SHADE * np.percentile(paper, 95)).mean())
     return InkMap(ink=ink, noise=noise, dark_ink=dark_ink, shaded=shaded)
+
+
+def _plain(ink: np.ndarray) -> np.ndarray:
+    """The pixels that are paper, not ink: all but those _OUTLYING spreads above the
+    median on the ink's side (ink strays on one side; a clean scan's paper, all one grey,
+    is every pixel at its level)."""
+    centre = np.median(ink)
+    spread = _OUTLYING * float(stats.median_abs_deviation(ink, axis=None, scale="normal"))
+    return ink <= centre + spread
 
 
 def background(page: np.ndarray) -> np.ndarray:

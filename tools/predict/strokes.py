@@ -1,6 +1,9 @@
 """Which ink is the digit: its connected strokes, not specks, smudges or the page's edge.
 
-Pixels clearly above the noise are grouped into 8-connected components. The digit is the
+Pixels clearly above the noise are grouped into 8-connected components, those that reach
+a contrast a stroke has (a hysteresis threshold: the noise tells what is ink at all, the
+contrast which ink is a stroke, so a stroke's faint edge stays joined to it, as a clean
+scan's anti-aliased one, wherever exactly it crosses the contrast). The digit is the
 component with the most ink (preferring ones clear of the image's edge, where page edges
 and shadows lie), joined by the sizeable components near it (a stroke broken by blur or a
 faint pen). Whatever is left is dropped. Along the way the evidence that the image holds
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage import measure
+from skimage import filters, measure
 
 _NOISE_SIGMAS = 4.0  # ink is this many noise sigmas above the paper...
 _MIN_CONTRAST = 0.06  # ...and at least this contrast (6% darker than the paper)
@@ -49,7 +52,9 @@ class Strokes:
 def find(ink: np.ndarray, noise: float, shaded: float = 0.0) -> Strokes | None:
     """The digit's strokes in an ink map (see paper.InkMap: its ink, noise and share in
     shade), or None when there is no ink at all."""
-    labels = measure.label(ink > max(_NOISE_SIGMAS * noise, _MIN_CONTRAST), connectivity=2)
+    clear = _NOISE_SIGMAS * noise
+    kept = filters.apply_hysteresis_threshold(ink, clear, max(clear, _MIN_CONTRAST))
+    labels = measure.label(kept, connectivity=2)
     if labels.max() == 0:
         return None
     found = measure.regionprops_table(labels, ink, properties=_PROPERTIES)
