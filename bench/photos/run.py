@@ -74,7 +74,8 @@ def _scored(answers: list[tuple[int, cli.Answer]]) -> dict:
 def _before(folder: Path, made: list[Case], version: Path) -> dict[str, float]:
     """Each condition's accuracy with mnist-predict as it was before it read photos."""
     with before.checkout(before.PREDICT_BEFORE_PHOTOS) as tree:
-        command = [sys.executable, "-m", "tools.predict.cli", "--json", "--model", str(version)]
+        model_path = str(version.resolve())  # the earlier tool runs in another folder
+        command = [sys.executable, "-m", "tools.predict.cli", "--json", "--model", model_path]
         ran = subprocess.run([*command, str(folder)], cwd=tree, capture_output=True, text=True)
     if ran.returncode not in (0, 1):  # 1: some file had no answer, as a photo may not
         sys.exit(f"bench: the earlier mnist-predict failed:\n{ran.stderr[-3000:]}")

@@ -7,12 +7,13 @@ JPEG is decoded at a fraction of its size when that is all a 28x28 digit needs, 
 other image is shrunk to MAX_SIDE before anything else is done with it.
 
 Normalisation reads a photo the way a person would, then frames it the way MNIST's digits
-were made. The paper and its uneven lighting are fitted and taken away and the ink measured
-against them, either polarity (`paper`); the digit is the ink's largest connected strokes,
-not specks or page edges (`strokes`); it is cropped to those strokes, scaled to fit 20x20
-keeping its aspect ratio, and placed in 28x28 with its centre of mass at the centre. The
-same transform serves clean scans: their paper is flat and their ink is all one digit.
-Where the ink does not look like one clear digit, the digit says so in its `doubts`.
+were made. The paper and its uneven lighting (a morphological closing) are taken away and
+the ink measured against them, either polarity (`paper`); the digit is the ink's largest
+connected strokes, not specks or page edges (`strokes`); it is cropped to those strokes,
+scaled to fit 20x20 keeping its aspect ratio, and placed in 28x28 with its centre of mass
+at the centre. The same transform serves clean scans: their paper is flat and their ink is
+all one digit. Where the ink does not look like one clear digit, the digit says so in its
+`doubts`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+from skimage import morphology
 
 from pipeline import images, schema
 from pipeline.errors import PipelineError
@@ -106,17 +107,8 @@ def normalise(grey: np.ndarray) -> Digit:
 
 
 def _near(mask: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
-    """The pixels of `box` within _HALO steps of the mask: the mask dilated _HALO times,
-    computed on the box and the _HALO pixels around it, all that the box's pixels see."""
-    around = tuple(
-        slice(max(0, part.start - _HALO), min(size, part.stop + _HALO))
-        for part, size in zip(box, mask.shape, strict=True)
-    )
-    inner = tuple(
-        slice(part.start - out.start, part.stop - out.start)
-        for part, out in zip(box, around, strict=True)
-    )
-    return ndimage.binary_dilation(mask[around], iterations=_HALO)[inner]
+    """The pixels of `box` within _HALO steps of the mask."""
+    return morphology.dilation(mask, morphology.diamond(_HALO))[box]
 
 
 def to_mnist(grey: np.ndarray) -> np.ndarray:

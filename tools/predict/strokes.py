@@ -1,6 +1,9 @@
 """Which ink is the digit: its connected strokes, not specks, smudges or the page's edge.
 
-Pixels clearly above the noise are grouped into 8-connected components. The digit is the
+Pixels clearly above the noise are grouped into 8-connected components, those that reach
+a contrast a stroke has (a hysteresis threshold: the noise tells what is ink at all, the
+contrast which ink is a stroke, so a stroke's faint edge stays joined to it, as a clean
+scan's anti-aliased one, wherever exactly it crosses the contrast). The digit is the
 component with the most ink (preferring ones clear of the image's edge, where page edges
 and shadows lie), joined by the sizeable components near it (a stroke broken by blur or a
 faint pen). Whatever is left is dropped. Along the way the evidence that the image holds
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from skimage import filters, measure
 
 _NOISE_SIGMAS = 4.0  # ink is this many noise sigmas above the paper...
 _MIN_CONTRAST = 0.06  # ...and at least this contrast (6% darker than the paper)
@@ -25,9 +29,9 @@ _CORE = 0.5  # a stroke's core: at least this share of the ink level (its blurre
 _THICK = 0.6  # widest stroke over this share of the digit's size: a blob, not strokes...
 _THICK_FILLED = (0.4, 0.65)  # ...or over this share while filling this share of its box
 _THICK_AT_EDGE = 0.4  # ...or over this share and running off the image: a shadow, a table
-_SHADED = 0.25  # shade (shade.unshaded) over this share of the image: the light is unclear
+_SHADED = 0.25  # shade (paper.InkMap.shaded) over this share of the image: the light is unclear
 _FAINT = 8.0  # ink level under this many noise sigmas: the digit barely shows
-_EIGHT = np.ones((3, 3), bool)  # 8-connected: a diagonal step joins a stroke
+_PROPERTIES = ("label", "bbox", "area", "intensity_mean", "intensity_max")
 
 
 @dataclass(frozen=True)
@@ -48,23 +52,25 @@ class Strokes:
 def find(ink: np.ndarray, noise: float, shaded: float = 0.0) -> Strokes | None:
     """The digit's strokes in an ink map (see paper.InkMap: its ink, noise and share in
     shade), or None when there is no ink at all."""
-    labels, count = ndimage.label(ink > max(_NOISE_SIGMAS * noise, _MIN_CONTRAST), _EIGHT)
-    if count == 0:
+    clear = _NOISE_SIGMAS * noise
+    kept = filters.apply_hysteresis_threshold(ink, clear, max(clear, _MIN_CONTRAST))
+    labels = measure.label(kept, connectivity=2)
+    if labels.max() == 0:
         return None
-    mass = np.bincount(labels.ravel(), weights=ink.ravel())[1:]  # ndimage.sum_labels' sums
-    boxes = ndimage.find_objects(labels)
-    inside = np.array([not _touches_edge(box, labels.shape) for box in boxes])
+    found = measure.regionprops_table(labels, ink, properties=_PROPERTIES)
+    boxes = np.stack([found[f"bbox-{n}"] for n in range(4)], axis=1)  # top, left, bottom, right
+    mass = found["area"] * found["intensity_mean"]
+    inside = (boxes[:, :2] > 0).all(axis=1) & (boxes[:, 2:] < labels.shape).all(axis=1)
     main = _main(mass, inside)
-    level = float(np.percentile(ink[labels == main + 1], 90))
-    strong = np.zeros(count + 1, bool)  # hysteresis: components that reach a strong level
-    strong[labels[ink >= _STRONG * level]] = True
-    # A digit clear of the edge is joined only by ink clear of it too: what runs off the
-    # image (a shadow, the table) is not part of it, nor another digit.
-    alive = strong[1:] & (mass >= _PART * mass[main]) & (inside | ~inside[main])
-    members, rivals = _group(main, alive, mass, boxes)
-    chosen = np.zeros(count + 1, bool)
-    chosen[np.add(members, 1)] = True
-    mask = chosen[labels]
+    level = float(np.percentile(ink[labels == found["label"][main]], 90))
+    # Hysteresis: a component counts if it reaches a strong level. A digit clear of the
+    # edge is joined only by ink clear of it too: what runs off the image (a shadow, the
+    # table) is not part of it, nor another digit.
+    alive = found["intensity_max"] >= _STRONG * level
+    alive &= (mass >= _PART * mass[main]) & (inside | ~inside[main])
+    members = _members(main, alive, boxes)
+    rivals = int(np.count_nonzero(alive & ~members & (mass >= _RIVAL * mass[main])))
+    mask = np.isin(labels, found["label"][members])
     doubts = _ink_doubts(mask, level / noise, rivals, shaded)
     doubts += _shape_doubts(mask & (ink > _CORE * level), at_edge=not inside[main])
     return Strokes(mask=mask, level=level, doubts=doubts)
@@ -78,44 +84,19 @@ def _main(mass: np.ndarray, inside: np.ndarray) -> int:
     return int(mass.argmax())
 
 
-def _touches_edge(box: tuple[slice, slice], shape: tuple[int, int]) -> bool:
-    rows, cols = box
-    return rows.start == 0 or cols.start == 0 or rows.stop == shape[0] or cols.stop == shape[1]
-
-
-def _group(main: int, alive: np.ndarray, mass: np.ndarray, boxes: list) -> tuple[list, int]:
-    """The main component and those near enough to be its broken strokes, grown until no
-    more join; and the count of large components left out (other blobs)."""
-    members, box = [main], _extent(boxes[main])
-    grew = True
-    while grew:
-        grew = False
-        for n in np.flatnonzero(alive):
-            if n not in members and _gap(box, _extent(boxes[n])) <= _NEAR * _size(box):
-                members.append(int(n))
-                box = _union(box, _extent(boxes[n]))
-                grew = True
-    rivals = sum(
-        1 for n in np.flatnonzero(alive) if n not in members and mass[n] >= _RIVAL * mass[main]
-    )
-    return members, rivals
-
-
-def _extent(box: tuple[slice, slice]) -> tuple[int, int, int, int]:
-    return box[0].start, box[0].stop, box[1].start, box[1].stop
-
-
-def _union(a: tuple, b: tuple) -> tuple[int, int, int, int]:
-    return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
-
-
-def _size(box: tuple) -> int:
-    return max(box[1] - box[0], box[3] - box[2])
-
-
-def _gap(a: tuple, b: tuple) -> int:
-    """Pixels between two boxes (0 when they overlap), the larger of the two axes' gaps."""
-    return max(0, b[0] - a[1], a[0] - b[1], b[2] - a[3], a[2] - b[3])
+def _members(main: int, alive: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """The main component and the live ones near enough to be its broken strokes (within
+    _NEAR of the digit's size of its box, the box growing as they join)."""
+    members = np.zeros(len(boxes), bool)
+    members[main] = True
+    while True:
+        box = np.concatenate([boxes[members, :2].min(axis=0), boxes[members, 2:].max(axis=0)])
+        # pixels between each box and the digit's, the larger of the two axes' gaps
+        gap = np.maximum(boxes[:, :2] - box[2:], box[:2] - boxes[:, 2:]).max(axis=1)
+        near = alive & ~members & (gap <= _NEAR * (box[2:] - box[:2]).max())
+        if not near.any():
+            return members
+        members |= near
 
 
 def _ink_doubts(mask: np.ndarray, contrast: float, rivals: int, shaded: float) -> tuple:
