@@ -4,9 +4,7 @@ DVC would delete a stage's outputs before running it; dvc.yaml marks them `persi
 they stay in place until the stage's own atomic replace. Each test fails or interrupts a
 stage as users meet it (`dvc repro`, `dvc exp run` in the workspace, `--temp`, queued;
 a bad param, a damaged mirror, a full disk, Ctrl-C, SIGTERM to DVC or to the stage) and
-checks every output of every stage, byte for byte, and that the next run completes. Each in
-its own copy of the digits folder's project, results committed (tests.support.baselines);
-the damaged mirror in one of all of MNIST's, the dataset that reads it.
+checks every output of every stage, byte for byte, and that the next run completes.
 """
 
 from __future__ import annotations
@@ -18,13 +16,13 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from components.ingest import mirror
-from tests.support.baselines import LONG_TRAINING, commit_results
-from tests.support.project import PATHS, Project, own_file, recipe, session_ends
+from tests.support.project import PATHS, Project, new_project, recipe, session_ends
 from tests.support.stages import temps_left
 
 pytestmark = pytest.mark.e2e
@@ -32,11 +30,21 @@ pytestmark = pytest.mark.e2e
 OUTPUTS = ("raw", "processed", "model", "live", "reports")
 
 
-@pytest.fixture
-def project(digits_project: Project) -> Project:
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
     """A clone whose pipeline has run once, its results committed."""
-    commit_results(digits_project)
-    return digits_project
+    project = new_project(tmp_path_factory, mirror_dir)
+    project.run("dvc", "repro")
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-q", "-m", "baseline results")
+    return project
+
+
+@pytest.fixture
+def project(baseline: Project) -> Iterator[Project]:
+    """The baseline clone, put back as committed after each test, whatever it left."""
+    yield baseline
+    baseline.reset()
 
 
 def _outputs(project: Project) -> dict[str, str]:
@@ -76,10 +84,7 @@ def test_a_bad_param_in_a_workspace_experiment_keeps_every_output(project: Proje
     _left_clean(project)
 
 
-def test_a_damaged_mirror_under_repro_keeps_the_ingested_data(
-    mnist_project: Project, tmp_path: Path
-):
-    project = mnist_project
+def test_a_damaged_mirror_under_repro_keeps_the_ingested_data(project: Project, tmp_path: Path):
     shutil.copytree(project.env["DATA_MIRROR"], tmp_path / "mirror")
     (tmp_path / "mirror" / mirror.FILES["test_labels"]).unlink()
     before = _outputs(project)
@@ -116,7 +121,7 @@ def _interrupt_training(project: Project, send) -> int:
     Returns:
         DVC's exit status.
     """
-    project.set_param("train.epochs", LONG_TRAINING)
+    project.set_param("train.epochs", 3)
     log = project.path.with_name(f"{project.path.name}-interrupted.log")  # for a failure's story
     with log.open("w") as out:  # under /bin/sh, the shell that stays in between (Project)
         repro = subprocess.Popen(
@@ -175,7 +180,6 @@ def test_a_model_damaged_in_dvcs_cache_is_one_line_and_the_documented_recipe_res
 ):
     before = _outputs(project)
     cached = project.cached(project.lock_hashes()[PATHS["model"]])
-    own_file(cached)  # not the baseline's
     kept = cached.stat()
     damaged = bytearray(cached.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte, its time kept: DVC does not notice

@@ -2,30 +2,38 @@
 experiments in a copy of the project it deletes afterwards, and a report written there
 would go with it (pipeline.workspace).
 
-On the digits folder's project (tests.support.baselines), each test in a copy of its own,
-which preprocess fails on: a validation fraction that leaves the validation split empty.
+On a small folder of real MNIST digits (tests.support.folders), which preprocess fails on:
+a validation fraction that leaves the validation split empty.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.support.baselines import commit_results
-from tests.support.project import Project
+from tests.support.folders import mnist_folder
+from tests.support.project import Project, new_project
 
 pytestmark = pytest.mark.e2e
 
+IMAGES = "data/images"
 REPORT = "anomalies/preprocess.json"  # as the failure line names it
 EMPTY = "validation: the split is empty"
 
 
-@pytest.fixture
-def project(digits_project: Project) -> Project:
-    """A clone whose params read a folder of digits that DVC tracks, all committed."""
-    commit_results(digits_project)
-    return digits_project
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist) -> Project:
+    """A clone whose params read a folder of 400 digits that DVC tracks, all committed."""
+    project = new_project(tmp_path_factory, mirror_dir)
+    mnist_folder(mnist, project.path / IMAGES, {"train": 300, "test": 100})
+    project.run("dvc", "add", IMAGES)
+    project.set_param("data.dataset", "folder")
+    project.set_param("data.folder", IMAGES)
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-q", "-m", "a folder of digits")
+    return project
 
 
 def _failure_line(output: str) -> str:
@@ -51,7 +59,7 @@ def test_a_failed_temp_experiments_anomalies_are_in_the_project(project: Project
 
 
 def test_a_failed_queued_experiments_anomalies_are_in_the_project(project: Project):
-    assert not (project.path / REPORT).exists()
+    (project.path / REPORT).unlink(missing_ok=True)
     project.run(
         "dvc",
         "exp",

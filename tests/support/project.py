@@ -1,12 +1,9 @@
 """A temporary clone of the project driven through DVC, for the end-to-end tests.
 
-Each e2e test starts from its own copy (`copy_baseline`) of a frozen baseline: a clone in
-which a pipeline has run, built once per test session and shared by pytest-xdist's workers
-(`frozen_baseline`; tests/support/baselines.py says how each is built). No test sees what
-another did, so they run in any order and on any worker, as DVC's own suite copies one
-initialised repo per test. What a test checks it reads from machine output: the stages' own
-run records (which stages ran), `dvc.lock`, `dvc status --json`, `dvc exp show --json` and
-the pipeline's JSON reports.
+Each e2e module makes its own clone (`new_project`), so the modules can run in parallel
+(pytest-xdist sends each test file to one worker, its tests in file order). What a test
+checks it reads from machine output: the stages' own run records (which stages ran),
+`dvc.lock`, `dvc status --json`, `dvc exp show --json` and the pipeline's JSON reports.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +24,6 @@ import yaml
 from components import STAGES
 from pipeline import artifacts, logs, run_record
 from tests.support import ROOT
-from tests.support.once import built_once
 
 _GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "e2e",
@@ -127,14 +123,8 @@ class Project:
         """Runs a command; returns the stages it ran, in order, from their run records."""
         before = self.records.stat().st_size if self.records.exists() else 0
         self.run(*args)
-        return self.stages_recorded(since=before)
-
-    def stages_recorded(self, since: int = 0) -> list[str]:
-        """The stages run in this clone, in order, from their run records: all of them (a
-        baseline's build included: `copy_baseline` copies its records), or those after
-        byte `since` of the records."""
         with self.records.open() if self.records.exists() else open(os.devnull) as file:
-            file.seek(since)
+            file.seek(before)
             return [json.loads(line)["stage"] for line in file]
 
     def read(self, name: str) -> str:
@@ -142,13 +132,6 @@ class Project:
 
     def json(self, name: str) -> dict:
         return json.loads(self.read(name))
-
-    def hash_files(self) -> None:
-        """Has DVC hash the project's files (`dvc status`), as the first DVC command in a copy
-        does while it holds DVC's repo lock: for a test that then starts DVC processes side
-        by side (a tuning run's trials, a queue's workers), each of which waits 3 s at most
-        for that lock."""
-        self.run("dvc", "status")
 
     def changed_stages(self) -> set[str]:
         """The stages `dvc status --json` says would run."""
@@ -263,68 +246,13 @@ def recipe(page: str, name: str) -> str:
 
 def new_project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
     """A clone of the work tree as committed and not yet run, in a git repository of its own."""
-    return clone_at(tmp_path_factory.mktemp("clone"), mirror_dir)
-
-
-def clone_at(path: Path, mirror_dir: Path) -> Project:
-    """`new_project`, at `path` (made if missing)."""
-    path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path_factory.mktemp("clone")
     copy_work_tree(path)
     project = Project(path, mirror_dir)
     project.run("git", "init", "-q", "-b", "main")
     project.run("git", "add", "-A")
     project.run("git", "commit", "-q", "-m", "clone")
     return project
-
-
-# A baseline's folder holds its clone under this name, and beside it what belongs to the
-# clone but lies outside it: its run records (`Project.records`), a log.
-CLONE = "project"
-
-
-def frozen_baseline(
-    tmp_path_factory: pytest.TempPathFactory,
-    name: str,
-    mirror_dir: Path,
-    build: Callable[[Project], None],
-) -> Path:
-    """The folder of a baseline: a fresh clone (`clone_at`) that `build` has run in, made once
-    per test run and shared by every pytest-xdist worker (tests.support.once). Nothing
-    changes it after: each test works in a copy of its own (`copy_baseline`)."""
-
-    def build_in(folder: Path) -> None:
-        build(clone_at(folder / CLONE, mirror_dir))
-
-    return built_once(tmp_path_factory, f"baseline-{name}", build_in)
-
-
-def copy_baseline(baseline: Path, dest: Path, mirror_dir: Path) -> Project:
-    """A test's own copy of a frozen baseline's folder (`frozen_baseline`) into `dest`: the
-    clone with its git history, DVC cache and outputs, and what lies beside it, byte for
-    byte, times kept.
-
-    The files of DVC's cache are hard links to the baseline's: DVC keeps them read-only and
-    replaces or deletes a cache file, never writes into one. A test that does must replace
-    the file first (`own_file`).
-    """
-    cache = baseline / CLONE / ".dvc" / "cache"
-
-    def copy(source: str, target: str) -> None:
-        if Path(source).is_relative_to(cache):
-            os.link(source, target)
-        else:
-            shutil.copy2(source, target)
-
-    shutil.copytree(baseline, dest, symlinks=True, copy_function=copy)
-    return Project(dest / CLONE, mirror_dir)
-
-
-def own_file(path: Path) -> None:
-    """Makes `path` a file of its own, where it was a hard link to a baseline's (the same
-    bytes, mode and times): a test may then write into it."""
-    copied = path.with_name(f"{path.name}.own")
-    shutil.copy2(path, copied)
-    copied.replace(path)
 
 
 def session_ends(session: int, timeout: float = 60) -> None:
