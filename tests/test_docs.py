@@ -439,7 +439,7 @@ def _in_messages(run: str, texts: list[str]) -> bool:
 
 
 def _logger_names() -> set[str]:
-    """The names the stages' and tools' log lines start with (pipeline.cli's formatter)."""
+    """The names the stages' and tools' log lines start with (pipeline.logs' formatter)."""
     packages = {"pipeline", "tools"}
     for folder in ("components", "tools"):
         packages |= {path.parent.name for path in (ROOT / folder).glob("*/__init__.py")}

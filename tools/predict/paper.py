@@ -1,6 +1,6 @@
 """How much ink each pixel of a photo holds, with the paper and its lighting taken away.
 
-The paper is a morphological closing of the image: a closing by a square a quarter of the
+The paper is a morphological closing of the image: a closing by a square half the
 image's short side fills every dark stroke narrower than that, a digit's, and keeps what
 is wider, so it follows the page's lighting, a shadow, the table beyond the page; the
 black top-hat (the closing less the image) is the ink alone. Light ink on dark
