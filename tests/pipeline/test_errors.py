@@ -85,6 +85,7 @@ def test_a_path_is_shown_on_one_line_unambiguously():
     assert escaped("a\\b.png") == "a\\\\b.png"
     assert escaped("two\nlines\t.png") == "two\\nlines\\t.png"
     assert escaped(os.fsdecode(b"bad-\xff.png")) == "bad-\\xff.png"
+    assert escaped("ünïcode 7.png") == "ünïcode 7.png"  # printable: as the user wrote it
     assert escaped("\u202egnp.exe") == "\\u202egnp.exe"  # a format character turns text around
     assert escaped("ünïcode 7.png") == "ünïcode 7.png"
     shown = shown_path(Path("/x") / os.fsdecode(b"\n\xff" * 40 + b".png"), 40)

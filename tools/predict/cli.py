@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import boundary
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, escaped
 from tools.predict import files, images, model
 
 logger = logging.getLogger(__package__)
@@ -71,8 +71,8 @@ class Answer:
 
     def text(self) -> str:
         if self.error is not None:
-            return f"{files.shown(Path(self.file))}: error: {self.error}"
-        said = f"{files.shown(Path(self.file))}: {self.label} ({self.probability:.3f})"
+            return f"{escaped(Path(self.file))}: error: {self.error}"
+        said = f"{escaped(Path(self.file))}: {self.label} ({self.probability:.3f})"
         return f"{said} unsure: {self.unsure}" if self.unsure else said
 
 

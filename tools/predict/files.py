@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline import images
-from pipeline.errors import escaped
 
 
 def find_images(paths: Iterable[str]) -> Iterator[Path]:
@@ -33,8 +32,3 @@ def find_images(paths: Iterable[str]) -> Iterator[Path]:
                     yield Path(entry.path)
             below = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
             folders.extend(reversed(below))
-
-
-def shown(path: Path) -> str:
-    """The file's name as the user gave it, on one line unambiguously (pipeline.errors.escaped)."""
-    return escaped(path)

@@ -68,12 +68,6 @@ class Place:
         return f"{name}{folder}{self.after}{detail}"
 
 
-def shown_root(root: Path, limit: int = sys.maxsize) -> str:
-    """The folder as its user knows it: relative to the project when inside it (the working
-    folder, which in an experiment is DVC's temp copy of it), else whole."""
-    return shown_path(root, limit)
-
-
 def refusal(
     root: Path,
     head: str,
@@ -89,7 +83,7 @@ def refusal(
     for said, rest, (cut, limit, details), named in itertools.product(
         dict.fromkeys([aside, ""]), _REST, _CUTS, range(len(places), 0, -1) or [0]
     ):
-        start = f"data.folder {shown_root(root, cut)}: {head}"
+        start = f"data.folder {shown_path(root, cut)}: {head}"
         more = rest.format(count - named) if count > named else ""
         shown = ", ".join(place.shown(limit, details) for place in places[:named])
         if len(line := f"{start}{shown}{more}{tail}{said}") <= LINE_ROOM:
@@ -145,7 +139,7 @@ class Problems:
         told = [k for k, found in self._kinds.items() if found.layout] or list(self._kinds)
         if not told:
             return
-        whole = f"data.folder {shown_root(self.root)}: {'; '.join(map(self._told, told))}"
+        whole = f"data.folder {shown_path(self.root)}: {'; '.join(map(self._told, told))}"
         if len(whole) <= LINE_ROOM:
             raise PipelineError(whole)
         (kind, fix), first = told[0], self._kinds[told[0]]

@@ -17,9 +17,9 @@ import numpy as np
 from PIL import Image
 
 from components.ingest.folder import layout
-from components.ingest.folder.problems import NAMED, Place, Problems, refusal, shown_root
+from components.ingest.folder.problems import NAMED, Place, Problems, refusal
 from pipeline import images, schema
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, shown_path
 from pipeline.params import AS_FOUND, MOST_COMMON, SKIP, DataParams
 
 logger = logging.getLogger("components.ingest")  # the stage's lines: "ingest: ..."
@@ -123,7 +123,7 @@ def survey(params: DataParams) -> Survey:
             files[split].append(ClassFiles(split, name, ids[name], "\0".join(names)))
         logger.info(
             "checked %d %s images in %s/%s",
-            headers.per_class[split].total(), split, shown_root(root), split,
+            headers.per_class[split].total(), split, shown_path(root), split,
         )  # fmt: skip
     problems.raise_any()
     _check_not_empty(root, classes, headers)
