@@ -204,17 +204,50 @@ class Project:
     def run_queue(self, jobs: int, timeout: float = 900) -> dict[str, str]:
         """Starts the queue's workers and waits until no experiment is queued or running.
 
+        DVC's workers keep the output of the `dvc queue start` that spawned them open until
+        they exit, so its output goes to a file: on a pipe, the start would wait for the whole
+        queue, past this deadline. A queue still busy at the deadline fails the test with what
+        DVC's workers logged, and its processes are killed, so no later test meets them.
+
         Returns:
             Each experiment's state by name (`experiment_states`).
         """
-        self.run("dvc", "queue", "start", "-j", str(jobs))
+        log = self.path.with_name(f"{self.path.name}-queue.log")  # outside the clone
+        with log.open("a") as out:
+            started = subprocess.run(
+                ["dvc", "queue", "start", "-j", str(jobs)], cwd=self.path, env=self.env,
+                stdout=out, stderr=subprocess.STDOUT, timeout=120,
+            )  # fmt: skip
+        assert started.returncode == 0, log.read_text()
         deadline = time.monotonic() + timeout
         while True:
             states = self.experiment_states()
             if not {"queued", "running"} & set(states.values()):
                 return states
-            assert time.monotonic() < deadline, states
+            if time.monotonic() > deadline:
+                story = self._queue_story(states)
+                self._kill_processes_in_clone()
+                pytest.fail(f"the queue is still busy after {timeout:.0f} s:\n{story}")
             time.sleep(3)
+
+    def _queue_story(self, states: dict[str, str]) -> str:
+        """What DVC says of a stuck queue: states, queue status, its workers' logs' ends."""
+        parts = [f"states: {states}", self.call("dvc", "queue", "status").stdout]
+        celery = self.path / ".dvc" / "tmp" / "exps" / "celery"
+        for worker_log in sorted(celery.glob("*.out")):
+            tail = worker_log.read_text(errors="replace").splitlines()[-40:]
+            parts.append(f"--- {worker_log.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def _kill_processes_in_clone(self) -> None:
+        """SIGKILL to every process working in this clone (DVC's workers and their runs)."""
+        for proc in Path("/proc").iterdir():
+            try:
+                cwd = (proc / "cwd").resolve(strict=True)
+                if proc.name.isdigit() and cwd.is_relative_to(self.path):
+                    os.kill(int(proc.name), signal.SIGKILL)
+            except (OSError, ValueError):
+                continue  # ended meanwhile, or not ours to read
 
     def experiment_revs(self) -> dict[str, str]:
         """Each experiment's commit, by name."""
