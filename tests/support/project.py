@@ -195,11 +195,7 @@ class Project:
     def experiment_states(self) -> dict[str, str]:
         """Each experiment's state by name, from `dvc exp show --json`: "queued", "running",
         "failed", or "success" for a finished one, which has no executor left."""
-        return {
-            exp["name"]: (exp.get("executor") or {}).get("state", "success")
-            for baseline in self.output_json("dvc", "exp", "show", "--json")
-            for exp in baseline.get("experiments") or []
-        }
+        return _states(self.output_json("dvc", "exp", "show", "--json"))
 
     def run_queue(self, jobs: int, timeout: float = 900) -> dict[str, str]:
         """Starts the queue's workers and waits until no experiment is queued or running.
@@ -221,8 +217,8 @@ class Project:
         assert started.returncode == 0, log.read_text()
         deadline = time.monotonic() + timeout
         while True:
-            states = self.experiment_states()
-            if not {"queued", "running"} & set(states.values()):
+            states = self._states_while_running()
+            if states is not None and not {"queued", "running"} & set(states.values()):
                 return states
             if time.monotonic() > deadline:
                 story = self._queue_story(states)
@@ -230,7 +226,16 @@ class Project:
                 pytest.fail(f"the queue is still busy after {timeout:.0f} s:\n{story}")
             time.sleep(3)
 
-    def _queue_story(self, states: dict[str, str]) -> str:
+    def _states_while_running(self) -> dict[str, str] | None:
+        """`experiment_states`, or None when `dvc exp show` read a run's info file mid-write
+        (DVC writes `.dvc/tmp/exps/run/<rev>/<rev>.run` in place): asked again next poll."""
+        shown = self.call("dvc", "exp", "show", "--json")
+        if shown.returncode != 0 and "JSON file structure is corrupted" in shown.stderr:
+            return None
+        assert shown.returncode == 0, f"dvc exp show failed:\n{shown.stdout}\n{shown.stderr}"
+        return _states(json.loads(shown.stdout))
+
+    def _queue_story(self, states: dict[str, str] | None) -> str:
         """What DVC says of a stuck queue: states, queue status, its workers' logs' ends."""
         parts = [f"states: {states}", self.call("dvc", "queue", "status").stdout]
         celery = self.path / ".dvc" / "tmp" / "exps" / "celery"
@@ -264,6 +269,15 @@ class Project:
     def experiment_metrics(self) -> dict[str, dict]:
         """Each experiment's evaluate metrics, by name."""
         return {name: data["metrics"][METRICS]["data"] for name, data in self.experiments().items()}
+
+
+def _states(shown: list[dict]) -> dict[str, str]:
+    """Each experiment's state by name in `dvc exp show --json`'s output."""
+    return {
+        exp["name"]: (exp.get("executor") or {}).get("state", "success")
+        for baseline in shown
+        for exp in baseline.get("experiments") or []
+    }
 
 
 def recipe(page: str, name: str) -> str:
