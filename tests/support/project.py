@@ -8,6 +8,7 @@ checks it reads from machine output: the stages' own run records (which stages r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -202,8 +203,10 @@ class Project:
 
         DVC's workers keep the output of the `dvc queue start` that spawned them open until
         they exit, so its output goes to a file: on a pipe, the start would wait for the whole
-        queue, past this deadline. A queue still busy at the deadline fails the test with what
-        DVC's workers logged, and its processes are killed, so no later test meets them.
+        queue, past this deadline. Done, its workers are given a minute to shut down as DVC's
+        do, so the next command meets no cleanup under way. A queue still busy at the deadline
+        fails the test with what DVC's workers logged, and its processes are killed, so no
+        later test meets them.
 
         Returns:
             Each experiment's state by name (`experiment_states`).
@@ -217,26 +220,22 @@ class Project:
         assert started.returncode == 0, log.read_text()
         deadline = time.monotonic() + timeout
         while True:
-            states = self._states_while_running()
+            # While the queue runs, `dvc exp show` reads DVC's executor folders and run info
+            # files as DVC writes and deletes them (in place), and can fail: ask again.
+            shown = self.call("dvc", "exp", "show", "--json")
+            states = _states(json.loads(shown.stdout)) if shown.returncode == 0 else None
             if states is not None and not {"queued", "running"} & set(states.values()):
+                self._workers_end(time.monotonic() + 60)
                 return states
             if time.monotonic() > deadline:
-                story = self._queue_story(states)
+                story = self._queue_story(states or shown.stderr)
                 self._kill_processes_in_clone()
                 pytest.fail(f"the queue is still busy after {timeout:.0f} s:\n{story}")
             time.sleep(3)
 
-    def _states_while_running(self) -> dict[str, str] | None:
-        """`experiment_states`, or None when `dvc exp show` read a run's info file mid-write
-        (DVC writes `.dvc/tmp/exps/run/<rev>/<rev>.run` in place): asked again next poll."""
-        shown = self.call("dvc", "exp", "show", "--json")
-        if shown.returncode != 0 and "JSON file structure is corrupted" in shown.stderr:
-            return None
-        assert shown.returncode == 0, f"dvc exp show failed:\n{shown.stdout}\n{shown.stderr}"
-        return _states(json.loads(shown.stdout))
-
-    def _queue_story(self, states: dict[str, str] | None) -> str:
-        """What DVC says of a stuck queue: states, queue status, its workers' logs' ends."""
+    def _queue_story(self, states: dict[str, str] | str) -> str:
+        """What DVC says of a stuck queue: the states (or why `dvc exp show` failed), the
+        queue's status, the ends of its workers' logs."""
         parts = [f"states: {states}", self.call("dvc", "queue", "status").stdout]
         celery = self.path / ".dvc" / "tmp" / "exps" / "celery"
         for worker_log in sorted(celery.glob("*.out")):
@@ -244,15 +243,30 @@ class Project:
             parts.append(f"--- {worker_log.name}\n" + "\n".join(tail))
         return "\n".join(parts)
 
-    def _kill_processes_in_clone(self) -> None:
-        """SIGKILL to every process working in this clone (DVC's workers and their runs)."""
+    def _workers_end(self, deadline: float) -> None:
+        """Waits for the queue's workers to shut down, as DVC's do once the queue is empty
+        (after 10 s idle), so the next command meets no cleanup under way; kills any left."""
+        while self._processes_in_clone() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self._kill_processes_in_clone()
+
+    def _processes_in_clone(self) -> list[int]:
+        """The processes working in this clone (DVC's queue workers and their runs)."""
+        pids = []
         for proc in Path("/proc").iterdir():
             try:
-                cwd = (proc / "cwd").resolve(strict=True)
-                if proc.name.isdigit() and cwd.is_relative_to(self.path):
-                    os.kill(int(proc.name), signal.SIGKILL)
-            except (OSError, ValueError):
+                if proc.name.isdigit() and (proc / "cwd").resolve(strict=True).is_relative_to(
+                    self.path
+                ):
+                    pids.append(int(proc.name))
+            except OSError:
                 continue  # ended meanwhile, or not ours to read
+        return pids
+
+    def _kill_processes_in_clone(self) -> None:
+        for pid in self._processes_in_clone():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def experiment_revs(self) -> dict[str, str]:
         """Each experiment's commit, by name."""
