@@ -31,6 +31,7 @@ import components
 from bench import report
 from bench.measure import ROOT, bench_env, measure
 from bench.results import unscratched
+from components.evaluate import serving
 from components.ingest import mirror
 from components.ingest.stage import Paths as IngestPaths
 from pipeline import artifacts
@@ -88,6 +89,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as scratch:
         work = Path(scratch)
         model = artifacts.under(ROOT)["serving"]  # after `make repro`
+        if serving.serving_version(model) is None:  # or every row would read the refusal
+            sys.exit(f"bench: no model is served from {model}: run `make repro` first")
         for name, path in _images(work).items():
             command = [sys.executable, "-m", "tools.predict.cli", str(path), "--model", str(model)]
             run = measure(command, work, env, check=False)
