@@ -53,7 +53,9 @@ def _listening(host: str, port: int) -> socket.socket:
     listening = None
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        listening = socket.socket(family, socket.SOCK_STREAM)
+        # As TCP by name: asyncio sets TCP_NODELAY only on sockets of that protocol, and
+        # without it a response's body waits for the client's delayed ACK of its headers.
+        listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listening.bind((host, port))
         listening.listen(2048)  # connections wait in its backlog until uvicorn accepts them

@@ -163,10 +163,19 @@ def input_images(signature: str, columnar: bool, value: Any, data: Schema) -> np
     return found
 
 
+def _listed(array: np.ndarray) -> list:
+    """An output as JSON lists; a float32 as the shortest decimal that reads back as it,
+    not as the longer float64 it widens to (`0.99995661`, not `0.9999566078186035`)."""
+    if array.dtype != np.float32:
+        return array.tolist()
+    shortest = [float(str(value)) for value in array.ravel()]  # numpy's float32 str is shortest
+    return np.array(shortest, np.float64).reshape(array.shape).tolist()
+
+
 def response(outputs: dict[str, np.ndarray], columnar: bool) -> dict[str, Any]:
     """TF Serving's answer to a predict request of the given format."""
+    lists = {name: _listed(array) for name, array in outputs.items()}
     if columnar:
-        return {"outputs": {name: array.tolist() for name, array in outputs.items()}}
-    lists = {name: array.tolist() for name, array in outputs.items()}
+        return {"outputs": lists}
     count = math.prod(next(iter(outputs.values())).shape[:1])
     return {"predictions": [{name: rows[n] for name, rows in lists.items()} for n in range(count)]}

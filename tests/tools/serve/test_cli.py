@@ -1,3 +1,4 @@
+import asyncio
 import socket
 import subprocess
 import sys
@@ -35,3 +36,29 @@ def test_a_port_in_use_is_one_line(small_serving_dir, caplog):
 def test_a_model_name_that_cannot_be_in_a_url_is_refused(small_serving_dir, caplog):
     assert cli.main(["--model_base_path", str(small_serving_dir), "--model_name", "a/b"]) == 1
     assert "--model_name 'a/b': a name without '/' or ':'" in caplog.text
+
+
+def test_connections_are_accepted_without_nagles_delay():
+    """Without TCP_NODELAY a response's body waits for the client's delayed ACK of its
+    headers; asyncio sets it only on the connections of a socket that says it is TCP."""
+    listening = cli._listening("127.0.0.1", 0)
+    accepted = []
+
+    class Accepting(asyncio.Protocol):
+        def connection_made(self, transport):
+            sock = transport.get_extra_info("socket")
+            accepted.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def connect_once() -> None:
+        server = await asyncio.get_running_loop().create_server(Accepting, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+            while not accepted:
+                await asyncio.sleep(0.01)
+            writer.close()
+            await writer.wait_closed()
+        assert accepted[0], "TCP_NODELAY is not set on an accepted connection"
+
+    with listening:
+        asyncio.run(connect_once())

@@ -104,3 +104,13 @@ def test_a_bad_png_is_one_line(instance, said):
     with pytest.raises(BadRequest) as raised:
         _images({"signature_name": "predict_png", "instances": [instance]})
     assert said in str(raised.value)
+
+
+def test_probabilities_are_written_as_the_shortest_decimal_of_their_float32():
+    probabilities = np.random.default_rng(0).random((50, 10), np.float32) ** 8
+    written = predict.response({"probabilities": probabilities}, columnar=True)
+    text = json.dumps(written)
+    np.testing.assert_array_equal(
+        np.array(json.loads(text)["outputs"]["probabilities"], np.float32), probabilities
+    )
+    assert len(text) < len(json.dumps(probabilities.astype(np.float64).tolist()))
