@@ -6,6 +6,7 @@ import http.client
 import io
 import json
 import shutil
+import subprocess
 import urllib.error
 import urllib.request
 
@@ -17,6 +18,8 @@ from PIL import Image
 from tensorflow.core.protobuf import saved_model_pb2
 
 from components.evaluate import serving as layout
+from tests.support import ROOT
+from tests.support.project import recipe
 from tests.support.server import serving
 from tools.serve import predict
 
@@ -211,3 +214,27 @@ def test_the_server_never_imported_tensorflow(server):
     assert server.get("/v1/models/mnist")[0] == 200
     assert server.process.poll() is None
     assert "imported" not in server.log.read_text()
+
+
+def _documented_answer() -> dict:
+    text = (ROOT / "docs/serving.md").read_text()
+    after = text[text.index("<!-- /recipe:serve-predict-png -->") :]
+    start = after.index("```json\n") + len("```json\n")
+    return json.loads(after[start : after.index("\n```", start)])
+
+
+def test_the_docs_curl_example_answers_as_documented(server, digits, saved_model, tmp_path):
+    Image.fromarray(digits[0]).save(tmp_path / "digit.png")  # MNIST's first test digit, a 7
+    command = recipe("docs/serving.md", "serve-predict-png")
+    command = command.replace("localhost:8501", f"127.0.0.1:{server.port}")
+    result = subprocess.run(
+        ["bash", "-e", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    answer, documented = json.loads(result.stdout), _documented_answer()
+    (row,), (shown,) = answer["predictions"], documented["predictions"]
+    assert set(row) == set(shown) == {"classes", "probabilities"}
+    assert len(row["probabilities"]) == len(shown["probabilities"]) == 10
+    assert shown["classes"] == 7 == int(np.argmax(shown["probabilities"]))
+    theirs = saved_model["predict_png"](png=tf.constant([(tmp_path / "digit.png").read_bytes()]))
+    assert row["classes"] == int(theirs["classes"].numpy()[0])
