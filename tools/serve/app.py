@@ -20,10 +20,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from components.evaluate.version_names import INT64_MAX
 from pipeline.errors import PipelineError
 from tools.serve import predict
 from tools.serve.loader import Version
@@ -58,6 +60,13 @@ def _status(number: int, error: str | None = None) -> dict[str, Any]:
     }
 
 
+def _number(version: str) -> int:
+    """A version number as a URL gives it: ASCII digits within int64."""
+    if not (version.isascii() and version.isdigit()) or int(version[:20]) > INT64_MAX:
+        raise _Failure(400, f"Malformed request: version {version[:40]!r} is not a number")
+    return int(version)
+
+
 class Api:
     """The REST API of model `name`, serving `versions`."""
 
@@ -71,14 +80,14 @@ class Api:
             if (found := served.default()) is None:
                 raise _Failure(404, f"Servable not found for request: Latest({name})")
             return found
-        if not version.isascii() or not version.isdigit() or len(version) > 19:
-            raise _Failure(400, f"Malformed request: version {version[:40]!r} is not a number")
-        if (found := served.loaded.get(int(version))) is None:
+        if (found := served.loaded.get(_number(version))) is None:
             raise _Failure(404, f"Servable not found for request: Specific({name}, {int(version)})")
         return found
 
     def status(self, served: Served, name: str, version: str | None) -> dict[str, Any]:
         if version is not None:
+            if name == self.name and (why := served.failed.get(_number(version))) is not None:
+                return {"model_version_status": [_status(int(version), why)]}  # seen, not loaded
             return {"model_version_status": [_status(self._version(served, name, version).number)]}
         if name != self.name or not (served.loaded or served.failed):
             raise _Failure(404, f"Could not find any versions of model {name[:100]}")
@@ -148,12 +157,21 @@ async def _bounded_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def _not_found(request: Request, _: Exception) -> Response:
-    return _json({"error": f"Malformed request: {request.url.path[:100]}"}, 404)
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no such path, a method a path does not take), in JSON."""
+    code = error.status_code if isinstance(error, HTTPException) else 400
+    return _json({"error": f"Malformed request: {request.method} {request.url.path[:100]}"}, code)
+
+
+async def _internal_error(request: Request, error: Exception) -> Response:
+    """A fault of the server's own: its traceback logged, the client told in one line."""
+    logger.error("%s %s failed", request.method, request.url.path[:100], exc_info=error)
+    return _json({"error": f"internal error: {type(error).__name__}"}, 500)
 
 
 def make_app(name: str, versions: Versions) -> Starlette:
     """The ASGI application serving model `name` from `versions`."""
     api = Api(name, versions)
     routes = [Route("/v1/models/{rest:path}", api.route, methods=["GET", "POST"])]
-    return Starlette(routes=routes, exception_handlers={404: _not_found})
+    handlers = {HTTPException: _http_error, Exception: _internal_error}
+    return Starlette(routes=routes, exception_handlers=handlers)

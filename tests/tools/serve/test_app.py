@@ -145,6 +145,8 @@ Image.new("L", (10_000, 10_000)).save(BOMB, format="PNG")  # 100 Mpx in a small 
         ("/v1/models/mnist/versions/%2E%2E/1", None, 400, "Malformed request"),
         ("/v1/models/..%2F..%2Fetc", None, 400, "Malformed request"),
         ("/v1/models/mnist:predict", None, 400, "predict is POST"),
+        ("/v1/models/mnist/versions/9223372036854775808", None, 400, "Malformed request"),
+        ("/v1/models/mnist/versions/9223372036854775807", None, 404, "Servable not found"),
         ("/v2/anything", None, 404, "Malformed request"),
         ("/v1/models/mnist:predict", b"instances = [1]", 400, "JSON Parse error"),
         ("/v1/models/mnist:predict", b'{"instances": [[1, 2]]}', 400, "not whole images"),
@@ -207,7 +209,18 @@ def test_a_chunked_body_over_the_limit_is_refused_too(server):
     request.add_header("Transfer-Encoding", "chunked")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=60)
-    assert refused.value.code == 413
+    with refused.value:  # the answer, closed once read
+        assert refused.value.code == 413
+
+
+def test_a_method_a_path_does_not_take_is_a_json_error(server):
+    request = urllib.request.Request(server.url + "/v1/models/mnist", method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    with refused.value:
+        assert refused.value.code == 405
+        said = json.loads(refused.value.read())
+    assert said == {"error": "Malformed request: PUT /v1/models/mnist"}
 
 
 def test_the_server_never_imported_tensorflow(server):

@@ -94,6 +94,8 @@ def test_a_push_serves_within_2_s_and_no_request_fails_meanwhile(base, small_ser
         status = server.get("/v1/models/mnist")[1]["model_version_status"]
         assert [s["version"] for s in status] == ["3", "2", "1"]
         assert status[0]["state"] == "END" and "TFLite" in status[0]["status"]["error_message"]
+        assert server.get("/v1/models/mnist/versions/3")[1] == {"model_version_status": status[:1]}
+        assert server.post("/v1/models/mnist/versions/3:predict", {"instances": [BLANK]})[0] == 404
         log = server.log.read_text()
         assert log.count("version 3 not served: cannot load the TFLite model") == 1, log
         assert "version 2 serves" in log
