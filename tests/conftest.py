@@ -236,6 +236,15 @@ def small_serving_dir(tmp_path_factory: pytest.TempPathFactory, small_model: Pat
     return built_once(tmp_path_factory, "small-serving", build) / "serving"
 
 
+@pytest.fixture(scope="session")
+def small_signatures(small_serving_dir: Path):
+    """The signatures of `small_serving_dir`'s version 1, loaded by TensorFlow: the answers
+    a served version is held to."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(small_serving_dir / "1")).signatures
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The e2e files first: they take longest, and the other files fill the workers beside them.
 

@@ -46,11 +46,6 @@ def digits(mnist):
     return mnist["test_images"][:N]
 
 
-@pytest.fixture(scope="module")
-def saved_model(small_serving_dir):
-    return tf.saved_model.load(str(small_serving_dir / "1")).signatures
-
-
 def _available(number: int) -> dict:
     return {
         "version": str(number),
@@ -97,8 +92,8 @@ def _check(predictions_or_outputs, theirs, columnar):
     np.testing.assert_allclose(probabilities, theirs["probabilities"].numpy(), atol=1e-5)
 
 
-def test_predict_answers_as_the_saved_model_in_both_formats(server, digits, saved_model):
-    theirs = saved_model["serving_default"](images=tf.constant(digits))
+def test_predict_answers_as_the_saved_model_in_both_formats(server, digits, small_signatures):
+    theirs = small_signatures["serving_default"](images=tf.constant(digits))
     status, answer = server.post("/v1/models/mnist:predict", {"instances": digits.tolist()})
     assert status == 200 and set(answer) == {"predictions"}
     _check(answer["predictions"], theirs, columnar=False)
@@ -114,9 +109,11 @@ def _png(image: np.ndarray) -> dict:
     return {"b64": base64.b64encode(encoded.getvalue()).decode()}
 
 
-def test_predict_png_answers_as_the_saved_model(server, digits, saved_model):
+def test_predict_png_answers_as_the_saved_model(server, digits, small_signatures):
     pngs = [_png(image) for image in digits[:20]]
-    theirs = saved_model["predict_png"](png=tf.constant([base64.b64decode(p["b64"]) for p in pngs]))
+    theirs = small_signatures["predict_png"](
+        png=tf.constant([base64.b64decode(p["b64"]) for p in pngs])
+    )
     status, answer = server.post(
         "/v1/models/mnist:predict", {"signature_name": "predict_png", "instances": pngs}
     )
@@ -236,7 +233,7 @@ def _documented_answer() -> dict:
     return json.loads(after[start : after.index("\n```", start)])
 
 
-def test_the_docs_curl_example_answers_as_documented(server, digits, saved_model, tmp_path):
+def test_the_docs_curl_example_answers_as_documented(server, digits, small_signatures, tmp_path):
     Image.fromarray(digits[0]).save(tmp_path / "digit.png")  # MNIST's first test digit, a 7
     command = recipe("docs/serving.md", "serve-predict-png")
     command = command.replace("localhost:8501", f"127.0.0.1:{server.port}")
@@ -249,5 +246,7 @@ def test_the_docs_curl_example_answers_as_documented(server, digits, saved_model
     assert set(row) == set(shown) == {"classes", "probabilities"}
     assert len(row["probabilities"]) == len(shown["probabilities"]) == 10
     assert shown["classes"] == 7 == int(np.argmax(shown["probabilities"]))
-    theirs = saved_model["predict_png"](png=tf.constant([(tmp_path / "digit.png").read_bytes()]))
+    theirs = small_signatures["predict_png"](
+        png=tf.constant([(tmp_path / "digit.png").read_bytes()])
+    )
     assert row["classes"] == int(theirs["classes"].numpy()[0])

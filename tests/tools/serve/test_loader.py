@@ -20,33 +20,28 @@ def digits(mnist):
     return mnist["test_images"][:N]
 
 
-@pytest.fixture(scope="module")
-def saved_model(small_serving_dir):
-    return tf.saved_model.load(str(small_serving_dir / "1")).signatures
-
-
 def _png(image: np.ndarray) -> bytes:
     encoded = io.BytesIO()
     Image.fromarray(image).save(encoded, format="PNG")
     return encoded.getvalue()
 
 
-def test_answers_are_the_saved_models_on_pixels(small_serving_dir, digits, saved_model):
+def test_answers_are_the_saved_models_on_pixels(small_serving_dir, digits, small_signatures):
     version = loader.load_version(small_serving_dir / "1", digits[:3])
     assert version.number == 1 and version.schema.classes == tuple("0123456789")
     ours = version.answer(digits)
-    theirs = saved_model["serving_default"](images=tf.constant(digits))
+    theirs = small_signatures["serving_default"](images=tf.constant(digits))
     np.testing.assert_array_equal(ours["classes"], theirs["classes"].numpy())
     np.testing.assert_allclose(ours["probabilities"], theirs["probabilities"].numpy(), atol=1e-5)
 
 
-def test_answers_are_the_saved_models_on_png_files(small_serving_dir, digits, saved_model):
+def test_answers_are_the_saved_models_on_png_files(small_serving_dir, digits, small_signatures):
     version = loader.load_version(small_serving_dir / "1")
     pngs = [_png(image) for image in digits]
     request = [{"b64": base64.b64encode(png).decode()} for png in pngs]
     images = predict.input_images("predict_png", False, request, version.schema)
     ours = version.answer(images)
-    theirs = saved_model["predict_png"](png=tf.constant(pngs))
+    theirs = small_signatures["predict_png"](png=tf.constant(pngs))
     np.testing.assert_array_equal(ours["classes"], theirs["classes"].numpy())
     np.testing.assert_allclose(ours["probabilities"], theirs["probabilities"].numpy(), atol=1e-5)
 
