@@ -58,6 +58,10 @@ def _identity(folder: Path) -> tuple:
     return tuple(found)
 
 
+def _said(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
 class Versions:
     """The served versions of the base folder `base`, reloaded by `poll` (or `watch`)."""
 
@@ -82,8 +86,9 @@ class Versions:
             started = time.monotonic()
             try:
                 loaded[number] = load_version(folder, number=number)
-            except (PipelineError, ValueError, RuntimeError, OSError) as error:
-                failed[number] = str(error).splitlines()[0][:300]
+            except Exception as error:  # whatever a folder holds, it fails alone
+                said = str(error) if isinstance(error, PipelineError) else _said(error)
+                failed[number] = (said.splitlines() or [type(error).__name__])[0][:300]
                 loaded.pop(number, None)
                 logger.warning("version %d not served: %s", number, failed[number])
                 continue
@@ -108,7 +113,7 @@ class Versions:
                 try:
                     self.poll()
                 except Exception as error:  # a base folder gone or unreadable: try again
-                    said = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+                    said = _said(error).splitlines()[0][:200]
                     logger.warning("cannot read %s (%s); trying again", shown_path(self.base), said)
 
         thread = threading.Thread(target=run, name="mnist-serve-watcher", daemon=True)

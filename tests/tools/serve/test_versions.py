@@ -99,3 +99,15 @@ def test_a_push_serves_within_2_s_and_no_request_fails_meanwhile(base, small_ser
         log = server.log.read_text()
         assert log.count("version 3 not served: cannot load the TFLite model") == 1, log
         assert "version 2 serves" in log
+
+
+def test_a_version_whose_files_fail_in_any_way_fails_alone(base, small_serving_dir, caplog):
+    version = _push(small_serving_dir / "1", base, 2)
+    (version / layout.SCHEMA).write_text('{"height": "not a schema"}')
+    versions = Versions(base)
+    versions.poll()
+    assert set(versions.served.loaded) == {1} and set(versions.served.failed) == {2}
+    assert "version 2 not served: " in caplog.text
+    shutil.copy(small_serving_dir / "1" / layout.SCHEMA, version / layout.SCHEMA)
+    versions.poll()  # its files changed: tried again
+    assert set(versions.served.loaded) == {1, 2} and not versions.served.failed
