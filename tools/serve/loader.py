@@ -17,7 +17,7 @@ import numpy as np
 
 from components.evaluate import lite, schemas, serving
 from pipeline import startup
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, shown_path
 from pipeline.schema import Schema
 from tools.serve import signatures
 
@@ -86,11 +86,15 @@ def load_version(
             the two signatures, or answers that are not probabilities.
     """
     data = serving.read_version_schema(path)
-    if data is None:
-        raise PipelineError(f"{path} has no {serving.SCHEMA}: push it again")
     tflite = path / serving.TFLITE_MODEL
-    if not tflite.is_file():
-        raise PipelineError(f"{path} has no {serving.TFLITE_MODEL}: push it again")
+    for needed, found in (
+        (serving.SCHEMA, data is not None),
+        (serving.TFLITE_MODEL, tflite.is_file()),
+    ):
+        if not found:
+            raise PipelineError(
+                f"{shown_path(path)} has no {needed} (pushed before versions carried one)"
+            )
     with startup.quiet_native_startup():
         model = lite.LiteModel(tflite)
     schemas.check_model(path, data, model.shape, model.classes)

@@ -65,8 +65,12 @@ def test_a_schema_that_is_not_the_models_does_not_load(small_serving_dir, tmp_pa
         loader.load_version(version)
 
 
-def test_a_version_without_its_tflite_model_does_not_load(small_serving_dir, tmp_path):
+@pytest.mark.parametrize("missing", [serving.TFLITE_MODEL, serving.SCHEMA])
+def test_a_version_pushed_before_versions_carried_a_file_does_not_load(
+    small_serving_dir, tmp_path, missing
+):
     version = _copy(small_serving_dir, tmp_path)
-    (version / serving.TFLITE_MODEL).unlink()
-    with pytest.raises(PipelineError, match=r"has no assets\.extra/model\.tflite: push it again"):
+    (version / missing).unlink()
+    with pytest.raises(PipelineError) as raised:
         loader.load_version(version)
+    assert str(raised.value).endswith(f"has no {missing} (pushed before versions carried one)")
