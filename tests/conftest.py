@@ -222,6 +222,29 @@ def serving_dir(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -
     return built_once(tmp_path_factory, "full-serving", build) / "serving"
 
 
+@pytest.fixture(scope="session")
+def small_serving_dir(tmp_path_factory: pytest.TempPathFactory, small_model: Path) -> Path:
+    """A serving folder holding `small_model` as version 1, with MNIST's schema: a version as
+    evaluate pushes it, trained in seconds."""
+    import keras
+
+    from components.evaluate.export import export_saved_model
+
+    def build(folder: Path) -> None:
+        export_saved_model(keras.models.load_model(small_model), folder / "serving" / "1", MNIST)
+
+    return built_once(tmp_path_factory, "small-serving", build) / "serving"
+
+
+@pytest.fixture(scope="session")
+def small_signatures(small_serving_dir: Path):
+    """The signatures of `small_serving_dir`'s version 1, loaded by TensorFlow: the answers
+    a served version is held to."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(str(small_serving_dir / "1")).signatures
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The e2e files first: they take longest, and the other files fill the workers beside them.
 

@@ -1,0 +1,252 @@
+"""TF Serving's REST API as mnist-serve answers it, over HTTP, from a server process of its
+own that cannot import TensorFlow (tests.support.server)."""
+
+import base64
+import http.client
+import io
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import json_format
+from PIL import Image
+from tensorflow.core.protobuf import saved_model_pb2
+
+from components.evaluate import serving as layout
+from tests.support import ROOT
+from tests.support.project import recipe
+from tests.support.server import serving
+from tools.serve import predict
+
+N = 100  # real test digits
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, small_serving_dir):
+    """Versions 1 and 2, the same model twice."""
+    folder = tmp_path_factory.mktemp("serving")
+    for number in ("1", "2"):
+        shutil.copytree(small_serving_dir / "1", folder / number)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(base, tmp_path_factory):
+    with serving(base, tmp_path_factory.mktemp("log") / "serve.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    return mnist["test_images"][:N]
+
+
+def _available(number: int) -> dict:
+    return {
+        "version": str(number),
+        "state": "AVAILABLE",
+        "status": {"error_code": "OK", "error_message": ""},
+    }
+
+
+def test_status_lists_every_version_as_tf_serving_does(server):
+    assert server.get("/v1/models/mnist") == (
+        200,
+        {"model_version_status": [_available(2), _available(1)]},
+    )
+    assert server.get("/v1/models/mnist/versions/1") == (
+        200,
+        {"model_version_status": [_available(1)]},
+    )
+
+
+def test_metadata_is_the_saved_models_signature_defs(server, base):
+    status, answer = server.get("/v1/models/mnist/metadata")
+    assert status == 200
+    assert answer["model_spec"] == {"name": "mnist", "signature_name": "", "version": "2"}
+    saved = saved_model_pb2.SavedModel.FromString((base / "2" / layout.SAVED_MODEL).read_bytes())
+    expected = {
+        name: json_format.MessageToDict(
+            signature, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        for name, signature in saved.meta_graphs[0].signature_def.items()
+    }
+    assert answer["metadata"]["signature_def"] == {"signature_def": expected}
+    assert answer["metadata"]["schema"]["classes"] == [str(n) for n in range(10)]
+    assert server.get("/v1/models/mnist/versions/1/metadata")[1]["model_spec"]["version"] == "1"
+
+
+def _check(predictions_or_outputs, theirs, columnar):
+    if columnar:
+        classes = predictions_or_outputs["classes"]
+        probabilities = predictions_or_outputs["probabilities"]
+    else:
+        classes = [row["classes"] for row in predictions_or_outputs]
+        probabilities = [row["probabilities"] for row in predictions_or_outputs]
+    np.testing.assert_array_equal(classes, theirs["classes"].numpy())
+    np.testing.assert_allclose(probabilities, theirs["probabilities"].numpy(), atol=1e-5)
+
+
+def test_predict_answers_as_the_saved_model_in_both_formats(server, digits, small_signatures):
+    theirs = small_signatures["serving_default"](images=tf.constant(digits))
+    status, answer = server.post("/v1/models/mnist:predict", {"instances": digits.tolist()})
+    assert status == 200 and set(answer) == {"predictions"}
+    _check(answer["predictions"], theirs, columnar=False)
+    request = {"signature_name": "serving_default", "inputs": {"images": digits.tolist()}}
+    status, answer = server.post("/v1/models/mnist/versions/1:predict", request)
+    assert status == 200 and set(answer) == {"outputs"}
+    _check(answer["outputs"], theirs, columnar=True)
+
+
+def _png(image: np.ndarray) -> dict:
+    encoded = io.BytesIO()
+    Image.fromarray(image).save(encoded, format="PNG")
+    return {"b64": base64.b64encode(encoded.getvalue()).decode()}
+
+
+def test_predict_png_answers_as_the_saved_model(server, digits, small_signatures):
+    pngs = [_png(image) for image in digits[:20]]
+    theirs = small_signatures["predict_png"](
+        png=tf.constant([base64.b64decode(p["b64"]) for p in pngs])
+    )
+    status, answer = server.post(
+        "/v1/models/mnist:predict", {"signature_name": "predict_png", "instances": pngs}
+    )
+    assert status == 200
+    _check(answer["predictions"], theirs, columnar=False)
+    named = [{"png": png} for png in pngs]
+    status, answer = server.post(
+        "/v1/models/mnist:predict", {"signature_name": "predict_png", "instances": named}
+    )
+    _check(answer["predictions"], theirs, columnar=False)
+
+
+BLANK = [[0] * 28] * 28
+BOMB = io.BytesIO()
+Image.new("L", (10_000, 10_000)).save(BOMB, format="PNG")  # 100 Mpx in a small file
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code", "said"),
+    [
+        ("/v1/models/other", None, 404, "Could not find any versions of model other"),
+        ("/v1/models/mnist/versions/9", None, 404, "Servable not found"),
+        ("/v1/models/mnist/versions/9:predict", b'{"instances": []}', 404, "Specific(mnist, 9)"),
+        ("/v1/models/mnist/versions/x1", None, 400, "Malformed request"),
+        ("/v1/models/mnist/versions/99999999999999999999", None, 400, "Malformed request"),
+        ("/v1/models/mnist/versions/%2E%2E/1", None, 400, "Malformed request"),
+        ("/v1/models/..%2F..%2Fetc", None, 400, "Malformed request"),
+        ("/v1/models/mnist:predict", None, 400, "predict is POST"),
+        ("/v1/models/mnist/versions/9223372036854775808", None, 400, "Malformed request"),
+        ("/v1/models/mnist/versions/9223372036854775807", None, 404, "Servable not found"),
+        ("/v2/anything", None, 404, "Malformed request"),
+        ("/v1/models/mnist:predict", b"instances = [1]", 400, "JSON Parse error"),
+        ("/v1/models/mnist:predict", b'{"instances": [[1, 2]]}', 400, "not whole images"),
+        ("/v1/models/mnist:predict", b'{"inputs": [[300]]}', 400, "outside [0, 255]"),
+        ("/v1/models/mnist:predict", b'{"inputs": [["1"]]}', 400, "expected integers"),
+        (
+            "/v1/models/mnist:predict",
+            json.dumps({"instances": [BLANK] * (predict.MAX_INSTANCES + 1)}).encode(),
+            400,
+            "images in the request: send 1 to",
+        ),
+        (
+            "/v1/models/mnist:predict",
+            b'{"signature_name": "predict_png", "instances": [{"b64": "%%%"}]}',
+            400,
+            "not valid base64",
+        ),
+        (
+            "/v1/models/mnist:predict",
+            json.dumps(
+                {
+                    "signature_name": "predict_png",
+                    "instances": [{"b64": base64.b64encode(BOMB.getvalue()).decode()}],
+                }
+            ).encode(),
+            400,
+            "the PNG is 10000x10000",
+        ),
+    ],
+)
+def test_a_bad_request_is_one_line_and_the_server_keeps_serving(server, path, body, code, said):
+    assert server.call(path, body)[0] == code
+    answer = server.call(path, body)[1]
+    assert said in answer["error"] and "\n" not in answer["error"], answer
+    assert server.post("/v1/models/mnist:predict", {"instances": [BLANK]})[0] == 200
+
+
+def test_a_body_over_the_limit_is_refused_unread(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.putrequest("POST", "/v1/models/mnist:predict")
+        connection.putheader("Content-Length", str(predict.MAX_BODY_BYTES + 1))
+        connection.endheaders()  # and not a byte of the body
+        answer = connection.getresponse()
+        assert answer.status == 413
+        assert json.loads(answer.read())["error"] == (
+            "the request body is over 16 MiB: send fewer images at a time"
+        )
+    finally:
+        connection.close()
+    assert server.post("/v1/models/mnist:predict", {"instances": [BLANK]})[0] == 200
+
+
+def test_a_chunked_body_over_the_limit_is_refused_too(server):
+    def chunks():
+        for _ in range(predict.MAX_BODY_BYTES // 2**20 + 2):
+            yield b" " * 2**20
+
+    request = urllib.request.Request(server.url + "/v1/models/mnist:predict", data=chunks())
+    request.add_header("Transfer-Encoding", "chunked")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    with refused.value:  # the answer, closed once read
+        assert refused.value.code == 413
+
+
+def test_a_method_a_path_does_not_take_is_a_json_error(server):
+    request = urllib.request.Request(server.url + "/v1/models/mnist", method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    with refused.value:
+        assert refused.value.code == 405
+        said = json.loads(refused.value.read())
+    assert said == {"error": "Malformed request: PUT /v1/models/mnist"}
+
+
+def test_the_server_never_imported_tensorflow(server):
+    assert server.get("/v1/models/mnist")[0] == 200
+    assert server.process.poll() is None
+    assert "imported" not in server.log.read_text()
+
+
+def _documented_answer() -> dict:
+    text = (ROOT / "docs/serving.md").read_text()
+    after = text[text.index("<!-- /recipe:serve-predict-png -->") :]
+    start = after.index("```json\n") + len("```json\n")
+    return json.loads(after[start : after.index("\n```", start)])
+
+
+def test_the_docs_curl_example_answers_as_documented(server, digits, small_signatures, tmp_path):
+    Image.fromarray(digits[0]).save(tmp_path / "digit.png")  # MNIST's first test digit, a 7
+    command = recipe("docs/serving.md", "serve-predict-png")
+    command = command.replace("localhost:8501", f"127.0.0.1:{server.port}")
+    result = subprocess.run(
+        ["bash", "-e", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    answer, documented = json.loads(result.stdout), _documented_answer()
+    (row,), (shown,) = answer["predictions"], documented["predictions"]
+    assert set(row) == set(shown) == {"classes", "probabilities"}
+    assert len(row["probabilities"]) == len(shown["probabilities"]) == 10
+    assert shown["classes"] == 7 == int(np.argmax(shown["probabilities"]))
+    theirs = small_signatures["predict_png"](
+        png=tf.constant([(tmp_path / "digit.png").read_bytes()])
+    )
+    assert row["classes"] == int(theirs["classes"].numpy()[0])

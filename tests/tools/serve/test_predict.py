@@ -1,0 +1,116 @@
+import base64
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.support.records import MNIST, PETS
+from tools.serve import predict
+from tools.serve.predict import BadRequest
+
+
+def _b64(image: Image.Image) -> dict[str, str]:
+    encoded = io.BytesIO()
+    image.save(encoded, format="PNG")
+    return {"b64": base64.b64encode(encoded.getvalue()).decode()}
+
+
+def _images(request: dict, data=MNIST) -> np.ndarray:
+    signature, columnar, value = predict.signature_and_input(request)
+    return predict.input_images(signature, columnar, value, data)
+
+
+def test_rows_and_columns_give_the_same_images():
+    digit = np.arange(784).reshape(28, 28) % 256
+    expected = np.stack([digit, 255 - digit])[..., None].astype(np.uint8)
+    as_rows = _images({"instances": [digit.tolist(), (255 - digit).tolist()]})
+    as_named_rows = _images({"instances": [{"images": d.tolist()} for d in (digit, 255 - digit)]})
+    as_columns = _images({"inputs": {"images": [digit.tolist(), (255 - digit).tolist()]}})
+    flat_columns = _images({"inputs": expected.reshape(2, -1).tolist()})
+    for images in (as_rows, as_named_rows, as_columns, flat_columns):
+        np.testing.assert_array_equal(images, expected)
+
+
+def test_a_png_is_its_pixels_and_any_size_is_resized():
+    digit = (np.arange(784).reshape(28, 28) % 256).astype(np.uint8)
+    found = _images({"signature_name": "predict_png", "instances": [_b64(Image.fromarray(digit))]})
+    np.testing.assert_array_equal(found[0, ..., 0], digit)
+    named = {"png": _b64(Image.fromarray(digit).resize((56, 40)))}
+    rgb = _images({"signature_name": "predict_png", "inputs": [named["png"]]}, PETS)
+    assert rgb.shape == (1, *PETS.image_shape)
+
+
+def test_the_answer_is_shaped_as_tf_servings():
+    outputs = {"classes": np.array([3, 1]), "probabilities": np.eye(2, dtype=np.float32)}
+    assert predict.response(outputs, columnar=False) == {
+        "predictions": [
+            {"classes": 3, "probabilities": [1.0, 0.0]},
+            {"classes": 1, "probabilities": [0.0, 1.0]},
+        ]
+    }
+    assert predict.response(outputs, columnar=True) == {
+        "outputs": {"classes": [3, 1], "probabilities": [[1.0, 0.0], [0.0, 1.0]]}
+    }
+
+
+BLANK = [[0] * 28] * 28
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"instances = [1, 2]", "JSON Parse error"),
+        (b"", "JSON Parse error"),
+        (b"\xff\xfe", "JSON Parse error"),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON Parse error"),
+        (b'{"instances": [NaN]}', "NaN is not a number JSON allows"),
+        (b"[1]", "the request is not a JSON object"),
+        (b'{"instances": [], "inputs": []}', "Missing 'inputs' or 'instances' key"),
+        (b"{}", "Missing 'inputs' or 'instances' key"),
+        (b'{"signature_name": "x", "instances": []}', 'Serving signature name: "x" not found'),
+        (json.dumps({"instances": []}).encode(), "0 images in the request"),
+        (json.dumps({"instances": [BLANK] * 1001}).encode(), "1001 images in the request"),
+        (json.dumps({"instances": [[1, 2]]}).encode(), "2 values are not whole images"),
+        (json.dumps({"instances": [[[0] * 28] * 27 + [[0] * 3]]}).encode(), "not a tensor"),
+        (json.dumps({"instances": [[[0.5] * 28] * 28]}).encode(), "expected integers in [0, 255]"),
+        (json.dumps({"instances": [[[256] * 28] * 28]}).encode(), "outside [0, 255]"),
+        (json.dumps({"instances": [[[-1] * 28] * 28]}).encode(), "outside [0, 255]"),
+        (json.dumps({"instances": [[[2**70] * 28] * 28]}).encode(), "expected integers"),
+        (json.dumps({"instances": [[["a"] * 28] * 28]}).encode(), "expected integers"),
+        (json.dumps({"instances": [[BLANK, BLANK]]}).encode(), "other than one image"),
+        (json.dumps({"instances": {"images": BLANK}}).encode(), "'instances' is not a list"),
+    ],
+)
+def test_a_bad_request_is_one_line(body, said):
+    with pytest.raises(BadRequest) as raised:
+        _images(predict.parsed_body(body))
+    assert said in str(raised.value)
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("instance", "said"),
+    [
+        ({"b64": "not base64!"}, "not valid base64"),
+        ({"b64": base64.b64encode(b"GIF89a not a png").decode()}, "not a readable PNG image"),
+        ({"b64": 7}, 'expected a PNG file as {"b64"'),
+        ("iVBORw0KGgo=", 'expected a PNG file as {"b64"'),
+        (_b64(Image.new("L", (8000, 8000))), "the PNG is 8000x8000; the limit is"),
+    ],
+)
+def test_a_bad_png_is_one_line(instance, said):
+    with pytest.raises(BadRequest) as raised:
+        _images({"signature_name": "predict_png", "instances": [instance]})
+    assert said in str(raised.value)
+
+
+def test_probabilities_are_written_as_the_shortest_decimal_of_their_float32():
+    probabilities = np.random.default_rng(0).random((50, 10), np.float32) ** 8
+    written = predict.response({"probabilities": probabilities}, columnar=True)
+    text = json.dumps(written)
+    np.testing.assert_array_equal(
+        np.array(json.loads(text)["outputs"]["probabilities"], np.float32), probabilities
+    )
+    assert len(text) < len(json.dumps(probabilities.astype(np.float64).tolist()))

@@ -1,0 +1,177 @@
+"""TF Serving's REST API as a Starlette application, over the served versions.
+
+    GET  /v1/models/<name>[/versions/<v>]             version status
+    GET  /v1/models/<name>[/versions/<v>]/metadata    the signature defs (and the schema)
+    POST /v1/models/<name>[/versions/<v>]:predict     rows (`instances`) or columns (`inputs`)
+
+Answers and errors are TF Serving's JSON: `{"error": "..."}` with 400 for a bad request, 404
+for an unknown model or version, 413 for a body over predict.MAX_BODY_BYTES. The metadata
+adds one entry TF Serving has not, `schema`: the version's schema (image shape, class
+names), so a client can name the classes it gets. Inference and JSON work run in worker
+threads, so a large request does not hold up the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from components.evaluate.version_names import INT64_MAX
+from pipeline.errors import PipelineError
+from tools.serve import predict
+from tools.serve.loader import Version
+from tools.serve.versions import Served, Versions
+
+logger = logging.getLogger(__package__)
+
+_PATH = re.compile(
+    r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<verb>/metadata|:predict)?"
+)
+
+
+class _Failure(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    body = json.dumps(content, indent=1, allow_nan=False) + "\n"
+    return Response(body, status, media_type="application/json")
+
+
+def _status(number: int, error: str | None = None) -> dict[str, Any]:
+    return {
+        "version": str(number),
+        "state": "AVAILABLE" if error is None else "END",
+        "status": {
+            "error_code": "OK" if error is None else "UNKNOWN",
+            "error_message": error or "",
+        },
+    }
+
+
+def _number(version: str) -> int:
+    """A version number as a URL gives it: ASCII digits within int64."""
+    if not (version.isascii() and version.isdigit()) or int(version[:20]) > INT64_MAX:
+        raise _Failure(400, f"Malformed request: version {version[:40]!r} is not a number")
+    return int(version)
+
+
+class Api:
+    """The REST API of model `name`, serving `versions`."""
+
+    def __init__(self, name: str, versions: Versions) -> None:
+        self.name, self.versions = name, versions
+
+    def _version(self, served: Served, name: str, version: str | None) -> Version:
+        if name != self.name:
+            raise _Failure(404, f"Servable not found for request: Latest({name[:100]})")
+        if version is None:
+            if (found := served.default()) is None:
+                raise _Failure(404, f"Servable not found for request: Latest({name})")
+            return found
+        if (found := served.loaded.get(_number(version))) is None:
+            raise _Failure(404, f"Servable not found for request: Specific({name}, {int(version)})")
+        return found
+
+    def status(self, served: Served, name: str, version: str | None) -> dict[str, Any]:
+        if version is not None:
+            if name == self.name and (why := served.failed.get(_number(version))) is not None:
+                return {"model_version_status": [_status(int(version), why)]}  # seen, not loaded
+            return {"model_version_status": [_status(self._version(served, name, version).number)]}
+        if name != self.name or not (served.loaded or served.failed):
+            raise _Failure(404, f"Could not find any versions of model {name[:100]}")
+        every = sorted({*served.loaded, *served.failed}, reverse=True)
+        return {"model_version_status": [_status(n, served.failed.get(n)) for n in every]}
+
+    def metadata(self, served: Served, name: str, version: str | None) -> dict[str, Any]:
+        found = self._version(served, name, version)
+        return {
+            "model_spec": {"name": self.name, "signature_name": "", "version": str(found.number)},
+            "metadata": {
+                "signature_def": {"signature_def": found.signature_defs},
+                "schema": found.schema.to_json(),
+            },
+        }
+
+    def predict(
+        self, served: Served, name: str, version: str | None, body: bytes
+    ) -> dict[str, Any]:
+        found = self._version(served, name, version)
+        request = predict.parsed_body(body)
+        signature, columnar, value = predict.signature_and_input(request)
+        images = predict.input_images(signature, columnar, value, found.schema)
+        return predict.response(found.answer(images), columnar)
+
+    async def route(self, request: Request) -> Response:
+        served = self.versions.served  # one set for the whole request, however versions change
+        match = _PATH.fullmatch(request.path_params["rest"])
+        try:
+            if match is None:
+                raise _Failure(400, "Malformed request: " + request.url.path[:100])
+            name, version, verb = match["name"], match["version"], match["verb"]
+            if verb == ":predict":
+                if request.method != "POST":
+                    raise _Failure(400, "Malformed request: predict is POST")
+                body = await _bounded_body(request)
+                return _json(await run_in_threadpool(self.predict, served, name, version, body))
+            if request.method != "GET":
+                raise _Failure(400, f"Malformed request: {request.method} {request.url.path[:100]}")
+            if verb == "/metadata":
+                return _json(self.metadata(served, name, version))
+            return _json(self.status(served, name, version))
+        except _Failure as failure:
+            return _json({"error": str(failure)}, failure.status)
+        except predict.BadRequest as error:
+            return _json({"error": str(error)}, 400)
+        except PipelineError as error:  # a version that gives no probabilities
+            logger.warning("%s", error)
+            return _json({"error": str(error)}, 500)
+
+
+async def _bounded_body(request: Request) -> bytes:
+    """The request's body, refused past predict.MAX_BODY_BYTES without reading the rest."""
+    limit = predict.MAX_BODY_BYTES
+    refusal = _Failure(
+        413, f"the request body is over {limit >> 20} MiB: send fewer images at a time"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise refusal
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise refusal
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no such path, a method a path does not take), in JSON."""
+    code = error.status_code if isinstance(error, HTTPException) else 400
+    return _json({"error": f"Malformed request: {request.method} {request.url.path[:100]}"}, code)
+
+
+async def _internal_error(request: Request, error: Exception) -> Response:
+    """A fault of the server's own: its traceback logged, the client told in one line."""
+    logger.error("%s %s failed", request.method, request.url.path[:100], exc_info=error)
+    return _json({"error": f"internal error: {type(error).__name__}"}, 500)
+
+
+def make_app(name: str, versions: Versions) -> Starlette:
+    """The ASGI application serving model `name` from `versions`."""
+    api = Api(name, versions)
+    routes = [Route("/v1/models/{rest:path}", api.route, methods=["GET", "POST"])]
+    handlers = {HTTPException: _http_error, Exception: _internal_error}
+    return Starlette(routes=routes, exception_handlers=handlers)

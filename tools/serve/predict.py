@@ -1,0 +1,181 @@
+"""TF Serving's predict request and response, in JSON, for the two signatures a version has.
+
+A request names its signature (`signature_name`, default `serving_default`) and gives its
+input in the row format (`instances`: a list, one image per element) or the columnar one
+(`inputs`: the whole batch as one tensor); the answer is `predictions` (row: an object per
+image, keyed by output name, as TF Serving writes several outputs) or `outputs` (columnar:
+each output's whole tensor). Each image is given as the signature takes it:
+
+- `serving_default`: `images`, uint8 pixels of the schema's shape, nested lists in any
+  layout of its values (the SavedModel reshapes them); an instance may also be
+  `{"images": ...}`;
+- `predict_png`: `png`, a PNG file as TF Serving's base64 object, `{"b64": "..."}` (or
+  `{"png": {"b64": "..."}}`), decoded and resized to the schema's size as the SavedModel does.
+
+Every request is untrusted: anything that is not such a request is one BadRequest line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from pipeline import images
+from pipeline.schema import Schema
+
+MAX_BODY_BYTES = 16 * 2**20  # a request body; a larger one is refused unread
+MAX_INSTANCES = 1000  # images in one request
+MAX_PNG_PIXELS = 4096 * 4096  # a PNG's declared size, checked before it is decoded
+INPUTS = {"serving_default": "images", "predict_png": "png"}
+
+
+class BadRequest(ValueError):
+    """A request the server cannot answer: its line is the answer's `error`."""
+
+
+def _reject_constant(name: str) -> None:
+    raise BadRequest(f"JSON Parse error: {name} is not a number JSON allows")
+
+
+def parsed_body(body: bytes) -> dict[str, Any]:
+    """The request's JSON object.
+
+    Raises:
+        BadRequest: for a body that is not a JSON object.
+    """
+    try:
+        request = json.loads(body, parse_constant=_reject_constant)
+    except BadRequest:
+        raise
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise BadRequest(f"JSON Parse error: {str(error)[:200] or 'nested too deep'}") from None
+    if not isinstance(request, dict):
+        raise BadRequest("JSON Parse error: the request is not a JSON object")
+    return request
+
+
+def signature_and_input(request: dict[str, Any]) -> tuple[str, bool, Any]:
+    """The request's signature name, whether it is columnar, and its input.
+
+    Raises:
+        BadRequest: for an unknown signature, or not exactly one of `instances`, `inputs`.
+    """
+    signature = request.get("signature_name", "serving_default")
+    if signature not in INPUTS:
+        raise BadRequest(
+            f"Serving signature name: {json.dumps(signature)[:100]} not found in signature def"
+        )
+    if ("instances" in request) == ("inputs" in request):
+        raise BadRequest("Missing 'inputs' or 'instances' key (exactly one of them)")
+    columnar = "inputs" in request
+    return signature, columnar, request["inputs" if columnar else "instances"]
+
+
+def _unnamed(value: Any, name: str) -> Any:
+    """A value given as `{name: value}` (a named input), or as itself."""
+    if isinstance(value, dict) and set(value) == {name}:
+        return value[name]
+    return value
+
+
+def _pixels(value: Any, data: Schema, what: str) -> np.ndarray:
+    """uint8 images [N, *schema's shape] from nested lists of integers in [0, 255]."""
+    try:
+        array = np.array(value)
+    except (ValueError, OverflowError):  # ragged lists, or integers beyond int64
+        raise BadRequest(f"{what}: not a tensor: nested lists of unequal lengths") from None
+    if array.dtype.kind not in "iu" or array.size == 0:
+        raise BadRequest(f"{what}: expected integers in [0, 255] (images are DT_UINT8)")
+    if array.min() < 0 or array.max() > 255:
+        raise BadRequest(f"{what}: a value is outside [0, 255] (images are DT_UINT8)")
+    if array.size % data.values:
+        raise BadRequest(
+            f"{what}: {array.size} values are not whole images of {data.height}x{data.width}x"
+            f"{data.channels} ({data.values} values each)"
+        )
+    return array.astype(np.uint8).reshape(-1, *data.image_shape)
+
+
+def _png(value: Any, data: Schema, what: str) -> np.ndarray:
+    """One uint8 image of the schema's shape from `{"b64": <a PNG file in base64>}`."""
+    if not (isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)):
+        raise BadRequest(f'{what}: expected a PNG file as {{"b64": "<base64>"}} (png is DT_STRING)')
+    try:
+        encoded = base64.b64decode(value["b64"], validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{what}: the b64 value is not valid base64") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own decompression-bomb warning
+            with Image.open(io.BytesIO(encoded), formats=["PNG"]) as image:
+                if image.width * image.height > MAX_PNG_PIXELS:
+                    raise BadRequest(
+                        f"{what}: the PNG is {image.width}x{image.height}; the limit is "
+                        f"{MAX_PNG_PIXELS:,} pixels"
+                    )
+                return images.pixels(image, data.channels, (data.height, data.width))
+    except BadRequest:
+        raise
+    except Exception as error:  # Pillow's decoders fail in many ways on hostile bytes
+        said = f"{type(error).__name__}: {error}".splitlines()[0][:150]
+        raise BadRequest(f"{what}: not a readable PNG image ({said})") from None
+
+
+def _count(n: int) -> None:
+    if not 0 < n <= MAX_INSTANCES:
+        raise BadRequest(f"{n} images in the request: send 1 to {MAX_INSTANCES} at a time")
+
+
+def input_images(signature: str, columnar: bool, value: Any, data: Schema) -> np.ndarray:
+    """The request's images, uint8 [N, *schema's shape].
+
+    Raises:
+        BadRequest: naming what in the input is not images of the signature's kind.
+    """
+    name = INPUTS[signature]
+    if not columnar and not isinstance(value, list):
+        raise BadRequest("'instances' is not a list")
+    value = _unnamed(value, name)
+    if signature == "predict_png":
+        if not isinstance(value, list):
+            raise BadRequest(f"'{name}' is not a list of PNG files")
+        _count(len(value))
+        found = [_png(_unnamed(one, name), data, f"{name}[{n}]") for n, one in enumerate(value)]
+        return np.stack(found)
+    if not columnar:
+        _count(len(value))
+        rows = [
+            _pixels(_unnamed(one, name), data, f"instances[{n}]") for n, one in enumerate(value)
+        ]
+        if any(len(row) != 1 for row in rows):
+            raise BadRequest(f"an instance holds other than one image of {data.values} values")
+        return np.concatenate(rows)
+    found = _pixels(value, data, f"inputs {name}")
+    _count(len(found))
+    return found
+
+
+def _listed(array: np.ndarray) -> list:
+    """An output as JSON lists; a float32 as the shortest decimal that reads back as it,
+    not as the longer float64 it widens to (`0.99995661`, not `0.9999566078186035`)."""
+    if array.dtype != np.float32:
+        return array.tolist()
+    shortest = [float(str(value)) for value in array.ravel()]  # numpy's float32 str is shortest
+    return np.array(shortest, np.float64).reshape(array.shape).tolist()
+
+
+def response(outputs: dict[str, np.ndarray], columnar: bool) -> dict[str, Any]:
+    """TF Serving's answer to a predict request of the given format."""
+    lists = {name: _listed(array) for name, array in outputs.items()}
+    if columnar:
+        return {"outputs": lists}
+    count = math.prod(next(iter(outputs.values())).shape[:1])
+    return {"predictions": [{name: rows[n] for name, rows in lists.items()} for n in range(count)]}
