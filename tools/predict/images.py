@@ -130,6 +130,8 @@ def _framed(ink: np.ndarray) -> np.ndarray:
         raise PipelineError("the ink is too small or sparse to make a digit once scaled to 20x20")
     ys, xs = np.indices(box.shape)
     centre_y, centre_x = (ys * box).sum() / box.sum(), (xs * box).sum() / box.sum()
+    # A whole-pixel shift to the nearest place, as MNIST's own: its digits' centres of mass
+    # spread over the half pixel around (14, 14) (tests/tools/predict/test_images.py).
     top = int(np.clip(round(_SIDE / 2 - centre_y), 0, _SIDE - box.shape[0]))
     left = int(np.clip(round(_SIDE / 2 - centre_x), 0, _SIDE - box.shape[1]))
     canvas = np.zeros((_SIDE, _SIDE), dtype=np.uint8)
