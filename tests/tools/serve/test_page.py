@@ -6,6 +6,7 @@ the browser), and to mnist-predict's preparation of the PNG it sent; every reque
 makes must go to the server. Screenshots land in the test's temp folder.
 """
 
+import asyncio
 import base64
 import io
 import json
@@ -20,6 +21,7 @@ from PIL import Image
 from tests.support.browser import launched
 from tests.support.server import serving
 from tools.predict import images as photos
+from tools.serve.page import routes as page_routes
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -106,7 +108,9 @@ def _check_against_the_api(page, server, request) -> dict:
     prepared = photos.to_mnist(photos.greyscale(_sent_png(request)))
     status, direct = server.post("/v1/models/mnist:predict", {"instances": [prepared.tolist()]})
     assert status == 200 and direct["predictions"] == answer["predictions"]
-    assert all(url.startswith(server.url + "/") or url.startswith("data:") for url in page.requested)
+    assert all(
+        url.startswith(server.url + "/") or url.startswith("data:") for url in page.requested
+    )
     assert page.failures == []
     return shown
 
@@ -166,3 +170,10 @@ def test_the_page_fits_a_phone(browser, server, tmp_path):
         page.screenshot(path=tmp_path / "page-phone.png", full_page=True)
     finally:
         context.close()
+
+
+def test_the_model_name_is_written_into_the_page_escaped():
+    index = page_routes('a"<b>&c')[0].endpoint
+    text = asyncio.run(index(None)).body.decode()
+    assert '<meta name="model-name" content="a&quot;&lt;b&gt;&amp;c">' in text
+    assert "{{" not in text
