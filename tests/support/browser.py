@@ -33,9 +33,7 @@ def chromium() -> Path:
     """The Chromium to drive, or the test is skipped (failed in CI) with the reason."""
     if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
-    reason = (
-        f"no Chromium at {CHROMIUM}: `make test` installs Debian's (apt-get install chromium)"
-    )
+    reason = f"no Chromium at {CHROMIUM}: `make test` installs Debian's (apt-get install chromium)"
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
