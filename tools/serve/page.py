@@ -22,13 +22,18 @@ from starlette.staticfiles import StaticFiles
 STATIC = Path(__file__).parent / "static"
 
 
+def index(name: str) -> str:
+    """The page's HTML for model `name`."""
+    text = (STATIC / "index.html").read_text(encoding="utf-8")
+    return text.replace("{{model_name}}", html.escape(name, quote=True))
+
+
 def routes(name: str) -> list[BaseRoute]:
     """The page's routes, for model `name`: `/` and its files under `/static/`."""
-    text = (STATIC / "index.html").read_text(encoding="utf-8")
-    index = text.replace("{{model_name}}", html.escape(name, quote=True))
+    page_html = index(name)
 
     async def page(request: Request) -> HTMLResponse:
-        return HTMLResponse(index)
+        return HTMLResponse(page_html)
 
     return [
         Route("/", page, methods=["GET"]),

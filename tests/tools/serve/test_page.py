@@ -6,7 +6,6 @@ the browser), and to mnist-predict's preparation of the PNG it sent; every reque
 makes must go to the server. Screenshots land in the test's temp folder.
 """
 
-import asyncio
 import base64
 import io
 import json
@@ -21,7 +20,7 @@ from PIL import Image
 from tests.support.browser import launched
 from tests.support.server import serving
 from tools.predict import images as photos
-from tools.serve.page import routes as page_routes
+from tools.serve.page import index as page_html
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -173,7 +172,6 @@ def test_the_page_fits_a_phone(browser, server, tmp_path):
 
 
 def test_the_model_name_is_written_into_the_page_escaped():
-    index = page_routes('a"<b>&c')[0].endpoint
-    text = asyncio.run(index(None)).body.decode()
+    text = page_html('a"<b>&c')
     assert '<meta name="model-name" content="a&quot;&lt;b&gt;&amp;c">' in text
     assert "{{" not in text
