@@ -42,17 +42,23 @@ def browser():
         yield running
 
 
-@pytest.fixture
-def page(browser, server):
-    """The page at `/`, loaded and ready; `page.requested` lists every URL it asked for."""
-    context = browser.new_context(viewport=DESKTOP)
+def _opened(context, server):
+    """The page at `/` in `context`, loaded and ready; its `requested` lists every URL it
+    asked for, its `failures` every script error."""
     opened = context.new_page()
     opened.requested, opened.failures = [], []
     opened.on("request", lambda request: opened.requested.append(request.url))
     opened.on("pageerror", lambda error: opened.failures.append(str(error)))
     opened.goto(server.url + "/")
     opened.wait_for_selector("body[data-ready]")
-    yield opened
+    return opened
+
+
+@pytest.fixture
+def page(browser, server):
+    """The page at `/` on a desktop's screen."""
+    context = browser.new_context(viewport=DESKTOP)
+    yield _opened(context, server)
     context.close()
 
 
@@ -156,16 +162,25 @@ def test_a_photo_chosen_is_sent_as_it_is_and_answered_as_the_api_answers_it(
     page.screenshot(path=tmp_path / "page-photo.png")
 
 
-def test_the_page_fits_a_phone(browser, server, tmp_path):
+def test_the_page_fits_a_phone_and_a_finger_draws_on_it(browser, server, tmp_path):
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     try:
-        page = context.new_page()
-        page.goto(server.url + "/")
-        page.wait_for_selector("body[data-ready]")
+        page = _opened(context, server)
         box = page.locator("#canvas").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
         assert box["width"] >= 0.8 * PHONE["width"]  # a square a finger can draw in
         assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+        touch = context.new_cdp_session(page)  # Playwright's own touch API only taps
+        x = box["x"] + box["width"] / 2
+        ys = np.linspace(box["y"] + 0.15 * box["height"], box["y"] + 0.85 * box["height"], 20)
+        with page.expect_request(lambda request: ":predict" in request.url) as sent:
+            for kind, y in [("touchStart", ys[0])] + [("touchMove", y) for y in ys[1:]]:
+                touch.send(
+                    "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]}
+                )
+            touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert page.evaluate("window.scrollY") == 0  # the stroke drew; it did not scroll
+        _check_against_the_api(page, server, sent.value)
         page.screenshot(path=tmp_path / "page-phone.png", full_page=True)
     finally:
         context.close()
