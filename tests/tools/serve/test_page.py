@@ -143,7 +143,7 @@ def test_a_stroke_drawn_on_the_canvas_is_answered_as_the_api_answers_it(page, se
     assert all(np.isnan(p) for p in _shown(page)["probabilities"])
 
 
-def test_a_photo_chosen_is_sent_as_it_is_and_answered_as_the_api_answers_it(
+def test_a_photo_chosen_or_dropped_is_sent_as_it_is_and_answered_as_the_api_answers_it(
     page, server, mnist, tmp_path
 ):
     # A test digit photographed, roughly: dark ink on uneven light paper, off-centre.
@@ -160,6 +160,22 @@ def test_a_photo_chosen_is_sent_as_it_is_and_answered_as_the_api_answers_it(
     shown = _check_against_the_api(page, server, request)
     assert shown["answer"] == "7"  # MNIST's first test digit, which the small model knows
     page.screenshot(path=tmp_path / "page-photo.png")
+
+    page.click("#clear")
+    dropped = page.evaluate_handle(
+        """(b64) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const files = new DataTransfer();
+            files.items.add(new File([bytes], "photo.png", { type: "image/png" }));
+            return files;
+        }""",
+        base64.b64encode(photo.read_bytes()).decode(),
+    )
+    with page.expect_request(lambda request: ":predict" in request.url) as sent_again:
+        page.dispatch_event("#pad", "drop", {"dataTransfer": dropped})
+    assert sent_again.value.post_data == request.post_data  # a photo dropped is sent the same
+    again = _check_against_the_api(page, server, sent_again.value)
+    assert {**again, "status": ""} == {**shown, "status": ""}  # the status says its time
 
 
 def test_the_page_fits_a_phone_and_a_finger_draws_on_it(browser, server, tmp_path):

@@ -46,6 +46,7 @@ function barsFor(classes) {
 
 function reset() {
   asked += 1;
+  delete document.body.dataset.version; // set again once an answer is shown
   document.getElementById("answer").textContent = "\u2013";
   document.getElementById("confidence").textContent = "";
   for (const row of bars.children) {
@@ -88,6 +89,7 @@ function show(prediction, version, milliseconds) {
 
 async function ask(source) {
   const mine = ++asked;
+  delete document.body.dataset.version;
   const url = source.toDataURL("image/png");
   const body = JSON.stringify({
     signature_name: "predict_png",
