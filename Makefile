@@ -51,7 +51,7 @@ with startup.quiet_native_startup():
 endef
 export IMPORT_TOOLS
 
-.PHONY: setup repro test lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-small-folder bench-persist bench-setup bench-hostile bench-photos bench-predict upgrade clean
+.PHONY: setup repro test chromium lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-small-folder bench-persist bench-setup bench-hostile bench-photos bench-predict upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
@@ -83,9 +83,22 @@ repro: $(VENV)/.synced
 	dvc repro
 	-$(BIN)/python -c "$$LINK_BYTECODE" out $(BYTECODE)
 
-test: $(VENV)/.synced-test
+test: $(VENV)/.synced-test chromium
 	pytest
 	-$(BIN)/python -c "$$LINK_BYTECODE" out $(BYTECODE)
+
+# The page's browser test drives Debian's Chromium (tests/support/browser.py): installed here
+# when missing, with apt-get (as root, else through sudo), its output kept in a log shown
+# only if the install fails.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@[ -x $(CHROMIUM) ] || { \
+		echo "installing Debian's chromium for the page's browser test (apt-get)"; \
+		as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); log=$$(mktemp); \
+		{ $$as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$as_root \
+			apt-get install -y -qq --no-install-recommends chromium; } >"$$log" 2>&1 \
+		&& [ -x $(CHROMIUM) ] && rm -f "$$log" || { cat "$$log" >&2; \
+		echo "cannot install chromium (above); as root: apt-get install chromium" >&2; exit 1; }; }
 
 lint: $(VENV)/.synced-test
 	ruff check .

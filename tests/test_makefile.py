@@ -45,3 +45,28 @@ def test_cached_bytecode_is_linked_only_for_modules_installed_here(tmp_path):
     subprocess.run([sys.executable, "-c", shim + _link_bytecode(), "in", str(cache)], check=True)
     assert (site / "here" / "__pycache__" / "__init__.cpython-311.pyc").read_bytes() == b"pyc"
     assert not (site / "elsewhere").exists()
+
+
+def test_the_chromium_prerequisite_of_test_is_quiet_when_chromium_is_there(tmp_path):
+    # `make test` installs Debian's Chromium for the page's browser test only when missing.
+    present = tmp_path / "chromium"
+    present.write_text("#!/bin/sh\n")
+    present.chmod(0o755)
+    done = subprocess.run(
+        ["make", "--no-print-directory", "chromium", f"CHROMIUM={present}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
+    assert "chromium" in _defined_prerequisites("test")
+
+
+def _defined_prerequisites(target: str) -> list[str]:
+    line = next(
+        line
+        for line in (ROOT / "Makefile").read_text().splitlines()
+        if line.startswith(f"{target}:")
+    )
+    return line.split(":", 1)[1].split()

@@ -71,7 +71,13 @@ def load_image(path: Path) -> np.ndarray:
         PipelineError: for a missing, empty, oversized, unreadable or non-image file.
     """
     with images.reading(path) as image:
-        return _greyscale(_decoded(image))
+        return greyscale(image)
+
+
+def greyscale(image: Image.Image) -> np.ndarray:
+    """An opened image as `load_image` reads a file: float greyscale in [0, 255], at most
+    MAX_SIDE a side (mnist-serve's page sends its images here too)."""
+    return _greyscale(_decoded(image))
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,15 @@
     GET  /v1/models/<name>[/versions/<v>]             version status
     GET  /v1/models/<name>[/versions/<v>]/metadata    the signature defs (and the schema)
     POST /v1/models/<name>[/versions/<v>]:predict     rows (`instances`) or columns (`inputs`)
+    GET  /                                            the page to draw a digit on (tools.serve.page)
 
 Answers and errors are TF Serving's JSON: `{"error": "..."}` with 400 for a bad request, 404
 for an unknown model or version, 413 for a body over predict.MAX_BODY_BYTES. The metadata
 adds one entry TF Serving has not, `schema`: the version's schema (image shape, class
-names), so a client can name the classes it gets. Inference and JSON work run in worker
-threads, so a large request does not hold up the others.
+names), so a client can name the classes it gets; a predict answer adds a header,
+X-Model-Version, the version that answered; and predict takes `?prepare=photo`, which
+prepares PNG files as mnist-predict prepares photos (the page sends it). Inference and
+JSON work run in worker threads, so a large request does not hold up the others.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from starlette.routing import Route
 
 from components.evaluate.version_names import INT64_MAX
 from pipeline.errors import PipelineError
-from tools.serve import predict
+from tools.serve import page, predict
 from tools.serve.loader import Version
 from tools.serve.versions import Served, Versions
 
 logger = logging.getLogger(__package__)
+
+VERSION_HEADER = "X-Model-Version"  # on a predict answer: TF Serving's JSON has no version
 
 _PATH = re.compile(
     r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<verb>/metadata|:predict)?"
@@ -105,13 +110,14 @@ class Api:
         }
 
     def predict(
-        self, served: Served, name: str, version: str | None, body: bytes
-    ) -> dict[str, Any]:
+        self, served: Served, name: str, version: str | None, body: bytes, prepare: bool
+    ) -> tuple[int, dict[str, Any]]:
+        """The number of the version that answers, and its answer."""
         found = self._version(served, name, version)
         request = predict.parsed_body(body)
         signature, columnar, value = predict.signature_and_input(request)
-        images = predict.input_images(signature, columnar, value, found.schema)
-        return predict.response(found.answer(images), columnar)
+        images = predict.input_images(signature, columnar, value, found.schema, prepare)
+        return found.number, predict.response(found.answer(images), columnar)
 
     async def route(self, request: Request) -> Response:
         served = self.versions.served  # one set for the whole request, however versions change
@@ -123,8 +129,14 @@ class Api:
             if verb == ":predict":
                 if request.method != "POST":
                     raise _Failure(400, "Malformed request: predict is POST")
+                prepare = _prepare(request)
                 body = await _bounded_body(request)
-                return _json(await run_in_threadpool(self.predict, served, name, version, body))
+                number, answer = await run_in_threadpool(
+                    self.predict, served, name, version, body, prepare
+                )
+                response = _json(answer)
+                response.headers[VERSION_HEADER] = str(number)
+                return response
             if request.method != "GET":
                 raise _Failure(400, f"Malformed request: {request.method} {request.url.path[:100]}")
             if verb == "/metadata":
@@ -137,6 +149,14 @@ class Api:
         except PipelineError as error:  # a version that gives no probabilities
             logger.warning("%s", error)
             return _json({"error": str(error)}, 500)
+
+
+def _prepare(request: Request) -> bool:
+    """Whether the request asks PNG files prepared as photos: `?prepare=photo`."""
+    prepare = request.query_params.get("prepare")
+    if prepare not in (None, "photo"):
+        raise _Failure(400, f"Malformed request: prepare={prepare[:40]!r}; the one kind is photo")
+    return prepare == "photo"
 
 
 async def _bounded_body(request: Request) -> bytes:
@@ -172,6 +192,9 @@ async def _internal_error(request: Request, error: Exception) -> Response:
 def make_app(name: str, versions: Versions) -> Starlette:
     """The ASGI application serving model `name` from `versions`."""
     api = Api(name, versions)
-    routes = [Route("/v1/models/{rest:path}", api.route, methods=["GET", "POST"])]
+    routes = [
+        Route("/v1/models/{rest:path}", api.route, methods=["GET", "POST"]),
+        *page.routes(name),
+    ]
     handlers = {HTTPException: _http_error, Exception: _internal_error}
     return Starlette(routes=routes, exception_handlers=handlers)

@@ -10,7 +10,9 @@ each output's whole tensor). Each image is given as the signature takes it:
   layout of its values (the SavedModel reshapes them); an instance may also be
   `{"images": ...}`;
 - `predict_png`: `png`, a PNG file as TF Serving's base64 object, `{"b64": "..."}` (or
-  `{"png": {"b64": "..."}}`), decoded and resized to the schema's size as the SavedModel does.
+  `{"png": {"b64": "..."}}`), decoded and resized to the schema's size as the SavedModel does;
+  or, asked to `prepare` it (the page at `/` does), prepared as mnist-predict prepares a photo
+  (tools.predict.images: paper and strokes found, the digit framed as MNIST's).
 
 Every request is untrusted: anything that is not such a request is one BadRequest line.
 """
@@ -28,8 +30,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipeline import images
+from pipeline import images, schema
+from pipeline.errors import PipelineError
 from pipeline.schema import Schema
+from tools.predict import images as photos
 
 MAX_BODY_BYTES = 16 * 2**20  # a request body; a larger one is refused unread
 MAX_INSTANCES = 1000  # images in one request
@@ -104,7 +108,17 @@ def _pixels(value: Any, data: Schema, what: str) -> np.ndarray:
     return array.astype(np.uint8).reshape(-1, *data.image_shape)
 
 
-def _png(value: Any, data: Schema, what: str) -> np.ndarray:
+def _photo(image: Image.Image, data: Schema, what: str) -> np.ndarray:
+    """An opened image as mnist-predict prepares a photo for the model of schema `data`."""
+    if data.framing != schema.DIGIT:  # a folder dataset's: resized as ingest resized them
+        return images.pixels(image, data.channels, (data.height, data.width))
+    try:
+        return photos.to_mnist(photos.greyscale(image)).reshape(data.image_shape)
+    except PipelineError as error:
+        raise BadRequest(f"{what}: {error}") from None
+
+
+def _png(value: Any, data: Schema, what: str, prepare: bool) -> np.ndarray:
     """One uint8 image of the schema's shape from `{"b64": <a PNG file in base64>}`."""
     if not (isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)):
         raise BadRequest(f'{what}: expected a PNG file as {{"b64": "<base64>"}} (png is DT_STRING)')
@@ -121,6 +135,8 @@ def _png(value: Any, data: Schema, what: str) -> np.ndarray:
                         f"{what}: the PNG is {image.width}x{image.height}; the limit is "
                         f"{MAX_PNG_PIXELS:,} pixels"
                     )
+                if prepare:
+                    return _photo(image, data, what)
                 return images.pixels(image, data.channels, (data.height, data.width))
     except BadRequest:
         raise
@@ -134,13 +150,21 @@ def _count(n: int) -> None:
         raise BadRequest(f"{n} images in the request: send 1 to {MAX_INSTANCES} at a time")
 
 
-def input_images(signature: str, columnar: bool, value: Any, data: Schema) -> np.ndarray:
+def input_images(
+    signature: str, columnar: bool, value: Any, data: Schema, prepare: bool = False
+) -> np.ndarray:
     """The request's images, uint8 [N, *schema's shape].
+
+    Args:
+        prepare: PNG files are photos, prepared as mnist-predict prepares them, not only
+            resized as the SavedModel's predict_png does.
 
     Raises:
         BadRequest: naming what in the input is not images of the signature's kind.
     """
     name = INPUTS[signature]
+    if prepare and signature != "predict_png":
+        raise BadRequest("prepare=photo takes PNG files: signature_name predict_png")
     if not columnar and not isinstance(value, list):
         raise BadRequest("'instances' is not a list")
     value = _unnamed(value, name)
@@ -148,7 +172,9 @@ def input_images(signature: str, columnar: bool, value: Any, data: Schema) -> np
         if not isinstance(value, list):
             raise BadRequest(f"'{name}' is not a list of PNG files")
         _count(len(value))
-        found = [_png(_unnamed(one, name), data, f"{name}[{n}]") for n, one in enumerate(value)]
+        found = [
+            _png(_unnamed(one, name), data, f"{name}[{n}]", prepare) for n, one in enumerate(value)
+        ]
         return np.stack(found)
     if not columnar:
         _count(len(value))

@@ -21,6 +21,7 @@ from components.evaluate import serving as layout
 from tests.support import ROOT
 from tests.support.project import recipe
 from tests.support.server import serving
+from tools.predict import images as photos
 from tools.serve import predict
 
 N = 100  # real test digits
@@ -218,6 +219,56 @@ def test_a_method_a_path_does_not_take_is_a_json_error(server):
         assert refused.value.code == 405
         said = json.loads(refused.value.read())
     assert said == {"error": "Malformed request: PUT /v1/models/mnist"}
+
+
+def _predicted(server, path: str, request: dict) -> tuple[int, str | None, dict]:
+    """(HTTP status, X-Model-Version, JSON answer) of a predict request."""
+    sent = urllib.request.Request(server.url + path, data=json.dumps(request).encode())
+    try:
+        with urllib.request.urlopen(sent, timeout=60) as answer:
+            return answer.status, answer.headers["X-Model-Version"], json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers["X-Model-Version"], json.loads(error.read())
+
+
+def test_a_predict_answer_names_its_version_in_a_header_only(server, digits):
+    request = {"instances": digits[:1].tolist()}
+    assert _predicted(server, "/v1/models/mnist:predict", request)[:2] == (200, "2")
+    status, version, answer = _predicted(server, "/v1/models/mnist/versions/1:predict", request)
+    assert (status, version, set(answer)) == (200, "1", {"predictions"})  # TF Serving's JSON
+    assert _predicted(server, "/v1/models/mnist/versions/9:predict", request)[:2] == (404, None)
+
+
+def test_prepare_photo_answers_for_mnist_predicts_digit_of_the_png(server):
+    photo = np.full((200, 300), 220, np.uint8)
+    photo[30:170, 200:215] = 30  # a dark bar, off-centre, on light paper: a "1"
+    prepared = photos.to_mnist(photo.astype(np.float64))
+    request = {"signature_name": "predict_png", "instances": [_png(photo)]}
+    status, version, answer = _predicted(server, "/v1/models/mnist:predict?prepare=photo", request)
+    assert (status, version) == (200, "2")
+    assert answer == server.post("/v1/models/mnist:predict", {"instances": [prepared.tolist()]})[1]
+    plain = server.post("/v1/models/mnist:predict", request)[1]  # TF Serving's predict_png
+    assert plain != answer
+    status, _, refused = _predicted(server, "/v1/models/mnist:predict?prepare=all", request)
+    assert (status, refused) == (
+        400,
+        {"error": "Malformed request: prepare='all'; the one kind is photo"},
+    )
+
+
+def test_the_page_and_its_files_are_served_and_nothing_beside_them(server):
+    with urllib.request.urlopen(server.url + "/", timeout=60) as answer:
+        assert answer.headers["Content-Type"].startswith("text/html")
+        assert '<meta name="model-name" content="mnist">' in answer.read().decode()
+    for name in ("page.js", "page.css"):
+        with urllib.request.urlopen(f"{server.url}/static/{name}", timeout=60) as answer:
+            assert answer.read() == (ROOT / "tools/serve/static" / name).read_bytes()
+    for path in ("/static/../app.py", "/static/%2E%2E/app.py", "/static/nothing.js"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(server.url + path, timeout=60)
+        refused.value.close()
+        assert refused.value.code == 404
 
 
 def test_the_server_never_imported_tensorflow(server):

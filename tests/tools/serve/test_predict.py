@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.support.records import MNIST, PETS
+from tools.predict import images as photos
 from tools.serve import predict
 from tools.serve.predict import BadRequest
 
@@ -40,6 +41,45 @@ def test_a_png_is_its_pixels_and_any_size_is_resized():
     named = {"png": _b64(Image.fromarray(digit).resize((56, 40)))}
     rgb = _images({"signature_name": "predict_png", "inputs": [named["png"]]}, PETS)
     assert rgb.shape == (1, *PETS.image_shape)
+
+
+def _photo(size=(300, 400)) -> Image.Image:
+    """Dark ink, an off-centre bar, on light, unevenly lit paper."""
+    paper = np.linspace(160, 230, size[1])[None, :] * np.ones((size[0], 1))
+    paper[40:260, 250:275] = 40
+    return Image.fromarray(paper.astype(np.uint8))
+
+
+def test_a_png_prepared_as_a_photo_is_mnist_predicts_digit():
+    photo = _photo()
+    request = {"signature_name": "predict_png", "instances": [_b64(photo)]}
+    signature, columnar, value = predict.signature_and_input(request)
+    found = predict.input_images(signature, columnar, value, MNIST, prepare=True)
+    expected = photos.to_mnist(np.asarray(photo, np.float64))
+    np.testing.assert_array_equal(found[0, ..., 0], expected)
+    assert not np.array_equal(found, _images(request))  # not what predict_png alone makes
+    rgb = predict.input_images(signature, columnar, value, PETS, prepare=True)  # resized
+    np.testing.assert_array_equal(rgb, _images(request, PETS))
+
+
+@pytest.mark.parametrize(
+    ("request_", "said"),
+    [
+        (
+            {"instances": [[[0] * 28] * 28]},
+            "prepare=photo takes PNG files: signature_name predict_png",
+        ),
+        (
+            {"signature_name": "predict_png", "instances": [_b64(Image.new("L", (50, 50), 255))]},
+            "png[0]: the image is blank: no ink found",
+        ),
+    ],
+)
+def test_what_cannot_be_prepared_as_a_photo_is_one_line(request_, said):
+    signature, columnar, value = predict.signature_and_input(request_)
+    with pytest.raises(BadRequest) as raised:
+        predict.input_images(signature, columnar, value, MNIST, prepare=True)
+    assert str(raised.value) == said
 
 
 def test_the_answer_is_shaped_as_tf_servings():
