@@ -71,6 +71,12 @@ def tflite_bytes(model: keras.Model, data: schema.Schema) -> bytes:
         return converter.convert()
 
 
+def _client_shaped(images: np.ndarray, data: schema.Schema) -> np.ndarray:
+    """Images as a client sends them to `serving_default`: without a channels axis of one."""
+    shape = data.image_shape if data.channels > 1 else data.image_shape[:2]
+    return images.reshape(len(images), *shape)
+
+
 def model_probe(model: keras.Model, data: schema.Schema) -> infra.Probe:
     """A probe for a push without scoring's test examples at hand (mnist-push): images of
     the schema's shape made from a fixed seed, with the classes the serving graph gives them
@@ -122,7 +128,7 @@ def export_saved_model(
         (temp / serving.TFLITE_MODEL).parent.mkdir(exist_ok=True)
         (temp / serving.TFLITE_MODEL).write_bytes(tflite_bytes(model, data))
         schema.write_schema(temp / serving.SCHEMA, data)
-        warmup.write_warmup(temp, probe.images[:WARMUP_EXAMPLES])
+        warmup.write_warmup(temp, _client_shaped(probe.images[:WARMUP_EXAMPLES], data))
         if record is not None:
             serving.write_push_record(temp, record)
         infra.validate(temp, Path(out_dir), probe)
