@@ -3,7 +3,6 @@ is not pushed; the serving folder is untouched; the user reads one line."""
 
 import csv
 import dataclasses
-import hashlib
 import logging
 from pathlib import Path
 
@@ -12,19 +11,12 @@ import numpy as np
 import pytest
 
 from components.evaluate import export, infra, serving
-from components.evaluate.stage import Paths, evaluate
+from components.evaluate.stage import evaluate
 from pipeline import artifacts, boundary, dataset, logs, schema, transform
 from pipeline.errors import PipelineError
 from pipeline.reports import Score
 from tests.support.records import MNIST, PETS, default_params
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+from tests.support.stages import evaluate_paths, snapshot
 
 
 def _record(model: Path) -> serving.PushRecord:
@@ -80,13 +72,13 @@ def test_a_staged_version_that_does_not_load_is_not_pushed(
     served = tmp_path / "serving"
     model = keras.models.load_model(trained_model)
     export.push(model, served, _record(trained_model), MNIST)  # version 1 serves
-    before = _snapshot(served)
+    before = snapshot(served)
     checks = damaging(damage)
     with pytest.raises(PipelineError) as raised:
         export.push(model, served, _record(trained_model), MNIST)
     assert len(checks) == 1 and not checks[0].exists()  # the staged folder, removed
     assert sorted(p.name for p in served.iterdir()) == ["1"]
-    assert _snapshot(served) == before
+    assert snapshot(served) == before
     line = _one_line(raised.value, "evaluate", tmp_path, monkeypatch)
     said = "InfraValidator: version 2 does not load; not pushed; all of it is in logs/evaluate.log"
     assert line == said
@@ -128,17 +120,6 @@ def test_the_probe_keeps_the_first_examples_that_name_a_class_clearly():
     assert probe.classes.tolist() == [2 if i == 5 else 1 for i in kept]
 
 
-def _paths(data: tuple[Path, Path], model: Path, tmp_path: Path) -> Paths:
-    processed, schema_path = data
-    return Paths(
-        data=str(processed),
-        schema=str(schema_path),
-        model=str(model),
-        out=str(tmp_path / "reports"),
-        serving=str(tmp_path / "serving"),
-    )
-
-
 def test_evaluate_probes_with_scorings_first_examples_and_classes(
     tmp_path, small_processed_dir, mnist_schema, trained_model, monkeypatch
 ):
@@ -150,7 +131,7 @@ def test_evaluate_probes_with_scorings_first_examples_and_classes(
 
     monkeypatch.setattr(infra, "validate", spied)
     params = dataclasses.replace(default_params().evaluate, min_accuracy=0.5)
-    paths = _paths((small_processed_dir, mnist_schema), trained_model, tmp_path)
+    paths = evaluate_paths(small_processed_dir, mnist_schema, trained_model, tmp_path)
     assert evaluate(paths, params).blessing.pushed_version == 1
     [probe] = seen
     assert len(probe.images) == infra.PROBE_SIZE
@@ -173,7 +154,7 @@ def test_evaluate_with_a_staged_version_that_does_not_load_fails_and_keeps_its_r
     tmp_path, small_processed_dir, mnist_schema, trained_model, damaging
 ):
     params = dataclasses.replace(default_params().evaluate, min_accuracy=0.5)
-    paths = _paths((small_processed_dir, mnist_schema), trained_model, tmp_path)
+    paths = evaluate_paths(small_processed_dir, mnist_schema, trained_model, tmp_path)
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "metrics.json").write_text("an earlier run's\n")
     damaging(_truncate_flatbuffer)
