@@ -4,7 +4,9 @@ would have pushed it, without running anything.
 The serving folder is a deployment folder outside DVC (docs/serving.md): a teammate's clone
 gets the trained model and the committed blessing with `dvc pull`, and an empty serving
 folder. This pushes that model as the next version, once it is known to be the very model
-`reports/blessing.json` blessed. git stays clean: the serving folder is git-ignored.
+`reports/blessing.json` blessed. git stays clean: the serving folder is git-ignored. The
+version passes InfraValidator before it is pushed, as evaluate's do (export.push), with
+seeded images the model answers here: no test split is at hand.
 
     mnist-push            # after `dvc pull` (or `dvc checkout`), before `mnist-predict`
 """

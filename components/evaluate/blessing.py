@@ -11,10 +11,12 @@ two thresholds:
 
 Like TFX's Pusher, a blessed model is pushed as the next version (components.evaluate.export),
 unless it is the very model serving already or `evaluate.push` is false (tuning trials);
-an unblessed one is recorded and nothing is pushed. Either way the stage succeeds: whether
-a model is good enough is a result, not an error. Runs that share a serving folder take
-turns through a lock on it, so parallel experiments (`dvc queue start -j 2`) compare
-against, and push after, each other.
+an unblessed one is recorded and nothing is pushed. Blessed or not, the stage succeeds:
+whether a model is good enough is a result, not an error. Like TFX's InfraValidator, the
+staged version is loaded as mnist-serve loads it and must answer scoring's classes before
+it is pushed (components.evaluate.infra); one that does not fails the stage, a fault of the
+push as a full disk is. Runs that share a serving folder take turns through a lock on it,
+so parallel experiments (`dvc queue start -j 2`) compare against, and push after, each other.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import keras
 
 from components.evaluate import export, schemas, serving
+from components.evaluate.infra import Probe
 from pipeline import logs
 from pipeline.errors import fitted
 from pipeline.params import EvaluateParams
@@ -100,6 +103,7 @@ def bless_and_push(
     serving_dir: str | Path,
     params: EvaluateParams,
     data: Schema,
+    probe: Probe | None = None,
 ) -> Blessing:
     """Blesses the candidate against the serving baseline; pushes it if blessed.
 
@@ -110,10 +114,16 @@ def bless_and_push(
         serving_dir: the serving base folder (TF Serving's layout).
         params: the thresholds, and whether a blessed candidate is pushed.
         data: the dataset's schema, which the pushed version carries.
+        probe: test examples and the classes scoring gave them, which the staged version
+            must answer before it is pushed (components.evaluate.infra).
 
     Returns:
         The blessing: the verdict, the check that decided and why, both models' test
         scores and identities, the thresholds, and the version pushed (or None).
+
+    Raises:
+        PipelineError: if the blessed candidate's staged version fails InfraValidator: it
+            is not pushed, and what serves keeps serving.
     """
     serving_dir = Path(serving_dir)
     thresholds = Thresholds(params.min_accuracy, params.max_accuracy_drop)
@@ -126,7 +136,7 @@ def bless_and_push(
         pushed = None
         if blessed and params.push and not serving_already:
             record = serving.PushRecord(identity.model_sha256, candidate)
-            pushed = serving.number(export.push(model, serving_dir, record, data))
+            pushed = serving.number(export.push(model, serving_dir, record, data, probe))
     blessing = Blessing(blessed, check, reason, identity, baseline, thresholds, pushed)
     _log(blessing, serving_dir, params.push, foreign)
     return blessing

@@ -12,7 +12,10 @@ and serving cannot drift from training:
 - `predict_png`: `png`, string [N] of encoded PNG images (any size, resized to the schema's);
 
 both return `classes` (int64 [N]) and `probabilities` (float32 [N, classes]). Beside it, in
-`assets.extra/`, the same model as a TFLite flatbuffer (components.evaluate.lite).
+`assets.extra/`, the same model as a TFLite flatbuffer (components.evaluate.lite) and TF
+Serving's warm-up requests (components.evaluate.warmup). Before the temp folder is renamed
+into place, InfraValidator (components.evaluate.infra) loads it as mnist-serve would and
+holds its answers to a probe: scoring's test examples, or examples the model answers here.
 
 The TFLite conversion goes through a temporary SavedModel, as Keras's own LiteRT export
 does: converting a Keras 3 model's concrete function directly drops its weights (they are
@@ -25,13 +28,15 @@ import tempfile
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from components.evaluate import lite, serving
+from components.evaluate import infra, lite, serving, warmup
 from pipeline import outputs, schema, transform
 from pipeline.errors import environment_error
 
 SIGNATURES = ("serving_default", "predict_png")
+WARMUP_EXAMPLES = 4  # TF Serving runs each warm-up request at load: a few are enough
 
 
 def classify(model: keras.Model, images: tf.Tensor, data: schema.Schema) -> dict[str, tf.Tensor]:
@@ -66,18 +71,42 @@ def tflite_bytes(model: keras.Model, data: schema.Schema) -> bytes:
         return converter.convert()
 
 
+def _client_shaped(images: np.ndarray, data: schema.Schema) -> np.ndarray:
+    """Images as a client sends them to `serving_default`: without a channels axis of one."""
+    shape = data.image_shape if data.channels > 1 else data.image_shape[:2]
+    return images.reshape(len(images), *shape)
+
+
+def model_probe(model: keras.Model, data: schema.Schema) -> infra.Probe:
+    """A probe for a push without scoring's test examples at hand (mnist-push): images of
+    the schema's shape made from a fixed seed, with the classes the serving graph gives them
+    on TensorFlow."""
+    images = np.random.default_rng(0).integers(
+        0, 256, (4 * infra.PROBE_SIZE, *data.image_shape), np.uint8
+    )
+    probabilities = classify(model, tf.constant(images), data)["probabilities"].numpy()
+    return infra.Probe.of(images, probabilities)
+
+
 def export_saved_model(
     model: keras.Model,
     out_dir: str | Path,
     data: schema.Schema,
     record: serving.PushRecord | None = None,
+    probe: infra.Probe | None = None,
 ) -> None:
-    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, as TFLite and
-    with the dataset's schema beside it (its image size and class names), atomically.
+    """Writes `model` as a SavedModel with the raw-pixel and PNG signatures, as TFLite, with
+    the dataset's schema (its image size and class names) and TF Serving's warm-up requests
+    beside it, atomically, once InfraValidator has passed the files written.
 
     Args:
         record: if given, stored as the SavedModel's push record.
+        probe: what the files must answer (infra.Probe); default: `model_probe`'s.
+
+    Raises:
+        PipelineError: if the files written fail InfraValidator; nothing is left of them.
     """
+    probe = probe if probe is not None else model_probe(model, data)
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
@@ -99,23 +128,33 @@ def export_saved_model(
         (temp / serving.TFLITE_MODEL).parent.mkdir(exist_ok=True)
         (temp / serving.TFLITE_MODEL).write_bytes(tflite_bytes(model, data))
         schema.write_schema(temp / serving.SCHEMA, data)
+        warmup.write_warmup(temp, _client_shaped(probe.images[:WARMUP_EXAMPLES], data))
         if record is not None:
             serving.write_push_record(temp, record)
+        infra.validate(temp, Path(out_dir), probe)
 
 
 def push(
-    model: keras.Model, base: str | Path, record: serving.PushRecord, data: schema.Schema
+    model: keras.Model,
+    base: str | Path,
+    record: serving.PushRecord,
+    data: schema.Schema,
+    probe: infra.Probe | None = None,
 ) -> Path:
-    """Exports `model` as the next version under `base`, with its push record.
+    """Exports `model` as the next version under `base`, with its push record, once its
+    files pass InfraValidator with `probe` (export_saved_model).
 
     Callers hold `base`'s push lock (serving.push_lock), so version numbers never collide.
 
     Returns:
         The new version folder.
+
+    Raises:
+        PipelineError: if the version fails InfraValidator; it is not pushed.
     """
     version = serving.next_version(base)
     try:
-        export_saved_model(model, version, data, record)
+        export_saved_model(model, version, data, record, probe)
     except Exception as error:  # TensorFlow words a full or read-only disk without the file
         if (said := environment_error(error, where=str(version))) is None:
             raise

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from components.evaluate import schemas, serving
 from components.evaluate.blessing import bless_and_push
+from components.evaluate.infra import Probe
 from components.evaluate.scores import Misclassified, Scorer
 from pipeline import agreement, artifacts, cli, dataset, outputs, run_record, schema, transform
 from pipeline.errors import PipelineError
@@ -84,21 +85,26 @@ def _load(model_path: Path) -> keras.Model:
 
 def _score_candidate(
     model: keras.Model, test: tf.data.Dataset, data: schema.Schema, out_dir: Path
-) -> Scorer:
+) -> tuple[Scorer, Probe]:
     """Scores the model batch by batch, writing predictions.csv (class names, for the
-    plots) and misclassified.png."""
+    plots) and misclassified.png; the first batch's examples, as raw pixels, and their
+    classes are InfraValidator's probe."""
     scores, wrong = Scorer(data.num_classes), Misclassified(data)
     names = np.array(data.classes, object)
+    probe = None
     with (out_dir / artifacts.PREDICTIONS_FILE).open("w", newline="") as file:
         rows = csv.writer(file)
         rows.writerow(["actual", "predicted"])
         for images, labels in test:
             images, labels = images.numpy(), labels.numpy()
-            predicted = scores.add(labels, model.predict_on_batch(images))
+            probabilities = model.predict_on_batch(images)
+            predicted = scores.add(labels, probabilities)
             rows.writerows(zip(names[labels], names[predicted], strict=True))
             wrong.add(images, labels, predicted)
+            if probe is None:
+                probe = Probe.of(transform.unscale_pixels(images), probabilities)
     wrong.grid().save(out_dir / artifacts.MISCLASSIFIED_FILE)
-    return scores
+    return scores, probe
 
 
 def _score_version(version: Path, test: tf.data.Dataset, data: schema.Schema) -> Score:
@@ -139,7 +145,7 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
         dataset.reading("evaluate", paths.data, _SPLITS, data, report=paths.anomalies),
     ):
         temp.mkdir()
-        scores = _score_candidate(model, test(), data, temp)
+        scores, probe = _score_candidate(model, test(), data, temp)
         score = scores.score()
         logger.info("test accuracy %.4f, loss %.4f", score.accuracy, score.loss)
         blessing = bless_and_push(
@@ -150,6 +156,7 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
             serving_dir=paths.serving,
             params=params,
             data=data,
+            probe=probe,
         )
         per_class = scores.per_class(data.classes)
         _write_reports(temp, HeadlineMetrics(score, blessing.blessed), per_class, blessing)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import traceback
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -132,3 +132,17 @@ def temps_left(folder: Path) -> list[Path]:
         if not path.name.endswith(".tmp-lock")
         and not any(part.startswith(".") for part in path.relative_to(folder).parent.parts)
     ]
+
+
+def evaluate_paths(processed: Path, schema_path: Path, model: Path, tmp_path: Path) -> Any:
+    """evaluate's `Paths` for `model` on `processed`, its reports and serving folder in
+    `tmp_path`."""
+    from components.evaluate.stage import Paths  # only the tests of evaluate pay for it
+
+    return Paths(
+        data=str(processed),
+        schema=str(schema_path),
+        model=str(model),
+        out=str(tmp_path / "reports"),
+        serving=str(tmp_path / "serving"),
+    )

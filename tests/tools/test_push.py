@@ -123,3 +123,28 @@ def test_a_failure_keeps_its_whole_story_in_mnist_pushs_log(tmp_path, monkeypatc
     assert push.main([]) == 1
     [record] = caplog.records
     assert_story_in_named_log(record.getMessage(), tmp_path, "mnist-push")
+
+
+def test_a_staged_version_that_does_not_load_is_not_pushed_and_said_in_one_line(
+    workspace, monkeypatch, caplog
+):
+    # mnist-push shares evaluate's push: its staged folder passes InfraValidator or stays unserved.
+    from components.evaluate import infra
+
+    real_validate = infra.validate
+
+    def broken_then_validated(staged, target, probe):
+        tflite = staged / serving.TFLITE_MODEL
+        tflite.write_bytes(tflite.read_bytes()[:100])
+        real_validate(staged, target, probe)
+
+    monkeypatch.setattr(infra, "validate", broken_then_validated)
+    monkeypatch.chdir(workspace)
+    assert push.main([]) == 1
+    [record] = [r for r in caplog.records if r.levelno >= 40]
+    assert record.getMessage() == (
+        "InfraValidator: version 1 does not load; not pushed; all of it is in logs/mnist-push.log"
+    )
+    assert list(artifacts.under(workspace)["serving"].iterdir()) == []
+    story = (workspace / "logs" / "mnist-push.log").read_text()
+    assert "cannot load the TFLite model" in story and "`mnist-push`" in story

@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from components.evaluate.loader import Version
 from components.evaluate.version_names import INT64_MAX
 from pipeline.errors import PipelineError
 from tools.serve import page, predict
-from tools.serve.loader import Version
 from tools.serve.versions import Served, Versions
 
 logger = logging.getLogger(__package__)

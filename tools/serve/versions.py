@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from components.evaluate import serving, version_names
+from components.evaluate.loader import Version, load_version
 from pipeline.errors import PipelineError, shown_path
-from tools.serve.loader import Version, load_version
 
 logger = logging.getLogger(__package__)
 

@@ -1,7 +1,6 @@
 import csv
 import dataclasses
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -10,9 +9,10 @@ import tensorflow as tf
 from PIL import Image
 
 from components.evaluate import lite, serving
-from components.evaluate.stage import Paths, evaluate
+from components.evaluate.stage import evaluate
 from pipeline import artifacts, schema, tfrecord
 from tests.support.records import PETS, default_params, tf_parse, tinted_examples, train_model
+from tests.support.stages import evaluate_paths
 
 
 def _images_and_labels(serialized):
@@ -20,21 +20,11 @@ def _images_and_labels(serialized):
     return features[schema.IMAGE], features[schema.LABEL]
 
 
-def _paths(processed: Path, schema_path: Path, model: Path, tmp_path: Path) -> Paths:
-    return Paths(
-        data=str(processed),
-        schema=str(schema_path),
-        model=str(model),
-        out=str(tmp_path / "reports"),
-        serving=str(tmp_path / "serving"),
-    )
-
-
 def test_evaluate_agrees_with_keras_and_writes_reports(
     tmp_path, small_processed_dir, mnist_schema, small_model
 ):
     model_path = small_model
-    paths = _paths(small_processed_dir, mnist_schema, model_path, tmp_path)
+    paths = evaluate_paths(small_processed_dir, mnist_schema, model_path, tmp_path)
     thresholds = dataclasses.replace(default_params().evaluate, min_accuracy=0.0)
     evaluated = evaluate(paths, thresholds)
 
@@ -72,7 +62,8 @@ def test_evaluate_reports_and_serves_in_the_schemas_terms(
     params = dataclasses.replace(default_params().train, epochs=3, batch_size=20)
     model_path = train_model(tmp_path, pets_processed_dir, pets_schema, params)
     thresholds = dataclasses.replace(default_params().evaluate, min_accuracy=0.0)
-    evaluated = evaluate(_paths(pets_processed_dir, pets_schema, model_path, tmp_path), thresholds)
+    paths = evaluate_paths(pets_processed_dir, pets_schema, model_path, tmp_path)
+    evaluated = evaluate(paths, thresholds)
 
     reports = tmp_path / "reports"
     with (reports / artifacts.PREDICTIONS_FILE).open() as f:

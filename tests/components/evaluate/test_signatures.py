@@ -3,9 +3,8 @@ from google.protobuf import json_format
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
-from components.evaluate import serving
+from components.evaluate import serving, signatures
 from pipeline.errors import PipelineError
-from tools.serve import signatures
 
 
 def test_the_signature_defs_are_tensorflows_own_parse(small_serving_dir):

@@ -7,10 +7,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components.evaluate import serving
+from components.evaluate import loader, serving
 from pipeline.errors import PipelineError
 from tests.support.records import PETS, schema_file
-from tools.serve import loader, predict
+from tools.serve import predict
 
 N = 200  # real test digits
 

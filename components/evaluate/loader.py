@@ -1,9 +1,10 @@
 """One version folder loaded to serve: its TFLite model on LiteRT, the schema pushed with
 it, and its SavedModel's signature defs, proven by answering examples before it serves.
 
-`load_version` is the one way a version comes to serve: the server's start and its live
-reload call it, and a check of a staged version before its push can call it too (it knows
-nothing of HTTP). Nothing here imports TensorFlow.
+`load_version` is the one way a version comes to serve: mnist-serve's start and its live
+reload call it (tools.serve), and evaluate's and mnist-push's InfraValidator
+(components.evaluate.infra) loads each staged version with it before the push, so what is
+pushed is what the server will load. It knows nothing of HTTP and imports no TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from components.evaluate import lite, schemas, serving
+from components.evaluate import lite, schemas, serving, signatures
 from pipeline import startup
 from pipeline.errors import PipelineError, shown_path
 from pipeline.schema import Schema
-from tools.serve import signatures
 
 SIGNATURES = ("serving_default", "predict_png")  # components.evaluate.export's
 OUTPUTS = ("classes", "probabilities")  # both signatures', in the SavedModel's order

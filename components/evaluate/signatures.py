@@ -2,11 +2,11 @@
 Serving's metadata API shows them.
 
 TensorFlow's own message classes (`tensorflow.core.protobuf.saved_model_pb2`) import all of
-TensorFlow with them, which the server never does. The SavedModel is read with protobuf
+TensorFlow with them, which mnist-serve never does. The SavedModel is read with protobuf
 alone, through the few messages of TensorFlow's .proto files the signatures need, declared
 here with TensorFlow's field numbers: protobuf skips every other field (the graph, the
-functions) unread. tests/tools/serve/test_signatures.py holds the result to TensorFlow's own
-parse of the same file.
+functions) unread. tests/components/evaluate/test_signatures.py holds the result to
+TensorFlow's own parse of the same file.
 """
 
 from __future__ import annotations
