@@ -10,7 +10,8 @@ latency (Locust's, whole milliseconds under 100 ms), failed requests, and the CP
 took from the machine it shares with the server. Three versions (copies of the served
 one) are pushed during the runs as evaluate pushes, the default version changing each
 time: no request may fail. The server's RSS is sampled from /proc every 0.5 s: its peak
-(VmHWM), and its last sample against its first after a warm-up run (flat, or growing).
+(VmHWM), and its last sample against its first after a warm-up of both kinds at 32 clients
+(flat, or growing; the three versions pushed are loaded in it too).
 
 The floor, measured in the same run before the load: the same request bodies decoded
 (json.loads, to a uint8 array) and run on LiteRT in this one process, one after another.
@@ -143,7 +144,9 @@ def main(argv: list[str] | None = None) -> None:
         with serve_load.server(base, scratch / "serve.log") as (pid, url):
             sampler = serve_load.MemorySampler(pid)
             sampler.start()
-            serve_load.locust(url, bodies["batch"], PATH, USERS[0], 5, scratch / "warm-up")
+            for kind in KINDS:  # the heaviest load first: RSS then grows only if it leaks
+                warm_up = scratch / f"warm-up-{kind}"
+                serve_load.locust(url, bodies[kind], PATH, USERS[-1], 5, warm_up)
             first = sampler.sample()
             total = seconds * len(USERS) * len(KINDS)
             at = [total * (n + 0.5) / PUSHES for n in range(PUSHES)]

@@ -30,7 +30,8 @@ _TICK = os.sysconf("SC_CLK_TCK")
 LOCUSTFILE = ROOT / "bench" / "serve_locust.py"
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
+    """Stops `process` by its pid: SIGTERM, then SIGKILL if it is still there 10 s later."""
     if process.poll() is None:
         os.kill(process.pid, signal.SIGTERM)
         try:
@@ -56,7 +57,7 @@ def server(base: Path, log: Path, timeout: float = 60) -> Iterator[tuple[int, st
             time.sleep(0.05)
         yield process.pid, f"http://127.0.0.1:{found[1]}"
     finally:
-        _stop(process)
+        stop(process)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -106,7 +107,7 @@ def locust(url: str, body: Path, path: str, users: int, seconds: float, prefix: 
     try:
         _, status, usage = os.wait4(process.pid, 0)
     finally:
-        _stop(process)
+        stop(process)
     wall = time.perf_counter() - started
     stats = Path(f"{prefix}_stats.csv")
     if not stats.is_file():
