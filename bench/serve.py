@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
             first = sampler.sample()
             total = seconds * len(USERS) * len(KINDS)
             at = [total * (n + 0.5) / PUSHES for n in range(PUSHES)]
-            pusher = serve_load.Pusher(base / "1", base, url, at)
+            pusher = serve_load.Pusher(base / "1", base, url, at, sampler)
             pusher.start()
             runs = _load(url, pid, bodies, seconds, scratch)
             pusher.join(timeout=60)
@@ -245,9 +245,12 @@ def tables(results: dict) -> str:
         for kind in KINDS
     )
     pushed = ", ".join(
-        f"{p['version']} after {p['served_after_s']:.2f} s"
-        if p["served_after_s"] is not None
-        else f"{p['version']} not served within 30 s"
+        (
+            f"{p['version']} after {p['served_after_s']:.2f} s"
+            if p["served_after_s"] is not None
+            else f"{p['version']} not served within 30 s"
+        )
+        + f" (RSS {p['rss_mib']:+.0f} MiB)"
         for p in results["pushes"]
     )
     rss = results["rss_mib"]
@@ -257,7 +260,8 @@ def tables(results: dict) -> str:
         f"clients (Locust, headless, {cpus} cores shared with the server: CPU shares are of "
         f"the whole machine). Floor, the same bodies decoded and run on LiteRT in one "
         f"process for {results['floor_seconds']:g} s each: {floors}. Versions pushed during "
-        f"the runs, served (status AVAILABLE) {pushed}; at the end the server listed "
+        f"the runs, served (status AVAILABLE; the server's RSS from just before the push "
+        f"to then) {pushed}; at the end the server listed "
         f"{', '.join(results['served_at_end'])}. Server RSS {rss['first']:.0f} MiB after "
         f"warm-up, {rss['last']:.0f} MiB at the end ({rss['min']:.0f} to {rss['max']:.0f} "
         f"over {rss['samples']} samples), peak (VmHWM) {rss['peak_hwm']:.0f} MiB. Bench time "

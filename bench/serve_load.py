@@ -143,9 +143,12 @@ class Pusher(threading.Thread):
     """Pushes copies of the version `source` as the next numbers under `base`, one at each
     of `at` (seconds from `start`), as evaluate does: a hidden temp folder, renamed whole."""
 
-    def __init__(self, source: Path, base: Path, url: str, at: list[float]) -> None:
+    def __init__(
+        self, source: Path, base: Path, url: str, at: list[float], memory: MemorySampler
+    ) -> None:
         super().__init__(name="bench-pusher", daemon=True)
         self.source, self.base, self.url, self.at = source, base, url, at
+        self.memory = memory  # the server's: its RSS before each push and once it serves
         self.pushes: list[dict] = []
 
     def run(self) -> None:
@@ -153,7 +156,9 @@ class Pusher(threading.Thread):
         for when in self.at:
             time.sleep(max(0.0, started + when - time.monotonic()))
             number = max(int(p.name) for p in self.base.iterdir() if p.name.isdigit()) + 1
+            before = self.memory.sample()[0]
             with outputs.atomic_output(self.base / str(number)) as temp:
                 shutil.copytree(self.source, temp)
             served = served_within(self.url, number)
-            self.pushes.append({"version": number, "served_after_s": served})
+            grown = self.memory.sample()[0] - before
+            self.pushes.append({"version": number, "served_after_s": served, "rss_mib": grown})

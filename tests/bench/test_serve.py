@@ -37,7 +37,7 @@ def _results(batch_per_s=(70.0, 40.0), failures=(0, 0, 0, 0), rss=(100.0, 105.0)
         "floor_seconds": 15,
         "floor": {"single": {**floor, "requests_per_s": 7000.0}, "batch": floor},
         "runs": runs,
-        "pushes": [{"version": v, "served_after_s": 0.3} for v in (2, 3, 4)],
+        "pushes": [{"version": v, "served_after_s": 0.3, "rss_mib": 4.0} for v in (2, 3, 4)],
         "served_at_end": ["4 AVAILABLE", "3 AVAILABLE", "2 AVAILABLE", "1 AVAILABLE"],
         "rss_mib": dict(first=rss[0], last=rss[1], min=90.0, max=110.0, peak_hwm=120, samples=9),
         "seconds": 300,
