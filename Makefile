@@ -51,7 +51,7 @@ with startup.quiet_native_startup():
 endef
 export IMPORT_TOOLS
 
-.PHONY: setup repro test chromium lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-small-folder bench-persist bench-setup bench-hostile bench-photos bench-predict upgrade clean
+.PHONY: setup repro test chromium lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-small-folder bench-persist bench-setup bench-hostile bench-photos bench-predict bench-serve upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
@@ -152,6 +152,11 @@ bench-photos: $(VENV)/.synced
 # mnist-predict's speed on LiteRT against the SavedModel: one image, a folder of 1,000.
 bench-predict: $(VENV)/.synced
 	python -m bench.predict
+
+# mnist-serve under Locust's load (8 and 32 clients, 60 s each; SERVE_BENCH_SECONDS=5 for a
+# smoke run), three versions pushed meanwhile, against LiteRT alone in one process.
+bench-serve: $(VENV)/.synced-test
+	python -m bench.serve
 
 # Every dependency to its newest release within pyproject.toml's ranges; then `make test`.
 upgrade: | $(UV)

@@ -31,6 +31,7 @@ BENCHES = {
     "hostile": "bench.hostile",
     "photos": "bench.photos.tables",
     "predict": "bench.predict",
+    "serve": "bench.serve",
 }
 Renderer = Callable[[dict], str]
 _SECTION = re.compile(r"(<!-- bench:(\w+) -->\n).*?(<!-- /bench:\2 -->)", re.DOTALL)

@@ -482,3 +482,37 @@ def test_the_params_bounds_troubleshooting_names_are_the_ones_refused(tmp_path):
     assert (params.MAX_SEED, params.MAX_HIDDEN) == (2**32 - 1, 8192)
     said = _params(_edited("buffer_size: 10000", "buffer_size: 1000001"))(tmp_path)
     assert said.endswith("'train.buffer_size' is 1000001; it must be an integer from 1 to 1000000")
+
+
+def test_the_security_page_states_mnist_serves_limits_as_the_code_sets_them():
+    import math
+
+    import h11._connection
+    import uvicorn
+
+    from tools.serve import cli, predict
+
+    section = (ROOT / "docs/security.md").read_text().split("## mnist-serve\n", 1)[1]
+    rows = {
+        cells[0]: cells[1]
+        for cells in (line.strip("| ").split(" | ") for line in section.splitlines())
+        if len(cells) == 3 and cells[0] != "limit"
+    }
+    side = math.isqrt(predict.MAX_PNG_PIXELS)
+    seconds = f"{predict.TIMEOUT_MS / 1000:g} s"
+    served = uvicorn.Config(app=None)
+    expected = {
+        "request body": f"{predict.MAX_BODY_BYTES >> 20} MiB",
+        "images a request": f"{predict.MAX_INSTANCES:,}",
+        "a PNG's declared size": f"{side}x{side} pixels",
+        "time for a request's headers": seconds,
+        "time for its body": seconds,
+        "request headers' size": f"{h11._connection.DEFAULT_MAX_INCOMPLETE_EVENT_SIZE >> 10} KiB",
+        "idle kept-alive connection": f"{served.timeout_keep_alive} s",
+        "listens on": cli._parser().get_default("host"),
+    }
+    assert side * side == predict.MAX_PNG_PIXELS
+    assert served.h11_max_incomplete_event_size is None  # h11's default, as mnist-serve runs
+    assert list(rows) == list(expected)
+    for limit, value in expected.items():
+        assert re.match(re.escape(value) + r"(?![\w.])", rows[limit]), (limit, rows[limit])

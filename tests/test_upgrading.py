@@ -157,6 +157,29 @@ def test_grpc_servers_can_still_be_bound_to_loopback_only():
     )
 
 
+def test_uvicorns_h11_protocol_keeps_what_the_header_deadline_uses():
+    import asyncio
+
+    import h11
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.h11_impl import RequestResponseCycle
+    from uvicorn.server import ServerState
+
+    from tools.serve.deadline import HeaderDeadline
+
+    guide = _guide("uvicorn's h11 protocol")
+    loop = asyncio.new_event_loop()
+    try:
+        config = Config(app=lambda scope, receive, send: None, http=HeaderDeadline)
+        protocol = HeaderDeadline(config, ServerState(), {}, _loop=loop, seconds=1)
+    finally:
+        loop.close()
+    assert protocol.loop is loop and isinstance(protocol.conn, h11.Connection), guide
+    assert protocol.cycle is None and hasattr(protocol, "transport"), guide
+    assert callable(protocol.on_response_complete), guide
+    assert "self.response_complete = " in inspect.getsource(RequestResponseCycle.__init__), guide
+
+
 def test_dvc_keeps_the_temp_executor_api_mnist_tune_cleans_up_with():
     from dvc.repo.experiments.executor.base import ExecutorInfo, TaskStatus
     from dvc.repo.experiments.executor.local import TempDirExecutor

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.serve_load import stop
 from tests.support import ROOT
 
 NO_TENSORFLOW = """
@@ -89,10 +89,4 @@ def serving(base: Path, log: Path, *args: str, timeout: float = 60) -> Iterator[
             time.sleep(0.05)
         yield Server(process, int(found[1]), log)
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(process)

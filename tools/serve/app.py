@@ -6,7 +6,9 @@
     GET  /                                            the page to draw a digit on (tools.serve.page)
 
 Answers and errors are TF Serving's JSON: `{"error": "..."}` with 400 for a bad request, 404
-for an unknown model or version, 413 for a body over predict.MAX_BODY_BYTES. The metadata
+for an unknown model or version, 413 for a body over predict.MAX_BODY_BYTES, 408 (and the
+connection closed) for a body not all in within the timeout (its headers' own deadline is
+tools.serve.deadline's). The metadata
 adds one entry TF Serving has not, `schema`: the version's schema (image shape, class
 names), so a client can name the classes it gets; a predict answer adds a header,
 X-Model-Version, the version that answered; and predict takes `?prepare=photo`, which
@@ -16,6 +18,7 @@ JSON work run in worker threads, so a large request does not hold up the others.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -51,7 +54,8 @@ class _Failure(Exception):
 
 def _json(content: Any, status: int = 200) -> Response:
     body = json.dumps(content, indent=1, allow_nan=False) + "\n"
-    return Response(body, status, media_type="application/json")
+    closing = {"Connection": "close"} if status == 408 else None  # the body is left unread
+    return Response(body, status, headers=closing, media_type="application/json")
 
 
 def _status(number: int, error: str | None = None) -> dict[str, Any]:
@@ -73,10 +77,11 @@ def _number(version: str) -> int:
 
 
 class Api:
-    """The REST API of model `name`, serving `versions`."""
+    """The REST API of model `name`, serving `versions`; a request's body must arrive within
+    `timeout_s` of its headers."""
 
-    def __init__(self, name: str, versions: Versions) -> None:
-        self.name, self.versions = name, versions
+    def __init__(self, name: str, versions: Versions, timeout_s: float) -> None:
+        self.name, self.versions, self.timeout_s = name, versions, timeout_s
 
     def _version(self, served: Served, name: str, version: str | None) -> Version:
         if name != self.name:
@@ -130,7 +135,7 @@ class Api:
                 if request.method != "POST":
                     raise _Failure(400, "Malformed request: predict is POST")
                 prepare = _prepare(request)
-                body = await _bounded_body(request)
+                body = await _bounded_body(request, self.timeout_s)
                 number, answer = await run_in_threadpool(
                     self.predict, served, name, version, body, prepare
                 )
@@ -159,8 +164,9 @@ def _prepare(request: Request) -> bool:
     return prepare == "photo"
 
 
-async def _bounded_body(request: Request) -> bytes:
-    """The request's body, refused past predict.MAX_BODY_BYTES without reading the rest."""
+async def _bounded_body(request: Request, timeout_s: float) -> bytes:
+    """The request's body, refused past predict.MAX_BODY_BYTES without reading the rest, or
+    when it is not all in within `timeout_s` (a client that stalls holds nothing for long)."""
     limit = predict.MAX_BODY_BYTES
     refusal = _Failure(
         413, f"the request body is over {limit >> 20} MiB: send fewer images at a time"
@@ -169,11 +175,16 @@ async def _bounded_body(request: Request) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise refusal
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise refusal
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise refusal
+                chunks.append(chunk)
+    except TimeoutError:
+        said = f"the request body did not arrive within {timeout_s:g} s: send it without pausing"
+        raise _Failure(408, said) from None
     return b"".join(chunks)
 
 
@@ -189,9 +200,12 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     return _json({"error": f"internal error: {type(error).__name__}"}, 500)
 
 
-def make_app(name: str, versions: Versions) -> Starlette:
-    """The ASGI application serving model `name` from `versions`."""
-    api = Api(name, versions)
+def make_app(
+    name: str, versions: Versions, timeout_s: float = predict.TIMEOUT_MS / 1000
+) -> Starlette:
+    """The ASGI application serving model `name` from `versions`; a request body not all in
+    within `timeout_s` of its headers is answered 408."""
+    api = Api(name, versions, timeout_s)
     routes = [
         Route("/v1/models/{rest:path}", api.route, methods=["GET", "POST"]),
         *page.routes(name),

@@ -8,17 +8,20 @@ Serving works unchanged. Each version answers from its TFLite model on LiteRT
 within a second; earlier ones stay addressable (tools.serve.versions). Stop it with Ctrl-C.
 
     mnist-serve [--rest_api_port 8501] [--model_name mnist] [--model_base_path models/serving]
+                [--rest_api_timeout_in_ms 30000]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import socket
 from pathlib import Path
 
 from pipeline import artifacts, boundary, workspace
 from pipeline.errors import PipelineError, shown_path
+from tools.serve import predict
 from tools.serve.app import make_app
 from tools.serve.versions import Versions
 
@@ -37,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--rest_api_timeout_in_ms",
+        type=int,
+        default=predict.TIMEOUT_MS,
+        help="a request's headers, then its body, must arrive within it; a slower client is "
+        f"dropped (default: {predict.TIMEOUT_MS})",
     )
     return parser
 
@@ -72,9 +82,17 @@ def _listening(host: str, port: int) -> socket.socket:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn  # only serving pays for it
 
+    from tools.serve.deadline import HeaderDeadline
+
     name = args.model_name
     if not name or any(char in name for char in "/:") or not name.isprintable():
         raise PipelineError(f"--model_name {name!r}: a name without '/' or ':'")
+    if args.rest_api_timeout_in_ms <= 0:
+        raise PipelineError(
+            f"--rest_api_timeout_in_ms {args.rest_api_timeout_in_ms}: a number of milliseconds "
+            "over 0"
+        )
+    timeout_s = args.rest_api_timeout_in_ms / 1000
     base = workspace.workspace_path(args.model_base_path)
     if not base.is_dir():
         raise PipelineError(
@@ -90,7 +108,11 @@ def _serve(args: argparse.Namespace) -> None:
     shown_host = f"[{host}]" if ":" in host else host
     logger.info("serving %s at http://%s:%d/v1/models/%s", shown_path(base), shown_host, port, name)
     config = uvicorn.Config(
-        make_app(name, versions), log_config=None, access_log=False, lifespan="off"
+        make_app(name, versions, timeout_s),
+        http=functools.partial(HeaderDeadline, seconds=timeout_s),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
     )
     try:
         uvicorn.Server(config).run(sockets=[listening])

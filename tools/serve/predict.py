@@ -38,6 +38,9 @@ from tools.predict import images as photos
 MAX_BODY_BYTES = 16 * 2**20  # a request body; a larger one is refused unread
 MAX_INSTANCES = 1000  # images in one request
 MAX_PNG_PIXELS = 4096 * 4096  # a PNG's declared size, checked before it is decoded
+# TF Serving's --rest_api_timeout_in_ms default: a request's headers must arrive within it
+# (of its connection's opening or the previous answer), then its body within it again.
+TIMEOUT_MS = 30_000
 INPUTS = {"serving_default": "images", "predict_png": "png"}
 
 

@@ -6,7 +6,9 @@ import http.client
 import io
 import json
 import shutil
+import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -146,6 +148,11 @@ Image.new("L", (10_000, 10_000)).save(BOMB, format="PNG")  # 100 Mpx in a small 
         ("/v1/models/mnist/versions/9223372036854775808", None, 400, "Malformed request"),
         ("/v1/models/mnist/versions/9223372036854775807", None, 404, "Servable not found"),
         ("/v2/anything", None, 404, "Malformed request"),
+        ("/v1/models/mnist/versions/-1", None, 400, "Malformed request"),
+        ("/v1/models/mnist/versions/%EF%BC%91", None, 400, "Malformed request"),  # a wide 1
+        ("/v1/models/mnist/versions/1%2F..%2F2", None, 400, "Malformed request"),
+        ("/v1/models/mnist/versions/1%00", None, 400, "Malformed request"),
+        ("/v1/models/" + "m" * 5000, None, 404, "Could not find any versions of model mmm"),
         ("/v1/models/mnist:predict", b"instances = [1]", 400, "JSON Parse error"),
         ("/v1/models/mnist:predict", b'{"instances": [[1, 2]]}', 400, "not whole images"),
         ("/v1/models/mnist:predict", b'{"inputs": [[300]]}', 400, "outside [0, 255]"),
@@ -155,6 +162,18 @@ Image.new("L", (10_000, 10_000)).save(BOMB, format="PNG")  # 100 Mpx in a small 
             json.dumps({"instances": [BLANK] * (predict.MAX_INSTANCES + 1)}).encode(),
             400,
             "images in the request: send 1 to",
+        ),
+        (  # millions of instances, well within the body's limit: refused by their count
+            "/v1/models/mnist:predict",
+            json.dumps({"instances": [0] * 3_000_000}).encode(),
+            400,
+            "3000000 images in the request: send 1 to",
+        ),
+        (
+            "/v1/models/mnist:predict",
+            json.dumps({"inputs": [0] * (28 * 28 * 5000)}).encode(),
+            400,
+            "5000 images in the request: send 1 to",
         ),
         (
             "/v1/models/mnist:predict",
@@ -209,6 +228,74 @@ def test_a_chunked_body_over_the_limit_is_refused_too(server):
         urllib.request.urlopen(request, timeout=60)
     with refused.value:  # the answer, closed once read
         assert refused.value.code == 413
+
+
+@pytest.fixture(scope="module")
+def impatient(base, tmp_path_factory):
+    """A server that waits a second for a request's headers, then a second for its body."""
+    log = tmp_path_factory.mktemp("log") / "impatient.log"
+    with serving(base, log, "--rest_api_timeout_in_ms", "1000") as running:
+        yield running
+
+
+def _connected(server) -> socket.socket:
+    """A raw connection to `server`; a read waits 30 s at most (the server's own deadline
+    is 1 s), so a server that never drops a slow client fails the test instead of hanging."""
+    return socket.create_connection(("127.0.0.1", server.port), timeout=30)
+
+
+def _until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends on `connection` until it closes it."""
+    chunks = []
+    while chunk := connection.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+HEADERS = b"POST /v1/models/mnist:predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+
+def test_slow_clients_are_dropped_and_never_hold_up_the_others(impatient):
+    with (
+        _connected(impatient) as silent,
+        _connected(impatient) as trickling,
+        _connected(impatient) as stalled,
+    ):
+        trickling.sendall(HEADERS)  # the headers never end
+        stalled.sendall(HEADERS + b"Content-Length: 1000\r\n\r\n" + b'{"instances": [')
+        for _ in range(3):  # answered while the three wait
+            assert impatient.post("/v1/models/mnist:predict", {"instances": [BLANK]})[0] == 200
+        with pytest.raises(OSError):  # reset, or a broken pipe, once dropped
+            for _ in range(300):  # 30 s of a header byte every 0.1 s
+                trickling.sendall(b"X")
+                time.sleep(0.1)
+        assert _until_closed(silent) == b""
+        answer = _until_closed(stalled)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head.lower()
+    assert json.loads(body) == {
+        "error": "the request body did not arrive within 1 s: send it without pausing"
+    }
+    assert impatient.post("/v1/models/mnist:predict", {"instances": [BLANK]})[0] == 200
+    assert "Traceback" not in impatient.log.read_text()
+
+
+def test_a_client_that_keeps_asking_keeps_its_connection(impatient):
+    """The headers' deadline starts again at each answer's end, so a kept-alive client
+    asking more often than the deadline is never dropped, however long it goes on."""
+    connection = http.client.HTTPConnection("127.0.0.1", impatient.port, timeout=30)
+    body = json.dumps({"instances": [BLANK]})
+    try:
+        for _ in range(12):  # over twice the deadline in all
+            connection.request("POST", "/v1/models/mnist:predict", body)
+            answer = connection.getresponse()
+            assert answer.status == 200 and answer.getheader("connection") != "close"
+            answer.read()
+            sock = connection.sock
+            time.sleep(0.2)
+        assert connection.sock is sock  # the one connection throughout
+    finally:
+        connection.close()
 
 
 def test_a_method_a_path_does_not_take_is_a_json_error(server):

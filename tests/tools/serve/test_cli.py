@@ -62,3 +62,9 @@ def test_connections_are_accepted_without_nagles_delay():
 
     with listening:
         asyncio.run(connect_once())
+
+
+def test_a_timeout_that_is_no_time_is_refused(small_serving_dir, caplog):
+    argv = ["--model_base_path", str(small_serving_dir), "--rest_api_timeout_in_ms", "0"]
+    assert cli.main(argv) == 1
+    assert "--rest_api_timeout_in_ms 0: a number of milliseconds over 0" in caplog.text
