@@ -71,9 +71,10 @@ def _status(number: int, error: str | None = None) -> dict[str, Any]:
 
 def _number(version: str) -> int:
     """A version number as a URL gives it: ASCII digits within int64."""
-    if not (version.isascii() and version.isdigit()) or int(version[:20]) > INT64_MAX:
+    digits = version.lstrip("0") or "0"
+    if not (version.isascii() and version.isdigit()) or len(digits) > 19 or int(digits) > INT64_MAX:
         raise _Failure(400, f"Malformed request: version {version[:40]!r} is not a number")
-    return int(version)
+    return int(digits)
 
 
 class Api:
@@ -90,14 +91,16 @@ class Api:
             if (found := served.default()) is None:
                 raise _Failure(404, f"Servable not found for request: Latest({name})")
             return found
-        if (found := served.loaded.get(_number(version))) is None:
-            raise _Failure(404, f"Servable not found for request: Specific({name}, {int(version)})")
+        number = _number(version)
+        if (found := served.loaded.get(number)) is None:
+            raise _Failure(404, f"Servable not found for request: Specific({name}, {number})")
         return found
 
     def status(self, served: Served, name: str, version: str | None) -> dict[str, Any]:
         if version is not None:
-            if name == self.name and (why := served.failed.get(_number(version))) is not None:
-                return {"model_version_status": [_status(int(version), why)]}  # seen, not loaded
+            number = _number(version)
+            if name == self.name and (why := served.failed.get(number)) is not None:
+                return {"model_version_status": [_status(number, why)]}  # seen, not loaded
             return {"model_version_status": [_status(self._version(served, name, version).number)]}
         if name != self.name or not (served.loaded or served.failed):
             raise _Failure(404, f"Could not find any versions of model {name[:100]}")
@@ -172,7 +175,7 @@ async def _bounded_body(request: Request, timeout_s: float) -> bytes:
         413, f"the request body is over {limit >> 20} MiB: send fewer images at a time"
     )
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isdigit() and (len(declared) > 12 or int(declared) > limit):  # no 5000-digit int
         raise refusal
     chunks, size = [], 0
     try:

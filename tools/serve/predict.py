@@ -75,7 +75,10 @@ def signature_and_input(request: dict[str, Any]) -> tuple[str, bool, Any]:
     Raises:
         BadRequest: for an unknown signature, or not exactly one of `instances`, `inputs`.
     """
-    signature = request.get("signature_name", "serving_default")
+    # TF Serving reads an empty name (as its metadata's model_spec gives it) as the default.
+    signature = request.get("signature_name", "")
+    if signature == "":
+        signature = "serving_default"
     if signature not in INPUTS:
         raise BadRequest(
             f"Serving signature name: {json.dumps(signature)[:100]} not found in signature def"
@@ -143,6 +146,8 @@ def _png(value: Any, data: Schema, what: str, prepare: bool) -> np.ndarray:
                 return images.pixels(image, data.channels, (data.height, data.width))
     except BadRequest:
         raise
+    except Image.UnidentifiedImageError:
+        raise BadRequest(f"{what}: not a PNG image (Pillow knows no image format in it)") from None
     except Exception as error:  # Pillow's decoders fail in many ways on hostile bytes
         said = f"{type(error).__name__}: {error}".splitlines()[0][:150]
         raise BadRequest(f"{what}: not a readable PNG image ({said})") from None

@@ -147,6 +147,9 @@ Image.new("L", (10_000, 10_000)).save(BOMB, format="PNG")  # 100 Mpx in a small 
         ("/v1/models/mnist:predict", None, 400, "predict is POST"),
         ("/v1/models/mnist/versions/9223372036854775808", None, 400, "Malformed request"),
         ("/v1/models/mnist/versions/9223372036854775807", None, 404, "Servable not found"),
+        ("/v1/models/mnist/versions/" + "9" * 5000, None, 400, "Malformed request"),
+        ("/v1/models/mnist/versions/001111111111111111111111", None, 400, "Malformed request"),
+        ("/v1/models/mnist/versions/" + "0" * 5000 + "9", None, 404, "Specific(mnist, 9)"),
         ("/v2/anything", None, 404, "Malformed request"),
         ("/v1/models/mnist/versions/-1", None, 400, "Malformed request"),
         ("/v1/models/mnist/versions/%EF%BC%91", None, 400, "Malformed request"),  # a wide 1

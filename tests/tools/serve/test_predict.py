@@ -134,7 +134,8 @@ def test_a_bad_request_is_one_line(body, said):
     ("instance", "said"),
     [
         ({"b64": "not base64!"}, "not valid base64"),
-        ({"b64": base64.b64encode(b"GIF89a not a png").decode()}, "not a readable PNG image"),
+        ({"b64": base64.b64encode(b"GIF89a not a png").decode()}, "not a PNG image (Pillow"),
+        ({"b64": base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 40).decode()}, "not a"),
         ({"b64": 7}, 'expected a PNG file as {"b64"'),
         ("iVBORw0KGgo=", 'expected a PNG file as {"b64"'),
         (_b64(Image.new("L", (8000, 8000))), "the PNG is 8000x8000; the limit is"),
@@ -144,6 +145,7 @@ def test_a_bad_png_is_one_line(instance, said):
     with pytest.raises(BadRequest) as raised:
         _images({"signature_name": "predict_png", "instances": [instance]})
     assert said in str(raised.value)
+    assert " at 0x" not in str(raised.value)  # no Python object's address for a client
 
 
 def test_probabilities_are_written_as_the_shortest_decimal_of_their_float32():
@@ -154,3 +156,11 @@ def test_probabilities_are_written_as_the_shortest_decimal_of_their_float32():
         np.array(json.loads(text)["outputs"]["probabilities"], np.float32), probabilities
     )
     assert len(text) < len(json.dumps(probabilities.astype(np.float64).tolist()))
+
+
+def test_an_empty_signature_name_is_the_default_as_tf_serving_reads_it():
+    # TF Serving's own metadata gives model_spec.signature_name "": clients send it back.
+    request = {"signature_name": "", "instances": [BLANK]}
+    assert predict.signature_and_input(request)[0] == "serving_default"
+    with pytest.raises(BadRequest, match="Serving signature name: null not found"):
+        predict.signature_and_input({"signature_name": None, "instances": [BLANK]})
