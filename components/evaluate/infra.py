@@ -5,9 +5,11 @@ it requests; here the server is mnist-serve, and its own loader (components.eval
 loads the staged version folder: the files about to be renamed to `<N>/`, not the in-memory
 model scoring used. It must load (a TFLite flatbuffer LiteRT reads, a schema that describes
 that model, a SavedModel with both signatures) and give a few test examples (the `Probe`)
-the classes scoring gave them. components.evaluate.export runs it on every push, evaluate's
-and mnist-push's alike, inside the push's temp folder: a version that fails is removed
-unrenamed, and the serving folder is as it was.
+the classes scoring gave them, on LiteRT as mnist-serve answers and through the SavedModel
+TF Serving would load (TensorFlow is loaded already where a push runs).
+components.evaluate.export runs it on every push, evaluate's and mnist-push's alike, inside
+the push's temp folder: a version that fails is removed unrenamed, and the serving folder
+is as it was.
 
 A failure is an error, not a verdict (exit status 1, one line), unlike TFX, where the model
 is recorded "not infra-blessed" and the pipeline run succeeds without a push. Here the
@@ -23,6 +25,7 @@ pass write the same reports, byte for byte, as before the check.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import traceback
 from pathlib import Path
 
@@ -30,6 +33,8 @@ import numpy as np
 
 from components.evaluate import loader, version_names
 from pipeline.errors import PipelineError, shown_path
+
+logger = logging.getLogger(__package__)
 
 PROBE_SIZE = 16
 # An example whose two likeliest classes are closer than this is left out of the probe: the
@@ -80,9 +85,16 @@ def validate(staged: Path, target: Path, probe: Probe) -> None:
     """
     number = version_names.parse(target.name)
     name = f"version {number}" if number is not None else shown_path(target)
+    if not len(probe.images):  # a model unsure of every example scoring read first
+        logger.warning(
+            "InfraValidator: no clear example to compare %s's answers on: loaded only", name
+        )
     try:
         version = loader.load_version(staged, number=number or 0)
-        answered = version.answer(probe.images)["classes"] if len(probe.images) else probe.classes
+        answers = {
+            "LiteRT (mnist-serve)": version.answer(probe.images)["classes"],
+            "the SavedModel (TF Serving)": _saved_model_classes(staged, probe.images),
+        }
     except Exception as error:  # any way a version fails to serve is the same refusal
         said = (
             str(error)
@@ -93,14 +105,26 @@ def validate(staged: Path, target: Path, probe: Probe) -> None:
             f"InfraValidator: {name} does not load; not pushed",
             evidence=f"{staged} does not serve: {said}\n{_RETRY}\n",
         ) from None
-    wrong = np.flatnonzero(answered != probe.classes)
-    if wrong.size:
-        lines = [
-            f"probe example {i}: the staged version answers class {answered[i]}, scoring gave "
-            f"{probe.classes[i]}"
-            for i in wrong
-        ]
-        raise PipelineError(
-            f"InfraValidator: {name} differs on {wrong.size} of {len(answered)}; not pushed",
-            evidence="\n".join([f"{staged} answers otherwise than scoring:", *lines, _RETRY, ""]),
-        )
+    for runtime, answered in answers.items():
+        wrong = np.flatnonzero(answered != probe.classes)
+        if wrong.size:
+            lines = [
+                f"probe example {i}: {runtime} answers class {answered[i]}, scoring gave "
+                f"{probe.classes[i]}"
+                for i in wrong
+            ]
+            raise PipelineError(
+                f"InfraValidator: {name} differs on {wrong.size} of {len(answered)}; not pushed",
+                evidence="\n".join(
+                    [f"{staged} answers otherwise than scoring:", *lines, _RETRY, ""]
+                ),
+            )
+
+
+def _saved_model_classes(staged: Path, images: np.ndarray) -> np.ndarray:
+    """The classes the staged SavedModel's `serving_default` gives `images`: what TF Serving
+    would answer, from the files it would load (variables included)."""
+    import tensorflow as tf  # loaded already where a push runs (evaluate, mnist-push)
+
+    signature = tf.saved_model.load(str(staged)).signatures["serving_default"]
+    return signature(images=tf.constant(images, tf.uint8))["classes"].numpy()

@@ -5,7 +5,7 @@ mnist-push write it) as model --model_name, speaking TF Serving's REST API (tool
 on --host:--rest_api_port, with TF Serving's flag names, so a client written for TF
 Serving works unchanged. Each version answers from its TFLite model on LiteRT
 (components.evaluate.loader): TensorFlow is never imported. A version pushed while it runs serves
-within a second; earlier ones stay addressable (tools.serve.versions). Stop it with Ctrl-C.
+within 2 s; earlier ones stay addressable (tools.serve.versions). Stop it with Ctrl-C.
 
     mnist-serve [--rest_api_port 8501] [--model_name mnist] [--model_base_path models/serving]
                 [--rest_api_timeout_in_ms 30000]

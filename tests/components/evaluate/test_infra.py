@@ -4,6 +4,7 @@ is not pushed; the serving folder is untouched; the user reads one line."""
 import csv
 import dataclasses
 import logging
+import shutil
 from pathlib import Path
 
 import keras
@@ -31,6 +32,11 @@ def _truncate_flatbuffer(staged: Path) -> None:
 def _other_schema(staged: Path) -> None:
     # PETS: 12x10x3 images of 4 classes, for a model of 28x28 digits in 10.
     schema.write_schema(staged / serving.SCHEMA, PETS)
+
+
+def _no_variables(staged: Path) -> None:
+    # LiteRT answers from model.tflite alone; TF Serving loads the SavedModel, weights and all.
+    shutil.rmtree(staged / "variables")
 
 
 @pytest.fixture
@@ -64,7 +70,9 @@ def _one_line(error: PipelineError, name: str, project: Path, monkeypatch) -> st
 
 
 @pytest.mark.parametrize(
-    "damage", [_truncate_flatbuffer, _other_schema], ids=["broken-flatbuffer", "other-schema"]
+    "damage",
+    [_truncate_flatbuffer, _other_schema, _no_variables],
+    ids=["broken-flatbuffer", "other-schema", "savedmodel-without-variables"],
 )
 def test_a_staged_version_that_does_not_load_is_not_pushed(
     tmp_path, trained_model, damaging, monkeypatch, damage
@@ -83,7 +91,11 @@ def test_a_staged_version_that_does_not_load_is_not_pushed(
     said = "InfraValidator: version 2 does not load; not pushed; all of it is in logs/evaluate.log"
     assert line == said
     story = (tmp_path / artifacts.LOGS_DIR / "evaluate.log").read_text()
-    expected = "cannot load the TFLite model" if damage is _truncate_flatbuffer else "do not go"
+    expected = {
+        _truncate_flatbuffer: "cannot load the TFLite model",
+        _other_schema: "do not go",
+        _no_variables: "variables",
+    }[damage]
     assert expected in story and "`dvc repro` (evaluate)" in story
 
 
@@ -164,3 +176,13 @@ def test_evaluate_with_a_staged_version_that_does_not_load_fails_and_keeps_its_r
     assert [p.name for p in (tmp_path / "reports").iterdir()] == ["metrics.json"]
     assert (tmp_path / "reports" / "metrics.json").read_text() == "an earlier run's\n"
     assert list((tmp_path / "serving").iterdir()) == []
+
+
+def test_a_probe_without_a_clear_example_only_loads_and_says_so(tmp_path, trained_model, caplog):
+    served = tmp_path / "serving"
+    model = keras.models.load_model(trained_model)
+    empty = infra.Probe(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+    with caplog.at_level(logging.WARNING):
+        export.push(model, served, _record(trained_model), MNIST, empty)
+    assert serving.versions(served) == [served / "1"]
+    assert "no clear example to compare version 1's answers on: loaded only" in caplog.text
