@@ -89,7 +89,7 @@ test: $(VENV)/.synced-test chromium
 
 # The page's browser test drives Debian's Chromium (tests/support/browser.py): installed here
 # when missing, with apt-get (as root, else through sudo), its output kept in a log shown
-# only if the install fails.
+# only if the install fails. It fails `make test` in CI; elsewhere the browser test skips.
 CHROMIUM ?= /usr/bin/chromium
 chromium:
 	@[ -x $(CHROMIUM) ] || { \
@@ -97,8 +97,10 @@ chromium:
 		as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); log=$$(mktemp); \
 		{ $$as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$as_root \
 			apt-get install -y -qq --no-install-recommends chromium; } >"$$log" 2>&1 \
-		&& [ -x $(CHROMIUM) ] && rm -f "$$log" || { cat "$$log" >&2; \
-		echo "cannot install chromium (above); as root: apt-get install chromium" >&2; exit 1; }; }
+		&& [ -x $(CHROMIUM) ] && rm -f "$$log" || { \
+		if [ -n "$$CI" ]; then cat "$$log" >&2; rm -f "$$log"; \
+			echo "cannot install chromium (above); as root: apt-get install chromium" >&2; exit 1; fi; \
+		rm -f "$$log"; echo "cannot install chromium (not root, no sudo?): the page's browser test will skip"; }; }
 
 lint: $(VENV)/.synced-test
 	ruff check .

@@ -70,3 +70,26 @@ def _defined_prerequisites(target: str) -> list[str]:
         if line.startswith(f"{target}:")
     )
     return line.split(":", 1)[1].split()
+
+
+def test_a_chromium_that_cannot_be_installed_fails_make_test_in_ci_only(tmp_path):
+    # apt-get failing (no network, no root, not Debian): CI fails loudly with apt's words;
+    # elsewhere one line says the page's browser test will skip (tests/support/browser.py).
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("apt-get", "sudo"):
+        (bin_dir / tool).write_text("#!/bin/sh\necho 'E: no network here' >&2\nexit 100\n")
+        (bin_dir / tool).chmod(0o755)
+    command = ["make", "--no-print-directory", "chromium", f"CHROMIUM={tmp_path / 'missing'}"]
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    in_ci = subprocess.run(command, cwd=ROOT, env={**env, "CI": "true"}, capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert in_ci.returncode != 0
+    assert (
+        "E: no network here" in in_ci.stderr and "as root: apt-get install chromium" in in_ci.stderr
+    )
+    elsewhere = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=60)  # fmt: skip
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert elsewhere.stdout.splitlines()[-1].endswith("the page's browser test will skip")
+    assert "E: no network here" not in elsewhere.stdout + elsewhere.stderr
