@@ -13,7 +13,8 @@ adds one entry TF Serving has not, `schema`: the version's schema (image shape, 
 names), so a client can name the classes it gets; a predict answer adds a header,
 X-Model-Version, the version that answered; and predict takes `?prepare=photo`, which
 prepares PNG files as mnist-predict prepares photos (the page sends it). Inference and
-JSON work run in worker threads, so a large request does not hold up the others.
+JSON work run in worker threads, so a large request's parsing does not hold up the others;
+its inference does, as each version's one interpreter answers one call at a time.
 """
 
 from __future__ import annotations
