@@ -81,10 +81,13 @@ class Project:
         self.output = result.stdout + result.stderr
         return self.output
 
-    def call(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    def call(
+        self, *args: str, cwd: Path | None = None, timeout: float = 1800
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
-            args, cwd=cwd or self.path, env=self.env, capture_output=True, text=True, timeout=1800
-        )
+            args, cwd=cwd or self.path, env=self.env, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
 
     def start(self, *args: str, log: Path) -> subprocess.Popen:
         """Starts a command in a session of its own, its output going to `log`."""
@@ -199,14 +202,17 @@ class Project:
         return _states(self.output_json("dvc", "exp", "show", "--json"))
 
     def run_queue(self, jobs: int, timeout: float = 900) -> dict[str, str]:
-        """Starts the queue's workers and waits until no experiment is queued or running.
+        """Starts the queue's workers, waits for them to end, and returns what DVC says of
+        each experiment then.
 
         DVC's workers keep the output of the `dvc queue start` that spawned them open until
         they exit, so its output goes to a file: on a pipe, the start would wait for the whole
-        queue, past this deadline. Done, its workers are given a minute to shut down as DVC's
-        do, so the next command meets no cleanup under way. A queue still busy at the deadline
-        fails the test with what DVC's workers logged, and its processes are killed, so no
-        later test meets them.
+        queue, past this deadline. The wait watches the processes in the clone (each worker,
+        the `dvc queue start` fork that spawned it, the experiments' runs) rather than asking
+        DVC while they work: `dvc exp show` takes the experiments' locks the workers take
+        too, and can hang on them (treeverse/dvc#8762). A worker ends 10 s after the queue is
+        empty. Workers still running at the deadline fail the test with what DVC and its
+        workers say, and every process in the clone is killed, so no later test meets them.
 
         Returns:
             Each experiment's state by name (`experiment_states`).
@@ -219,36 +225,35 @@ class Project:
             )  # fmt: skip
         assert started.returncode == 0, log.read_text()
         deadline = time.monotonic() + timeout
-        while True:
-            # While the queue runs, `dvc exp show` reads DVC's executor folders and run info
-            # files as DVC writes and deletes them (in place), and can fail: ask again.
-            shown = self.call("dvc", "exp", "show", "--json")
-            states = _states(json.loads(shown.stdout)) if shown.returncode == 0 else None
-            if states is not None and not {"queued", "running"} & set(states.values()):
-                self._workers_end(time.monotonic() + 60)
-                return states
+        while self._processes_in_clone():  # the workers, their spawners, their runs
             if time.monotonic() > deadline:
-                story = self._queue_story(states or shown.stderr)
+                story = self._queue_story()
                 self._kill_processes_in_clone()
-                pytest.fail(f"the queue is still busy after {timeout:.0f} s:\n{story}")
-            time.sleep(3)
+                pytest.fail(f"the queue's workers still run after {timeout:.0f} s:\n{story}")
+            time.sleep(2)
+        shown = self.call("dvc", "exp", "show", "--json", timeout=300)
+        assert shown.returncode == 0, shown.stderr
+        return _states(json.loads(shown.stdout))
 
-    def _queue_story(self, states: dict[str, str] | str) -> str:
-        """What DVC says of a stuck queue: the states (or why `dvc exp show` failed), the
-        queue's status, the ends of its workers' logs."""
-        parts = [f"states: {states}", self.call("dvc", "queue", "status").stdout]
+    def _queue_story(self) -> str:
+        """What DVC says of a stuck queue: the experiments, the queue's status, the processes
+        in the clone, the ends of the workers' logs."""
+        parts = []
+        for command in (("dvc", "exp", "show", "--json"), ("dvc", "queue", "status")):
+            try:
+                told = self.call(*command, timeout=120)
+                parts.append(f"$ {' '.join(command)}\n{told.stdout}{told.stderr}")
+            except subprocess.TimeoutExpired:
+                parts.append(f"$ {' '.join(command)}\n(no answer in 120 s)")
+        for pid in self._processes_in_clone():
+            with contextlib.suppress(OSError):
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                parts.append(f"process {pid}: {command[:300]}")
         celery = self.path / ".dvc" / "tmp" / "exps" / "celery"
         for worker_log in sorted(celery.glob("*.out")):
             tail = worker_log.read_text(errors="replace").splitlines()[-40:]
             parts.append(f"--- {worker_log.name}\n" + "\n".join(tail))
         return "\n".join(parts)
-
-    def _workers_end(self, deadline: float) -> None:
-        """Waits for the queue's workers to shut down, as DVC's do once the queue is empty
-        (after 10 s idle), so the next command meets no cleanup under way; kills any left."""
-        while self._processes_in_clone() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        self._kill_processes_in_clone()
 
     def _processes_in_clone(self) -> list[int]:
         """The processes working in this clone (DVC's queue workers and their runs)."""
