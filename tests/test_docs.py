@@ -490,7 +490,8 @@ def test_the_security_page_states_mnist_serves_limits_as_the_code_sets_them():
     import h11._connection
     import uvicorn
 
-    from tools.serve import cli, predict
+    from tests.support.records import MNIST
+    from tools.serve import app, cli, predict
 
     section = (ROOT / "docs/security.md").read_text().split("## mnist-serve\n", 1)[1]
     rows = {
@@ -504,6 +505,8 @@ def test_the_security_page_states_mnist_serves_limits_as_the_code_sets_them():
     expected = {
         "request body": f"{predict.MAX_BODY_BYTES >> 20} MiB",
         "images a request": f"{predict.MAX_INSTANCES:,}",
+        "lists in a request": f"{predict._nesting(MNIST)[0]:,} for 28x28 images",
+        "request bodies held at once": f"{app.BODY_BUDGET_BYTES >> 20} MiB",
         "a PNG's declared size": f"{side}x{side} pixels",
         "time for a request's headers": seconds,
         "time for its body": seconds,

@@ -12,19 +12,25 @@ tools.serve.deadline's). The metadata
 adds one entry TF Serving has not, `schema`: the version's schema (image shape, class
 names), so a client can name the classes it gets; a predict answer adds a header,
 X-Model-Version, the version that answered; and predict takes `?prepare=photo`, which
-prepares PNG files as mnist-predict prepares photos (the page sends it). Inference and
-JSON work run in worker threads, so a large request's parsing does not hold up the others;
-its inference does, as each version's one interpreter answers one call at a time.
+prepares PNG files as mnist-predict prepares photos (the page sends it). The event loop
+only moves bytes: requests' JSON is parsed in a thread of its own, one request at a time,
+and answered in a pool's threads, where each version's one interpreter answers one call at
+a time. Memory is bounded whatever clients send: the bodies held at once (BODY_BUDGET_BYTES),
+one request's parse, counted before it starts (predict.parsed_body).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -41,6 +47,7 @@ from tools.serve.versions import Served, Versions
 logger = logging.getLogger(__package__)
 
 VERSION_HEADER = "X-Model-Version"  # on a predict answer: TF Serving's JSON has no version
+BODY_BUDGET_BYTES = 4 * predict.MAX_BODY_BYTES  # request bodies held at once
 
 _PATH = re.compile(
     r"(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<verb>/metadata|:predict)?"
@@ -84,6 +91,12 @@ class Api:
 
     def __init__(self, name: str, versions: Versions, timeout_s: float) -> None:
         self.name, self.versions, self.timeout_s = name, versions, timeout_s
+        # Requests' JSON is parsed in one thread, one at a time: parsing holds the GIL, so a
+        # second parser would add its memory and no speed, and in one thread its memory is
+        # reused (glibc keeps what each thread frees for that thread: 16 large requests parsed
+        # in 16 threads held 3.3 GB). Inference runs in Starlette's thread pool.
+        self._parser = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="parse")
+        self._bodies = _Budget(BODY_BUDGET_BYTES)
 
     def _version(self, served: Served, name: str, version: str | None) -> Version:
         if name != self.name:
@@ -118,15 +131,19 @@ class Api:
             },
         }
 
-    def predict(
+    def _images(
         self, served: Served, name: str, version: str | None, body: bytes, prepare: bool
-    ) -> tuple[int, dict[str, Any]]:
-        """The number of the version that answers, and its answer."""
+    ) -> tuple[Version, np.ndarray, bool]:
+        """The version that answers, the request's images, and whether it is columnar."""
         found = self._version(served, name, version)
-        request = predict.parsed_body(body)
+        request = predict.parsed_body(body, found.schema)
         signature, columnar, value = predict.signature_and_input(request)
         images = predict.input_images(signature, columnar, value, found.schema, prepare)
-        return found.number, predict.response(found.answer(images), columnar)
+        return found, images, columnar
+
+    @staticmethod
+    def _answer(found: Version, images: np.ndarray, columnar: bool) -> dict[str, Any]:
+        return predict.response(found.answer(images), columnar)
 
     async def route(self, request: Request) -> Response:
         served = self.versions.served  # one set for the whole request, however versions change
@@ -139,12 +156,14 @@ class Api:
                 if request.method != "POST":
                     raise _Failure(400, "Malformed request: predict is POST")
                 prepare = _prepare(request)
-                body = await _bounded_body(request, self.timeout_s)
-                number, answer = await run_in_threadpool(
-                    self.predict, served, name, version, body, prepare
-                )
+                async with self._bodies.held(_declared(request), self.timeout_s):
+                    body = await _bounded_body(request, self.timeout_s)
+                    found, images, columnar = await asyncio.get_running_loop().run_in_executor(
+                        self._parser, self._images, served, name, version, body, prepare
+                    )
+                answer = await run_in_threadpool(self._answer, found, images, columnar)
                 response = _json(answer)
-                response.headers[VERSION_HEADER] = str(number)
+                response.headers[VERSION_HEADER] = str(found.number)
                 return response
             if request.method != "GET":
                 raise _Failure(400, f"Malformed request: {request.method} {request.url.path[:100]}")
@@ -166,6 +185,44 @@ def _prepare(request: Request) -> bool:
     if prepare not in (None, "photo"):
         raise _Failure(400, f"Malformed request: prepare={prepare[:40]!r}; the one kind is photo")
     return prepare == "photo"
+
+
+class _Budget:
+    """Bytes of request bodies held at once: a body waits for room (its declared length, or
+    the most a body may be) until the request's deadline, then is answered 503. So many
+    clients sending large bodies at once hold at most this much, not each their own."""
+
+    def __init__(self, total: int) -> None:
+        self.free = total
+        self._changed: asyncio.Condition | None = None  # made in the server's event loop
+
+    @contextlib.asynccontextmanager
+    async def held(self, size: int, timeout_s: float) -> AsyncIterator[None]:
+        self._changed = self._changed or asyncio.Condition()
+        async with self._changed:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self._changed.wait_for(lambda: self.free >= size)
+            except TimeoutError:
+                said = f"the server is busy with other requests' bodies: retry in {timeout_s:g} s"
+                raise _Failure(503, said) from None
+            self.free -= size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.free += size
+                self._changed.notify_all()
+
+
+def _declared(request: Request) -> int:
+    """The body's length as its headers declare it, or the most a body may be (chunked, or
+    declared over it: refused unread by _bounded_body, which holds none of it)."""
+    declared = request.headers.get("content-length", "")
+    limit = predict.MAX_BODY_BYTES
+    if declared.isdigit() and len(declared) <= 12 and int(declared) <= limit:
+        return int(declared)
+    return 0 if declared.isdigit() else limit
 
 
 async def _bounded_body(request: Request, timeout_s: float) -> bytes:

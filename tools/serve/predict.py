@@ -52,12 +52,32 @@ def _reject_constant(name: str) -> None:
     raise BadRequest(f"JSON Parse error: {name} is not a number JSON allows")
 
 
-def parsed_body(body: bytes) -> dict[str, Any]:
-    """The request's JSON object.
+def _nesting(data: Schema) -> tuple[int, int]:
+    """The most JSON lists and objects a request of at most MAX_INSTANCES images of the
+    schema's shape can honestly hold: an image nested as deep as it can be
+    ([height][width][channels]), each named ({"images": ...}) or a PNG ({"b64": ...})."""
+    spare = 8  # the request's own object, its list
+    lists = MAX_INSTANCES * (1 + data.height + data.height * data.width) + spare
+    return lists, MAX_INSTANCES * 2 + spare
+
+
+def parsed_body(body: bytes, data: Schema) -> dict[str, Any]:
+    """The request's JSON object, its lists and objects first counted against what images of
+    the schema's shape need: parsed, one takes 20 times its bytes (`[],` is 3 bytes, an empty
+    list 64), so a 16 MiB body of them would hold 600 MiB. Numbers and strings take at most
+    12 times theirs (`"ab",`), and one request is parsed at a time (tools.serve.app).
 
     Raises:
-        BadRequest: for a body that is not a JSON object.
+        BadRequest: for a body that is not a JSON object, or holds more than
+            MAX_INSTANCES images can.
     """
+    for token, most in zip((b"[", b"{"), _nesting(data), strict=True):
+        if body.count(token) > most:
+            raise BadRequest(
+                f"the request holds more than {MAX_INSTANCES} images of "
+                f"{schema.shape_text(data.image_shape)} can ({body.count(token):,} "
+                f"'{token.decode()}'; at most {most:,}): send fewer images at a time"
+            )
     try:
         request = json.loads(body, parse_constant=_reject_constant)
     except BadRequest:

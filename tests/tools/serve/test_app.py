@@ -1,6 +1,7 @@
 """TF Serving's REST API as mnist-serve answers it, over HTTP, from a server process of its
 own that cannot import TensorFlow (tests.support.server)."""
 
+import asyncio
 import base64
 import http.client
 import io
@@ -24,7 +25,7 @@ from tests.support import ROOT
 from tests.support.project import recipe
 from tests.support.server import serving
 from tools.predict import images as photos
-from tools.serve import predict
+from tools.serve import app, predict
 
 N = 100  # real test digits
 
@@ -194,6 +195,12 @@ Image.new("L", (10_000, 10_000)).save(BOMB, format="PNG")  # 100 Mpx in a small 
             ).encode(),
             400,
             "the PNG is 10000x10000",
+        ),
+        (  # 5.6 million empty lists (600 MiB parsed) in 16 MiB: refused unparsed
+            "/v1/models/mnist:predict",
+            b'{"instances": [' + b"[]," * (predict.MAX_BODY_BYTES // 3 - 20) + b"0]}",
+            400,
+            "send fewer images at a time",
         ),
     ],
 )
@@ -391,3 +398,25 @@ def test_the_docs_curl_example_answers_as_documented(server, digits, small_signa
         png=tf.constant([(tmp_path / "digit.png").read_bytes()])
     )
     assert row["classes"] == int(theirs["classes"].numpy()[0])
+
+
+def test_bodies_held_at_once_are_bounded_and_a_body_past_it_waits_then_is_refused():
+    async def story() -> list[str]:
+        budget, said = app._Budget(10), []
+        async with budget.held(8, timeout_s=5):
+            try:
+                async with budget.held(5, timeout_s=0.05):
+                    said.append("held past the budget")
+            except app._Failure as failure:
+                said.append(f"{failure.status} {failure}")
+            async with budget.held(2, timeout_s=0.05):  # what is left
+                said.append("held within it")
+        async with budget.held(10, timeout_s=0.05):  # all of it, once returned
+            said.append("held all")
+        return said
+
+    assert asyncio.run(story()) == [
+        "503 the server is busy with other requests' bodies: retry in 0.05 s",
+        "held within it",
+        "held all",
+    ]

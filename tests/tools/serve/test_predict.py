@@ -125,7 +125,7 @@ BLANK = [[0] * 28] * 28
 )
 def test_a_bad_request_is_one_line(body, said):
     with pytest.raises(BadRequest) as raised:
-        _images(predict.parsed_body(body))
+        _images(predict.parsed_body(body, MNIST))
     assert said in str(raised.value)
     assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
 
@@ -164,3 +164,28 @@ def test_an_empty_signature_name_is_the_default_as_tf_serving_reads_it():
     assert predict.signature_and_input(request)[0] == "serving_default"
     with pytest.raises(BadRequest, match="Serving signature name: null not found"):
         predict.signature_and_input({"signature_name": None, "instances": [BLANK]})
+
+
+@pytest.mark.parametrize("unit", [b"[],", b"{},"])
+def test_a_body_holding_more_than_the_images_can_is_refused_before_parsing(unit):
+    lists, objects = predict._nesting(MNIST)
+    most = {b"[],": lists, b"{},": objects}[unit]
+    body = b'{"instances": [' + unit * most + b"0]}"
+    with pytest.raises(BadRequest) as raised:
+        predict.parsed_body(body, MNIST)
+    said = str(raised.value)
+    assert "more than 1000 images of 28x28x1 can" in said and "send fewer images" in said
+    assert "\n" not in said and len(said) < 200
+
+
+@pytest.mark.parametrize("data", [MNIST, PETS])
+def test_the_most_a_request_may_honestly_hold_is_parsed(data):
+    """MAX_INSTANCES images, each named and nested as deep as it can be, and as many PNGs."""
+    image = np.full(data.image_shape, 255).tolist()
+    nested = {"instances": [{"images": image}] * predict.MAX_INSTANCES}
+    pngs = {
+        "signature_name": "predict_png",
+        "instances": [{"png": {"b64": "iVBORw0KGgo="}}] * predict.MAX_INSTANCES,
+    }
+    for request in (nested, pngs):
+        assert predict.parsed_body(json.dumps(request).encode(), data) == request
