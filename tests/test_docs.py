@@ -508,6 +508,7 @@ def test_the_security_page_states_mnist_serves_limits_as_the_code_sets_them():
         "lists in a request": f"{predict._nesting(MNIST)[0]:,} for 28x28 images",
         "request bodies held at once": f"{app.BODY_BUDGET_BYTES >> 20} MiB",
         "a PNG's declared size": f"{side}x{side} pixels",
+        "a request's PNGs": f"{predict.MAX_REQUEST_PIXELS:,} pixels in all",
         "time for a request's headers": seconds,
         "time for its body": seconds,
         "request headers' size": f"{h11._connection.DEFAULT_MAX_INCOMPLETE_EVENT_SIZE >> 10} KiB",

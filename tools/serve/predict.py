@@ -38,6 +38,7 @@ from tools.predict import images as photos
 MAX_BODY_BYTES = 16 * 2**20  # a request body; a larger one is refused unread
 MAX_INSTANCES = 1000  # images in one request
 MAX_PNG_PIXELS = 4096 * 4096  # a PNG's declared size, checked before it is decoded
+MAX_REQUEST_PIXELS = 4 * MAX_PNG_PIXELS  # all of a request's PNGs, each checked so
 # TF Serving's --rest_api_timeout_in_ms default: a request's headers must arrive within it
 # (of its connection's opening or the previous answer), then its body within it again.
 TIMEOUT_MS = 30_000
@@ -144,8 +145,10 @@ def _photo(image: Image.Image, data: Schema, what: str) -> np.ndarray:
         raise BadRequest(f"{what}: {error}") from None
 
 
-def _png(value: Any, data: Schema, what: str, prepare: bool) -> np.ndarray:
-    """One uint8 image of the schema's shape from `{"b64": <a PNG file in base64>}`."""
+def _png(value: Any, data: Schema, what: str, prepare: bool, room: int) -> tuple[np.ndarray, int]:
+    """One uint8 image of the schema's shape from `{"b64": <a PNG file in base64>}`, and its
+    pixels as its header declares them, which must fit in `room` (what the request's
+    earlier PNGs left of MAX_REQUEST_PIXELS)."""
     if not (isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)):
         raise BadRequest(f'{what}: expected a PNG file as {{"b64": "<base64>"}} (png is DT_STRING)')
     try:
@@ -156,14 +159,20 @@ def _png(value: Any, data: Schema, what: str, prepare: bool) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's own decompression-bomb warning
             with Image.open(io.BytesIO(encoded), formats=["PNG"]) as image:
-                if image.width * image.height > MAX_PNG_PIXELS:
+                size = image.width * image.height
+                if size > MAX_PNG_PIXELS:
                     raise BadRequest(
                         f"{what}: the PNG is {image.width}x{image.height}; the limit is "
                         f"{MAX_PNG_PIXELS:,} pixels"
                     )
+                if size > room:
+                    raise BadRequest(
+                        f"{what}: the request's PNGs hold over {MAX_REQUEST_PIXELS:,} pixels: "
+                        "send fewer or smaller images at a time"
+                    )
                 if prepare:
-                    return _photo(image, data, what)
-                return images.pixels(image, data.channels, (data.height, data.width))
+                    return _photo(image, data, what), size
+                return images.pixels(image, data.channels, (data.height, data.width)), size
     except BadRequest:
         raise
     except Image.UnidentifiedImageError:
@@ -200,9 +209,11 @@ def input_images(
         if not isinstance(value, list):
             raise BadRequest(f"'{name}' is not a list of PNG files")
         _count(len(value))
-        found = [
-            _png(_unnamed(one, name), data, f"{name}[{n}]", prepare) for n, one in enumerate(value)
-        ]
+        found, room = [], MAX_REQUEST_PIXELS
+        for n, one in enumerate(value):
+            image, size = _png(_unnamed(one, name), data, f"{name}[{n}]", prepare, room)
+            found.append(image)
+            room -= size
         return np.stack(found)
     if not columnar:
         _count(len(value))

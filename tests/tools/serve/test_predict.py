@@ -148,6 +148,18 @@ def test_a_bad_png_is_one_line(instance, said):
     assert " at 0x" not in str(raised.value)  # no Python object's address for a client
 
 
+def test_a_requests_pngs_are_bounded_in_all_by_their_headers(monkeypatch):
+    monkeypatch.setattr(predict, "MAX_REQUEST_PIXELS", 300)
+    tile = _b64(Image.new("L", (10, 10)))
+    request = {"signature_name": "predict_png", "instances": [tile] * 3}
+    assert _images(request).shape == (3, 28, 28, 1)  # 300 pixels: all the room there is
+    with pytest.raises(BadRequest) as raised:
+        _images({**request, "instances": [tile] * 3 + [_b64(Image.new("L", (1, 1)))]})
+    assert str(raised.value) == (
+        "png[3]: the request's PNGs hold over 300 pixels: send fewer or smaller images at a time"
+    )
+
+
 def test_probabilities_are_written_as_the_shortest_decimal_of_their_float32():
     probabilities = np.random.default_rng(0).random((50, 10), np.float32) ** 8
     written = predict.response({"probabilities": probabilities}, columnar=True)
