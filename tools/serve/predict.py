@@ -111,10 +111,21 @@ def signature_and_input(request: dict[str, Any]) -> tuple[str, bool, Any]:
 
 
 def _unnamed(value: Any, name: str) -> Any:
-    """A value given as `{name: value}` (a named input), or as itself."""
-    if isinstance(value, dict) and set(value) == {name}:
+    """A value given as `{name: value}` (a named input), or as itself (a PNG's `{"b64": ...}`
+    among them).
+
+    Raises:
+        BadRequest: for an object naming other inputs, in TF Serving's words.
+    """
+    if not isinstance(value, dict) or set(value) == {"b64"}:
+        return value
+    if set(value) == {name}:
         return value[name]
-    return value
+    aliases = ", ".join(sorted(str(key)[:40] for key in value)[:5]) or "(none)"
+    raise BadRequest(
+        f"input tensor alias not found in signature: {aliases}. Inputs expected to be in the "
+        f"set {{{name}}}."
+    )
 
 
 def _pixels(value: Any, data: Schema, what: str) -> np.ndarray:

@@ -121,6 +121,18 @@ BLANK = [[0] * 28] * 28
         (json.dumps({"instances": [[["a"] * 28] * 28]}).encode(), "expected integers"),
         (json.dumps({"instances": [[BLANK, BLANK]]}).encode(), "other than one image"),
         (json.dumps({"instances": {"images": BLANK}}).encode(), "'instances' is not a list"),
+        (
+            json.dumps({"inputs": {"pixels": BLANK}}).encode(),
+            "input tensor alias not found in signature: pixels. Inputs expected to be in the set "
+            "{images}.",
+        ),
+        (json.dumps({"instances": [{}]}).encode(), "alias not found in signature: (none)."),
+        (
+            json.dumps(
+                {"signature_name": "predict_png", "instances": [{"image": {"b64": ""}}]}
+            ).encode(),
+            "alias not found in signature: image. Inputs expected to be in the set {png}.",
+        ),
     ],
 )
 def test_a_bad_request_is_one_line(body, said):
