@@ -16,6 +16,7 @@ import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -70,15 +71,32 @@ def reading(path: Path, *, follow_links: bool = True) -> Iterator[Image.Image]:
     Raises:
         PipelineError: for a missing, special, empty, oversized, unreadable or non-image file.
     """
-    fd = _opened(path, follow_links)
+    with open(_opened(path, follow_links), "rb") as file, decoding(file) as image:
+        yield image
+
+
+@contextlib.contextmanager
+def decoding(
+    file: BinaryIO, formats: tuple[str, ...] = FORMATS, max_pixels: int = MAX_PIXELS
+) -> Iterator[Image.Image]:
+    """An image in `file` (of bytes already bounded), opened by its header with one of
+    `formats` and at most `max_pixels` declared; decode it inside the block. Any failure,
+    there or here, is one PipelineError saying what went wrong.
+
+    Raises:
+        PipelineError: for bytes that are not a readable image of `formats` within the bounds.
+    """
     try:
         # Pillow warns of huge images (ours is a lower limit, and says so) and of damage it
         # reads past (corrupt EXIF, say): the file's one line is this function's to say.
-        with warnings.catch_warnings(), open(fd, "rb") as file:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(file, formats=FORMATS) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise PipelineError(f"the image is {image.width}x{image.height}; too large")
+            with Image.open(file, formats=formats) as image:
+                if image.width * image.height > max_pixels:
+                    raise PipelineError(
+                        f"the image is {image.width}x{image.height}; the limit is "
+                        f"{max_pixels:,} pixels"
+                    )
                 if not image.width or not image.height:
                     raise PipelineError(f"the image is {image.width}x{image.height}: empty")
                 yield image
@@ -87,9 +105,9 @@ def reading(path: Path, *, follow_links: bool = True) -> Iterator[Image.Image]:
     except Image.DecompressionBombError:
         raise PipelineError("the image is too large (over Pillow's pixel limit)") from None
     except Image.UnidentifiedImageError:
-        raise PipelineError(f"not an image: its bytes are none of {', '.join(FORMATS)}") from None
+        raise PipelineError(f"not an image: its bytes are none of {', '.join(formats)}") from None
     except Exception as error:  # Pillow's decoders fail in many ways on hostile files
-        kinds = ", ".join(FORMATS)
+        kinds = ", ".join(formats)
         raise PipelineError(f"not a readable {kinds} image ({_said(error)})") from None
 
 

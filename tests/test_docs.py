@@ -369,7 +369,9 @@ REFUSALS: dict[str, Callable[[Path], str]] = {
     "not a readable PNG, JPEG, ... image (...)": _image_file(_cut_png),
     "the file is empty": _image_file(lambda path: path.write_bytes(b"")),
     "the file is 80 MiB; the limit is 50 MiB": _image_file(_sparse_file(80 << 20)),
-    "the image is 9000x9000; too large": _image_file(_blank_image((9000, 9000))),
+    "the image is 9000x9000; the limit is 50,000,000 pixels": _image_file(
+        _blank_image((9000, 9000))
+    ),
     "the image is too large (over Pillow's pixel limit)": _image_file(
         _blank_image((20_000, 20_000))
     ),

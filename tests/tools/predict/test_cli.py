@@ -103,7 +103,7 @@ def test_cli_classifies_good_files_and_names_each_bad_one(tmp_path, serving_dir,
     assert rows["good.png"]["label"] == str(digits[1][0])
     assert "not an image: its bytes are none of PNG, JPEG, BMP" in rows["notes.png"]["error"]
     assert rows["empty.bmp"]["error"] == "the file is empty"
-    assert "too large" in rows["huge.png"]["error"]
+    assert rows["huge.png"]["error"] == "the image is 8000x8000; the limit is 50,000,000 pixels"
     assert "ink" in rows["sparse.png"]["error"]
 
 

@@ -194,7 +194,7 @@ Image.new("L", (10_000, 10_000)).save(BOMB, format="PNG")  # 100 Mpx in a small 
                 }
             ).encode(),
             400,
-            "the PNG is 10000x10000",
+            "the image is 10000x10000; the limit is 16,777,216 pixels",
         ),
         (  # 5.6 million empty lists (600 MiB parsed) in 16 MiB: refused unparsed
             "/v1/models/mnist:predict",
