@@ -24,6 +24,7 @@ from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
 from components.train.stage import Paths as TrainPaths
 from pipeline import schema, stats
+from pipeline.params import NO_EXCLUDE
 from pipeline.stats import SplitStats
 from tests.support import ROOT
 from tests.support.cluster import HOST, free_port
@@ -36,7 +37,9 @@ from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A project-like folder: default params, and an `out` holding a previous output."""
-    shutil.copy(ROOT / "params.yaml", tmp_path / "p.yaml")
+    params = (ROOT / "params.yaml").read_text()  # its exclude file, the project's own
+    exclude = f"exclude: {NO_EXCLUDE}"
+    (tmp_path / "p.yaml").write_text(params.replace(exclude, f"exclude: {ROOT / NO_EXCLUDE}"))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "previous.txt").write_text("the last good output")
     return tmp_path

@@ -62,7 +62,13 @@ class Shared:
     keys: list[bytes]
 
 
-Finding = Unreadable | WrongSize | Source | Written | Duplicates | Shared
+@dataclasses.dataclass(frozen=True)
+class Named:
+    split: str
+    names: list[str]  # of preprocess.exclude's file that examples of one batch answer to
+
+
+Finding = Unreadable | WrongSize | Source | Written | Duplicates | Shared | Named
 
 
 class SplitStatsFn(beam.CombineFn):
@@ -214,7 +220,11 @@ def make_outcome(
         max_class_drift=limits.max_class_drift,
         max_pixel_mean_drift=limits.max_pixel_mean_drift,
     )
-    return Outcome(split_stats, anomalies)
+    named: dict[str, set[str]] = {}
+    for finding in findings:
+        if isinstance(finding, Named):
+            named.setdefault(finding.split, set()).update(finding.names)
+    return Outcome(split_stats, anomalies, {split: sorted(n) for split, n in named.items()})
 
 
 class CheckSplits(beam.PTransform):
