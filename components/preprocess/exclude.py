@@ -36,26 +36,27 @@ _PARAM = "preprocess.exclude"
 
 @dataclasses.dataclass(frozen=True)
 class Exclusions:
-    """The examples an exclude file names: each record key it may mean, to its name there."""
+    """The examples an exclude file names: each record key it may mean, to its names there
+    (a folder image named by its key and by its file name has two)."""
 
     file: str = ""  # as the params name it, for messages
-    keys: dict[bytes, str] = dataclasses.field(default_factory=dict)
+    keys: dict[bytes, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def names(self) -> set[str]:
-        return set(self.keys.values())
+        return {name for names in self.keys.values() for name in names}
 
 
 NOTHING = Exclusions()
 
 
-def named_keys(names: list[str]) -> dict[bytes, str]:
-    """Each record key a name may mean (the key itself, or a folder file's key), to the name."""
-    keys = {}
+def named_keys(names: list[str]) -> dict[bytes, tuple[str, ...]]:
+    """Each record key a name may mean (the key itself, or a folder file's key), to the
+    names that mean it."""
+    keys: dict[bytes, tuple[str, ...]] = {}
     for name in names:
-        keys[schema.file_key(name.encode())] = name
-    for name in names:  # a name that is a key as it is wins over another's file key
-        keys[name.encode()] = name
+        for key in (name.encode(), schema.file_key(name.encode())):
+            keys[key] = (*keys.get(key, ()), name)
     return keys
 
 
@@ -112,13 +113,15 @@ def read_exclusions(path: str) -> Exclusions:
     return Exclusions(os.fspath(path), named_keys(list(dict.fromkeys(names))))
 
 
-def find_named(batch: codec.Examples, split: str, keys: dict[bytes, str]) -> Iterator:
+def find_named(
+    batch: codec.Examples, split: str, keys: dict[bytes, tuple[str, ...]]
+) -> Iterator[checks.Named]:
     """A `Named` finding of the names the batch's examples answer to, if any."""
-    if names := sorted({keys[key] for key in batch.keys.tolist() if key in keys}):
+    if names := sorted({name for key in batch.keys.tolist() for name in keys.get(key, ())}):
         yield checks.Named(split, names)
 
 
-def drop_named(batch: codec.Examples, keys: dict[bytes, str]) -> codec.Examples:
+def drop_named(batch: codec.Examples, keys: dict[bytes, tuple[str, ...]]) -> codec.Examples:
     """The batch without the examples `keys` names."""
     return batch.take(np.array([key not in keys for key in batch.keys.tolist()], bool))
 
@@ -127,7 +130,7 @@ class ExcludeFromTrain(beam.PTransform):
     """{split: batches} -> ({split: batches} with train's named examples dropped, `Named`
     findings of every split: what the launcher reports, and the names that match none)."""
 
-    def __init__(self, keys: dict[bytes, str]):
+    def __init__(self, keys: dict[bytes, tuple[str, ...]]):
         super().__init__()
         self.keys = keys
 

@@ -143,7 +143,7 @@ def build(
     limits: ValidateParams,
     shards: dict[str, int],
     data: schema.Schema,
-    excluded: dict[bytes, str] | None = None,
+    excluded: dict[bytes, tuple[str, ...]] | None = None,
 ) -> None:
     """Adds the preprocess steps to `p`: raw TFRecords to processed ones, stats and checks,
     all following the dataset's schema `data`.

@@ -44,8 +44,16 @@ def test_lines_name_keys_and_folder_files(tmp_path):
     )
     found = exclude.read_exclusions(_file(tmp_path, text))
     assert found.names == {"train-00042", "train-00007", "train/cat/0001.png"}
-    assert found.keys[b"train-00042"] == "train-00042"
-    assert found.keys[FOLDER_KEY] == "train/cat/0001.png"  # the file's record key
+    assert found.keys[b"train-00042"] == ("train-00042",)
+    assert found.keys[FOLDER_KEY] == ("train/cat/0001.png",)  # the file's record key
+
+
+def test_an_example_named_twice_answers_to_both_names():
+    keys = exclude.named_keys(["train/cat/0001.png", FOLDER_KEY.decode()])
+    batch = codec.Examples(np.array([FOLDER_KEY], object), np.zeros((1, 28, 28, 1)), np.zeros(1))
+    (found,) = exclude.find_named(batch, "train", keys)
+    assert found == checks.Named("train", sorted(["train/cat/0001.png", FOLDER_KEY.decode()]))
+    assert len(exclude.drop_named(batch, keys).keys) == 0
 
 
 def test_the_audits_json_names_its_keys_else_its_files(tmp_path):
