@@ -224,7 +224,8 @@ def make_outcome(
     for finding in findings:
         if isinstance(finding, Named):
             named.setdefault(finding.split, set()).update(finding.names)
-    return Outcome(split_stats, anomalies, {split: sorted(n) for split, n in named.items()})
+    in_order = {split: sorted(named[split]) for split in schema.PROCESSED_SPLITS if split in named}
+    return Outcome(split_stats, anomalies, in_order)
 
 
 class CheckSplits(beam.PTransform):

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import logging
 from pathlib import Path
 
 import apache_beam as beam
@@ -8,7 +9,7 @@ import pytest
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from components.preprocess import checks, exclude, transforms
+from components.preprocess import checks, exclude, stage, transforms
 from components.preprocess.keys import is_validation
 from components.preprocess.stage import Paths, preprocess
 from pipeline import codec, schema, stats
@@ -170,6 +171,13 @@ def _keys(out: Path, split: str) -> list[bytes]:
     return read_split(out, split, schema.PROCESSED_DTYPE)[schema.KEY].tolist()
 
 
+def _same_files(first: Path, second: Path, prefix: str = "") -> None:
+    names = sorted(p.name for p in first.iterdir() if p.name.startswith(prefix))
+    assert names and names == sorted(p.name for p in second.iterdir() if p.name.startswith(prefix))
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
 def _params(**changes) -> object:
     return dataclasses.replace(default_params().preprocess, **changes)
 
@@ -203,8 +211,7 @@ def test_excluded_examples_leave_train_with_their_copies_only(
     assert set(_keys(whole, schema.TRAIN)) - set(_keys(out, schema.TRAIN)) == gone
     assert set(_keys(out, schema.TRAIN)) < set(_keys(whole, schema.TRAIN))
     for split in (schema.VALIDATION, schema.TEST):  # never filtered: the same bytes
-        names = sorted(p.name for p in out.iterdir() if p.name.startswith(split))
-        assert names and all((out / n).read_bytes() == (whole / n).read_bytes() for n in names)
+        _same_files(out, whole, prefix=split)
     written, before = stats.read_stats(out), stats.read_stats(whole)
     assert written[schema.TRAIN].examples == before[schema.TRAIN].examples - 30
     assert written[schema.TRAIN].records == 2 * written[schema.TRAIN].examples
@@ -217,10 +224,7 @@ def test_naming_only_held_out_examples_changes_no_byte(
     out = tmp_path / "out"
     exclusions = _named(tmp_path, *held, "test-00000")
     preprocess(_paths(small_raw_dir, mnist_schema, out), _params(), LOOSE_LIMITS, exclusions)
-    names = sorted(p.name for p in small_processed_dir.iterdir())
-    assert names == sorted(p.name for p in out.iterdir())
-    for name in names:
-        assert (out / name).read_bytes() == (small_processed_dir / name).read_bytes(), name
+    _same_files(out, small_processed_dir)
 
 
 def test_a_name_of_no_example_fails_before_the_output_is_replaced(
@@ -253,10 +257,7 @@ def test_dask_excludes_the_same_examples(tmp_path, monkeypatch, small_raw_dir, m
         two = _paths(small_raw_dir, mnist_schema, tmp_path / "two")
         result = preprocess(two, dask, LOOSE_LIMITS, exclusions)
     assert result.named == {schema.TRAIN: 5, schema.VALIDATION: 2}
-    names = sorted(p.name for p in (tmp_path / "one").iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "two").iterdir())
-    for name in names:
-        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    _same_files(tmp_path / "one", tmp_path / "two")
 
 
 def test_build_adds_no_step_when_nothing_is_excluded(tmp_path, mnist_schema):
@@ -276,3 +277,14 @@ def test_build_adds_no_step_when_nothing_is_excluded(tmp_path, mnist_schema):
 
     assert "Exclude" not in labels({})
     assert "Exclude" in labels(exclude.named_keys(["train-00001"]))
+
+
+def test_the_log_counts_the_excluded_and_the_kept(caplog):
+    with caplog.at_level(logging.INFO, logger="components.preprocess"):
+        stage._log_excluded("data/drop.txt", {"train": 3, "validation": 1, "test": 2}, copies=2)
+        stage._log_excluded("data/drop.txt", {"train": 1}, copies=0)
+    assert caplog.messages == [
+        "excluded 3 training examples named in data/drop.txt, with their 6 augmented copies",
+        "kept 1 in validation, 2 in test named in data/drop.txt: only training is filtered",
+        "excluded 1 training examples named in data/drop.txt",
+    ]
