@@ -17,6 +17,8 @@ pytestmark = pytest.mark.e2e
 def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
     project = new_project(tmp_path_factory, mirror_dir)
     assert project.stages_run("dvc", "repro") == ALL_STAGES
+    project.run("git", "add", "-A")  # the lock: an experiment starts from what is committed
+    project.run("git", "commit", "-q", "-m", "repro")
     return project
 
 
