@@ -16,7 +16,16 @@ from pipeline import codec, schema, stats
 from pipeline.errors import PipelineError
 from pipeline.params import NO_EXCLUDE
 from tests.support import ROOT, cluster
-from tests.support.records import LOOSE_LIMITS, MNIST, default_params, random_examples, read_split
+from tests.support.records import (
+    LOOSE_LIMITS,
+    MNIST,
+    PETS,
+    default_params,
+    random_examples,
+    read_split,
+    schema_file,
+    write_records,
+)
 
 FOLDER_KEY = schema.file_key(b"train/cat/0001.png")
 
@@ -167,8 +176,8 @@ def _paths(raw: Path, schema_path: Path, out: Path) -> Paths:
     return Paths(raw=str(raw), schema=str(schema_path), out=str(out))
 
 
-def _keys(out: Path, split: str) -> list[bytes]:
-    return read_split(out, split, schema.PROCESSED_DTYPE)[schema.KEY].tolist()
+def _keys(out: Path, split: str, data: schema.Schema = MNIST) -> list[bytes]:
+    return read_split(out, split, schema.PROCESSED_DTYPE, data)[schema.KEY].tolist()
 
 
 def _same_files(first: Path, second: Path, prefix: str = "") -> None:
@@ -288,3 +297,23 @@ def test_the_log_counts_the_excluded_and_the_kept(caplog):
         "kept 1 in validation, 2 in test named in data/drop.txt: only training is filtered",
         "excluded 1 training examples named in data/drop.txt",
     ]
+
+
+def test_a_folder_datasets_images_are_named_by_file_or_key(tmp_path):
+    raw = tmp_path / "raw"
+    for split, n in ((schema.TRAIN, 300), (schema.TEST, 40)):
+        _, images, labels = random_examples(PETS, split, n)  # classes in turn: 0 is a cat
+        paths = [f"{split}/{PETS.classes[y]}/{i:04d}.png".encode() for i, y in enumerate(labels)]
+        write_records(raw, split, [schema.file_key(p) for p in paths], images, labels)
+    files = [b"train/cat/0000.png", b"train/cat/0004.png", b"train/dog/0001.png"]
+    names = [files[0].decode(), files[1].decode(), schema.file_key(files[2]).decode()]
+    out = tmp_path / "out"
+    paths = _paths(raw, schema_file(tmp_path, PETS), out)
+    result = preprocess(paths, _params(), LOOSE_LIMITS, _named(tmp_path, *names))
+    assert sum(result.named.values()) == 3
+    keys = {s: set(_keys(out, s, PETS)) for s in (schema.TRAIN, schema.VALIDATION)}
+    named = {schema.file_key(file) for file in files}
+    assert not named & keys[schema.TRAIN]
+    assert len(keys[schema.TRAIN]) + len(keys[schema.VALIDATION]) == 300 - len(
+        named - keys[schema.VALIDATION]
+    )
