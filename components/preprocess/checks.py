@@ -66,6 +66,7 @@ class Shared:
 class Named:
     split: str
     names: list[str]  # of preprocess.exclude's file that examples of one batch answer to
+    examples: int  # of the batch that answer to them
 
 
 Finding = Unreadable | WrongSize | Source | Written | Duplicates | Shared | Named
@@ -221,11 +222,14 @@ def make_outcome(
         max_pixel_mean_drift=limits.max_pixel_mean_drift,
     )
     named: dict[str, set[str]] = {}
+    examples: dict[str, int] = {}
     for finding in findings:
         if isinstance(finding, Named):
             named.setdefault(finding.split, set()).update(finding.names)
-    in_order = {split: sorted(named[split]) for split in schema.PROCESSED_SPLITS if split in named}
-    return Outcome(split_stats, anomalies, in_order)
+            examples[finding.split] = examples.get(finding.split, 0) + finding.examples
+    order = [split for split in schema.PROCESSED_SPLITS if split in named]
+    in_order = {split: sorted(named[split]) for split in order}
+    return Outcome(split_stats, anomalies, in_order, {split: examples[split] for split in order})
 
 
 class CheckSplits(beam.PTransform):

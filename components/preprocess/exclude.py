@@ -117,8 +117,9 @@ def find_named(
     batch: codec.Examples, split: str, keys: dict[bytes, tuple[str, ...]]
 ) -> Iterator[checks.Named]:
     """A `Named` finding of the names the batch's examples answer to, if any."""
-    if names := sorted({name for key in batch.keys.tolist() for name in keys.get(key, ())}):
-        yield checks.Named(split, names)
+    named = [keys[key] for key in batch.keys.tolist() if key in keys]
+    if named:
+        yield checks.Named(split, sorted({name for names in named for name in names}), len(named))
 
 
 def drop_named(batch: codec.Examples, keys: dict[bytes, tuple[str, ...]]) -> codec.Examples:

@@ -55,7 +55,7 @@ class Preprocessed:
 
     stats: dict[str, SplitStats]
     seconds: float  # the Beam pipeline's wall time
-    named: dict[str, int] = dataclasses.field(default_factory=dict)  # excluded, per split
+    named: dict[str, int] = dataclasses.field(default_factory=dict)  # examples, per split
 
     @property
     def records(self) -> int:
@@ -129,8 +129,7 @@ def preprocess(
         validate.fail_on_anomalies(
             "preprocess", paths.raw, outcome.anomalies, report=paths.anomalies
         )
-    named = {split: len(names) for split, names in outcome.named.items()}
-    return Preprocessed(outcome.stats, seconds, named)
+    return Preprocessed(outcome.stats, seconds, outcome.named_examples)
 
 
 def main(argv: list[str] | None = None) -> None:

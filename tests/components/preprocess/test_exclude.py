@@ -62,7 +62,7 @@ def test_an_example_named_twice_answers_to_both_names():
     keys = exclude.named_keys(["train/cat/0001.png", FOLDER_KEY.decode()])
     batch = codec.Examples(np.array([FOLDER_KEY], object), np.zeros((1, 28, 28, 1)), np.zeros(1))
     (found,) = exclude.find_named(batch, "train", keys)
-    assert found == checks.Named("train", sorted(["train/cat/0001.png", FOLDER_KEY.decode()]))
+    assert found == checks.Named("train", sorted(["train/cat/0001.png", FOLDER_KEY.decode()]), 1)
     assert len(exclude.drop_named(batch, keys).keys) == 0
 
 
@@ -120,7 +120,7 @@ def test_drop_named_drops_only_the_named():
         b"train-00004",
     ]
     assert list(exclude.find_named(batch, "train", keys)) == [
-        checks.Named("train", ["train-00001", "train-00003"])
+        checks.Named("train", ["train-00001", "train-00003"], 2)
     ]
     assert list(exclude.find_named(batch, "test", exclude.named_keys(["nope"]))) == []
 
@@ -159,10 +159,10 @@ def test_exclude_from_train_filters_train_and_reports_every_split():
             named,
             equal_to(
                 [
-                    checks.Named("train", ["train-00002"]),
-                    checks.Named("train", ["train-00011"]),
-                    checks.Named("validation", ["train-00021"]),
-                    checks.Named("test", ["test-00001"]),
+                    checks.Named("train", ["train-00002"], 1),
+                    checks.Named("train", ["train-00011"], 1),
+                    checks.Named("validation", ["train-00021"], 1),
+                    checks.Named("test", ["test-00001"], 1),
                 ]
             ),
             label="named",
@@ -307,10 +307,11 @@ def test_a_folder_datasets_images_are_named_by_file_or_key(tmp_path):
         write_records(raw, split, [schema.file_key(p) for p in paths], images, labels)
     files = [b"train/cat/0000.png", b"train/cat/0004.png", b"train/dog/0001.png"]
     names = [files[0].decode(), files[1].decode(), schema.file_key(files[2]).decode()]
+    names.append(schema.file_key(files[0]).decode())  # one image by file and by key: one
     out = tmp_path / "out"
     paths = _paths(raw, schema_file(tmp_path, PETS), out)
     result = preprocess(paths, _params(), LOOSE_LIMITS, _named(tmp_path, *names))
-    assert sum(result.named.values()) == 3
+    assert sum(result.named.values()) == 3  # examples, not names
     keys = {s: set(_keys(out, s, PETS)) for s in (schema.TRAIN, schema.VALIDATION)}
     named = {schema.file_key(file) for file in files}
     assert not named & keys[schema.TRAIN]
