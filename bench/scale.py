@@ -37,7 +37,7 @@ from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
 from components.train.stage import Paths as TrainPaths
 from pipeline import schema, stats
-from pipeline.params import load_params
+from pipeline.params import NO_EXCLUDE, load_params
 from tools.table import markdown
 
 # At 32x, every stage's peak RSS and preprocess's and train's time per training example
@@ -62,6 +62,7 @@ STAGE_PATHS = {  # in a scratch folder of the bench's
 def _params(work: Path, copies: int, name: str, **preprocess: object) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["preprocess"].update(augment_copies=copies, **preprocess)
+    params["preprocess"]["exclude"] = str(ROOT / NO_EXCLUDE)  # `work` has none
     path = work / name
     path.write_text(yaml.safe_dump(params))
     return path

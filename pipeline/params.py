@@ -33,6 +33,7 @@ FOLDER = "folder"  # a folder of labelled images: data.folder
 # `dvc add` to take it, so the default is a placeholder beside it (docs/own-data.md).
 NO_FOLDER = "data/no-folder"
 IMAGES_FOLDER = "data/images"  # where docs/own-data.md puts one's own images
+NO_EXCLUDE = "data/exclude.txt"  # preprocess.exclude's default: a file that names no example
 DATASETS = (*TFDS_DATASETS, FOLDER)
 AS_FOUND, MOST_COMMON = "as_found", "most_common"  # data.image_size, besides [height, width]
 REFUSE, SKIP = "refuse", "skip"  # data.bad_files
@@ -98,6 +99,8 @@ class PreprocessParams(_Section):
         "auto or an integer from 1 to 10000", Literal["auto"] | within(int, gt=0, le=10_000)
     )
     augment_copies: _integer(0, MAX_AUGMENT_COPIES)
+    # A file, so that thousands of keys stay out of params.yaml; dvc.yaml makes it a dependency.
+    exclude: _said("a file path", str, min_length=1)
     runner: _said("a Beam runner name", str, min_length=1)
     beam_args: _said("a list of --flag strings", list[str])
     worker_start_timeout: _integer(1, 86_400)  # seconds: a day at most

@@ -21,6 +21,7 @@ mnist-predict read it from there, as TFX's components read SchemaGen's artifact.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,18 @@ PROCESSED_SPLITS = (TRAIN, VALIDATION, TEST)
 def example_key(split: str, index: int) -> bytes:
     """The stable key of the `index`-th example of a source split, as ingest writes it."""
     return f"{split}-{index:05d}".encode()
+
+
+def file_key(path: bytes) -> bytes:
+    """The record key of a folder dataset's image file at `path` below the folder: a hash of
+    the path, then the path (b"5d41402a:train/cat/0001.png").
+
+    Preprocess orders each shard by key; by path, the examples would come out class by
+    class, and a shuffle buffer smaller than the split (train.buffer_size) could not mix
+    them (MNIST as a folder of PNG files trained to 0.954 against 0.976). By the hash they
+    come out mixed, in an order that depends on the paths alone, as tfds writes a
+    dataset's examples in an order by hash of their keys."""
+    return hashlib.blake2b(path, digest_size=4).hexdigest().encode() + b":" + path
 
 
 def copy_key(key: bytes, copy: int) -> bytes:

@@ -24,19 +24,22 @@ from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
 from components.train.stage import Paths as TrainPaths
 from pipeline import schema, stats
+from pipeline.params import NO_EXCLUDE
 from pipeline.stats import SplitStats
 from tests.support import ROOT
 from tests.support.cluster import HOST, free_port
 from tests.support.damage import MIRROR_DAMAGE
 from tests.support.fuzz import ALIAS_BOMB
 from tests.support.records import MNIST, PETS, raw_examples, write_records
-from tests.support.stages import assert_fails_cleanly, run_stage, snapshot
+from tests.support.stages import assert_fails_cleanly, run_stage, snapshot, temps_left
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A project-like folder: default params, and an `out` holding a previous output."""
-    shutil.copy(ROOT / "params.yaml", tmp_path / "p.yaml")
+    params = (ROOT / "params.yaml").read_text()  # its exclude file, the project's own
+    exclude = f"exclude: {NO_EXCLUDE}"
+    (tmp_path / "p.yaml").write_text(params.replace(exclude, f"exclude: {ROOT / NO_EXCLUDE}"))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "previous.txt").write_text("the last good output")
     return tmp_path
@@ -323,6 +326,30 @@ def test_a_validation_split_too_small_names_the_param_that_sizes_it(workdir, mni
     said = "validation: the split is empty (preprocess.validation_fraction 1e-09 decides its size)"
     assert_fails_cleanly(result, said)
     assert (workdir / "out" / "previous.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("lines", "said"),
+    [
+        ("train-00001\ntrain-99999\n", "preprocess.exclude: 1 match no example ('train-99999')"),
+        (None, "preprocess.exclude gone.txt not found; create it, or name another file"),
+    ],
+    ids=["no_such_key", "no_such_file"],
+)
+def test_an_exclude_file_naming_no_example_fails_preprocess(
+    workdir, mnist, mnist_schema, lines, said
+):
+    _set_params(workdir, "preprocess", "exclude", "gone.txt" if lines is None else "drop.txt")
+    if lines is not None:
+        (workdir / "drop.txt").write_text(lines)
+    write_records(workdir / "raw", schema.TRAIN, *_raw(mnist, schema.TRAIN, 500))
+    write_records(workdir / "raw", schema.TEST, *_raw(mnist, schema.TEST, 200))
+    before = snapshot(workdir / "out")
+    paths = PreprocessPaths(raw="raw", schema=str(mnist_schema), out="out")
+    result = run_stage("preprocess", paths, cwd=workdir)
+    assert_fails_cleanly(result, said)
+    assert snapshot(workdir / "out") == before
+    assert not temps_left(workdir)
 
 
 # ---- the schema ingest wrote, which every later stage reads ----

@@ -338,7 +338,7 @@ REFUSALS: dict[str, Callable[[Path], str]] = {
     "no Dask scheduler answers at --dask_client_address=...": lambda folder: _beam(
         "DaskRunner", f"--dask_client_address=tcp://{_nothing_at()}"
     )(folder),
-    "params: params.yaml sets 'epochs' twice (lines 25 and 26); keep one": _params(
+    "params: params.yaml sets 'epochs' twice (lines 26 and 27); keep one": _params(
         _edited(_EPOCHS, _EPOCHS + "  epochs: 10\n")
     ),
     "params: params.yaml holds a value YAML cannot build ('month must be in 1..12'); fix or "

@@ -18,6 +18,7 @@ from components.evaluate.stage import Paths as EvaluatePaths
 from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
 from components.train.stage import Paths as TrainPaths
+from pipeline.params import NO_EXCLUDE
 from tests.support import ROOT
 from tests.support.stages import assert_fails_cleanly, run_stage, snapshot, temps_left
 
@@ -63,6 +64,7 @@ def _full_disk(tmp_path, stage, mirror_dir, inputs) -> tuple:
     # Small slices drift by chance; a model of 1,800 digits must still be pushed.
     params["validate"] = {"max_class_drift": 1.0, "max_pixel_mean_drift": 1.0}
     params["evaluate"]["min_accuracy"] = 0.0
+    params["preprocess"]["exclude"] = str(ROOT / NO_EXCLUDE)  # the project's own
     (tmp_path / "p.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "model.keras").write_text("the last good output")

@@ -62,7 +62,14 @@ class Shared:
     keys: list[bytes]
 
 
-Finding = Unreadable | WrongSize | Source | Written | Duplicates | Shared
+@dataclasses.dataclass(frozen=True)
+class Named:
+    split: str
+    names: list[str]  # of preprocess.exclude's file that examples of one batch answer to
+    examples: int  # of the batch that answer to them
+
+
+Finding = Unreadable | WrongSize | Source | Written | Duplicates | Shared | Named
 
 
 class SplitStatsFn(beam.CombineFn):
@@ -214,7 +221,15 @@ def make_outcome(
         max_class_drift=limits.max_class_drift,
         max_pixel_mean_drift=limits.max_pixel_mean_drift,
     )
-    return Outcome(split_stats, anomalies)
+    named: dict[str, set[str]] = {}
+    examples: dict[str, int] = {}
+    for finding in findings:
+        if isinstance(finding, Named):
+            named.setdefault(finding.split, set()).update(finding.names)
+            examples[finding.split] = examples.get(finding.split, 0) + finding.examples
+    order = [split for split in schema.PROCESSED_SPLITS if split in named]
+    in_order = {split: sorted(named[split]) for split in order}
+    return Outcome(split_stats, anomalies, in_order, {split: examples[split] for split in order})
 
 
 class CheckSplits(beam.PTransform):

@@ -21,10 +21,14 @@ STARTED_FILE = ".started"  # left by the first worker to read: the launcher's si
 
 @dataclasses.dataclass(frozen=True)
 class Outcome(Record):
-    """What the pipeline tells the launcher: the statistics and every anomaly found."""
+    """What the pipeline tells the launcher: the statistics, every anomaly found, and per
+    split the names of preprocess.exclude's file that its examples answer to, and how many
+    examples answer to them."""
 
     stats: dict[str, SplitStats]
     anomalies: list[str]
+    named: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    named_examples: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Preprocess's Beam pipeline: its transforms, and `build`, which wires them together.
 
 Raw TFRecords are read as batches of examples (`ReadRaw`), train is split into train and
-validation by a seeded hash of each key (`SplitValidation`), each split is written as
-scaled shards with train's augmented copies (components.preprocess.shards), and every
-record is checked on the way (components.preprocess.checks). Elements are batches of
-examples processed with numpy; all file I/O goes through Beam's FileSystems.
+validation by a seeded hash of each key (`SplitValidation`), the examples
+preprocess.exclude names leave train (components.preprocess.exclude), each split is
+written as scaled shards with train's augmented copies (components.preprocess.shards),
+and every record is checked on the way (components.preprocess.checks). Elements are
+batches of examples processed with numpy; all file I/O goes through Beam's FileSystems.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 
 from components.preprocess import checks, protocol
+from components.preprocess.exclude import ExcludeFromTrain
 from components.preprocess.keys import is_validation
 from components.preprocess.shards import ShardSpec, WriteSplit
 from pipeline import codec, scan, schema, tfrecord
@@ -141,12 +143,21 @@ def build(
     limits: ValidateParams,
     shards: dict[str, int],
     data: schema.Schema,
+    excluded: dict[bytes, tuple[str, ...]] | None = None,
 ) -> None:
     """Adds the preprocess steps to `p`: raw TFRecords to processed ones, stats and checks,
-    all following the dataset's schema `data`."""
+    all following the dataset's schema `data`.
+
+    Args:
+        excluded: the record keys preprocess.exclude's file names (exclude.Exclusions.keys),
+            left out of train; none: no step looks for them.
+    """
     started = protocol.StartMark(out_dir)
     raw, read_findings = p | "ReadRaw" >> ReadRaw(raw_dir, started, data)
     splits = raw | SplitValidation(validation_fraction=params.validation_fraction, seed=params.seed)
+    if excluded:
+        splits, named = splits | "Exclude" >> ExcludeFromTrain(excluded)
+        read_findings = [*read_findings, named]
     written = []
     for split, batches in splits.items():
         copies = params.augment_copies if split == schema.TRAIN else 0

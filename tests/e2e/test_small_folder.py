@@ -22,6 +22,7 @@ from components.ingest.stage import Paths as IngestPaths
 from components.preprocess.stage import Paths as PreprocessPaths
 from components.train.stage import Paths as TrainPaths
 from pipeline import artifacts
+from pipeline.params import NO_EXCLUDE
 from pipeline.reports import HeadlineMetrics
 from tests.support import ROOT
 from tests.support.stages import run_stage
@@ -35,6 +36,7 @@ def test_the_small_folder_recipe_learns_shapes(tmp_path: Path):
     shapes_folder(tmp_path / "shapes", SEED)
     shutil.copy(ROOT / "params.yaml", tmp_path / "p.yaml")
     data = ["data.dataset=folder", f"data.folder={tmp_path / 'shapes'}"]
+    data.append(f"preprocess.exclude={ROOT / NO_EXCLUDE}")  # tmp_path has no exclude file
     apply_overrides(tmp_path / "p.yaml", [*data, *recipe_settings()])
     stages = {
         "ingest": IngestPaths(out="raw", schema="schema.json"),

@@ -226,6 +226,7 @@ _ALLOWED = {  # each key's words, with a value it refuses
     "preprocess.seed": (-1, "an integer from 0 to 4294967295"),
     "preprocess.num_shards": ("many", "auto or an integer from 1 to 10000"),
     "preprocess.augment_copies": (101, "an integer from 0 to 100"),
+    "preprocess.exclude": ("", "a file path"),
     "preprocess.runner": ("", "a Beam runner name"),
     "preprocess.beam_args": ("--x", "a list of --flag strings"),
     "preprocess.worker_start_timeout": (0, "an integer from 1 to 86400"),
