@@ -71,6 +71,9 @@ class Project:
             "SHELL": "/bin/sh",
             # The width the project's lines must fit (DVC's own are its business).
             "COLUMNS": str(logs.WIDTH),
+            # No report sent home after each DVC command: its sender, a process in the clone,
+            # would wait on a network the tests do not have.
+            "DVC_NO_ANALYTICS": "1",
         }
         self.output = ""  # what the last command run printed, stdout then stderr
 
