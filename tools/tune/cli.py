@@ -8,10 +8,12 @@ ranked by the last epoch's validation accuracy; test accuracy is reported for th
 trial only, never used to choose, and no trial pushes a model. The study lives in Optuna's
 SQLite storage under tune/, so running mnist-tune again resumes it, adding trials up to
 `--trials`; a trial that fails (DVC's parallel runs can lose one) is recorded as failed with
-its reason and the study goes on.
+its reason and the study goes on. With `--storage` (or MNIST_TUNE_STORAGE) the study lives in
+a PostgreSQL database instead, which mnist-tune in several clones shares (docs/tuning.md).
 
     mnist-tune --trials 20 --jobs 2      # run (or resume) the study tune.yaml names
     mnist-tune --report                  # its best trials and plots, running nothing
+    MNIST_TUNE_STORAGE=postgresql://tune@db.example/tune mnist-tune --trials 40   # on each machine
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pipeline.errors import PipelineError
 from tools.inputs import unseen_folder
 from tools.tune import report
 from tools.tune.space import SPACE_FILE, load_space
+from tools.tune.storage import STORAGE_ENV, shared
 from tools.tune.study import existing_study, run_study
 
 logger = logging.getLogger(__package__)
@@ -38,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="trials at a time (default: 2)")
     parser.add_argument(
         "--space", default=SPACE_FILE, help=f"the search space file (default: {SPACE_FILE})"
+    )
+    parser.add_argument(
+        "--storage",
+        help="a PostgreSQL URL, for a study that mnist-tune in several clones shares "
+        f"(default: ${STORAGE_ENV}, else tune/studies.db)",
     )
     args = parser.parse_args(argv)
     return boundary.guarded(
@@ -53,12 +61,13 @@ def _tune(args: argparse.Namespace, root: Path) -> int:
     if (args.trials is not None and args.trials < 1) or args.jobs < 1:
         raise PipelineError("mnist-tune: --trials and --jobs must be at least 1")
     spec = load_space(args.space)
+    storage = shared(args.storage)
     if args.report:
-        print(report.render(existing_study(spec, root), spec, root))
+        print(report.render(existing_study(spec, root, storage), spec, root))
         return 0
     if said := unseen_folder(root):  # every trial would fail on DVC's own line
         raise PipelineError(said)  # the log line's prefix names the tool
-    run = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
+    run = run_study(spec, total=args.trials, jobs=args.jobs, root=root, storage=storage)
     print(report.render(run.study, spec, root))
     if run.failed:
         logger.error(

@@ -77,6 +77,7 @@ def plot(study: Any, spec: TuneSpec, root: Path) -> list[Path]:
             warnings.filterwarnings("ignore", "Target and region quantiles", UserWarning)
             axes = draw(study)
         path = root / "tune" / f"{spec.study}-{kind}.png"
+        path.parent.mkdir(exist_ok=True)  # a clone that reports a shared study may have none
         axes.figure.tight_layout()
         axes.figure.savefig(path, dpi=100)
         pyplot.close(axes.figure)
