@@ -80,8 +80,9 @@ def running() -> Iterator[Postgres]:
                      f"--pwfile={password}", "-E", "UTF8", "--locale=C")  # fmt: skip
         port = free_port()
         options = f"-h {HOST} -p {port} -k {socket_dir} -c fsync=off"
-        _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                     str(folder / "server.log"), "-w", "-t", str(_START_TIMEOUT_S), "start")  # fmt: skip
+        log = str(folder / "server.log")
+        _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", log,
+                     "-w", "-t", str(_START_TIMEOUT_S), "start")  # fmt: skip
         pid = int((data / "postmaster.pid").read_text().split()[0])
         server = Postgres(port)
         env = {**os.environ, "PGPASSWORD": PASSWORD}

@@ -90,29 +90,48 @@ def open_rdb(storage: Shared) -> Any:
             tables of another Optuna version; the database untouched.
     """
     import optuna
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import DBAPIError
 
-    engine = {"pool_pre_ping": True, "connect_args": {"connect_timeout": _CONNECT_TIMEOUT}}
     with warnings.catch_warnings():
         # Heartbeats and their retry are marked experimental in Optuna: a notice, not news.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
-        try:
-            return optuna.storages.RDBStorage(
-                storage.url,
-                engine_kwargs=engine,
-                heartbeat_interval=storage.heartbeat,
-                grace_period=storage.grace,
-                heartbeat_stale_trial_callback=retry,
-            )
-        except SQLAlchemyError as error:
-            raise _unreachable(storage, error) from None
-        except RuntimeError as error:  # Optuna's check of its tables' schema
-            logger.debug("%s", error)
-            raise PipelineError(
-                f"mnist-tune: the database at {storage.where} holds another Optuna version's "
-                "tables; use another database"
-            ) from None
+        for attempt in range(2):
+            try:
+                return _rdb(storage)
+            except DBAPIError as error:
+                # Two workers making a new database's tables at once: one of them fails on
+                # the other's, which are there by now.
+                if attempt == 0 and not isinstance(error, _unreachable_errors()):
+                    logger.debug("tables made meanwhile: %s", error)
+                    continue
+                raise _unreachable(storage, error) from None
+            except RuntimeError as error:  # Optuna's check of its tables' schema
+                logger.debug("%s", error)
+                raise PipelineError(
+                    f"mnist-tune: the database at {storage.where} holds another Optuna "
+                    "version's tables; use another database"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+def _unreachable_errors() -> tuple[type, ...]:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return (OperationalError, InterfaceError)
+
+
+def _rdb(storage: Shared) -> Any:
+    import optuna
+
+    engine = {"pool_pre_ping": True, "connect_args": {"connect_timeout": _CONNECT_TIMEOUT}}
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
+    return optuna.storages.RDBStorage(
+        storage.url,
+        engine_kwargs=engine,
+        heartbeat_interval=storage.heartbeat,
+        grace_period=storage.grace,
+        heartbeat_stale_trial_callback=retry,
+    )
 
 
 def _unreachable(storage: Shared, error: Exception) -> PipelineError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,10 @@ def _start(
     study: Any, spec: TuneSpec, trials: Trials, pool: ThreadPoolExecutor, beats: Any
 ) -> tuple:
     study.sampler = sampler(spec, len(study.get_trials(deepcopy=False)))
-    trial = study.ask()
+    with warnings.catch_warnings():
+        # Optuna's note that heartbeats go with `optimize`: here they beat from a thread.
+        warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+        trial = study.ask()
     if beats is not None:  # shared: others ask meanwhile, so seed by the number it got
         shared.claim(study._storage, trial, beats.worker)
         beats.add(trial)
