@@ -27,7 +27,7 @@ from pipeline.errors import PipelineError
 from tools.inputs import unseen_folder
 from tools.tune import report
 from tools.tune.space import SPACE_FILE, load_space
-from tools.tune.storage import STORAGE_ENV, shared
+from tools.tune.storage import GRACE, MIN_GRACE, STORAGE_ENV, shared
 from tools.tune.study import existing_study, run_study
 
 logger = logging.getLogger(__package__)
@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL URL, for a study that mnist-tune in several clones shares "
         f"(default: ${STORAGE_ENV}, else tune/studies.db)",
     )
+    parser.add_argument(
+        "--grace",
+        type=int,
+        default=GRACE,
+        help="a shared study's seconds without a heartbeat before a worker counts as dead, its "
+        f"trial failed and retried (default: {GRACE})",
+    )
     args = parser.parse_args(argv)
     return boundary.guarded(
         lambda: _tune(args, Path.cwd()),
@@ -60,15 +67,18 @@ def _tune(args: argparse.Namespace, root: Path) -> int:
     """Runs (or resumes) the study, or reports it; the exit status."""
     if (args.trials is not None and args.trials < 1) or args.jobs < 1:
         raise PipelineError("mnist-tune: --trials and --jobs must be at least 1")
+    if args.grace < MIN_GRACE:
+        raise PipelineError(f"mnist-tune: --grace must be at least {MIN_GRACE} seconds")
     spec = load_space(args.space)
-    storage = shared(args.storage)
+    storage = shared(args.storage, args.grace)
+    pull_from = "origin" if storage is not None else None  # where shared trials are pushed
     if args.report:
-        print(report.render(existing_study(spec, root, storage), spec, root))
+        print(report.render(existing_study(spec, root, storage), spec, root, pull_from))
         return 0
     if said := unseen_folder(root):  # every trial would fail on DVC's own line
         raise PipelineError(said)  # the log line's prefix names the tool
     run = run_study(spec, total=args.trials, jobs=args.jobs, root=root, storage=storage)
-    print(report.render(run.study, spec, root))
+    print(report.render(run.study, spec, root, pull_from))
     if run.failed:
         logger.error(
             "%d of this run's trials failed (listed above); run again to replace them", run.failed

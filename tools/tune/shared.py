@@ -97,6 +97,12 @@ def check_stamp(study: Any, ours: dict[str, Any]) -> None:
     )
 
 
+def git_remote(root: Path, name: str = "origin") -> str | None:
+    """The git remote a shared study's trials are pushed to, if the clone has it."""
+    found = subprocess.run(["git", "remote", "get-url", name], cwd=root, capture_output=True)
+    return name if found.returncode == 0 else None
+
+
 def worker_id(root: Path) -> str:
     """This worker: the machine and the clone (one mnist-tune runs in a clone at a time)."""
     return f"{socket.gethostname()}:{root.resolve()}"

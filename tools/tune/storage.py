@@ -28,8 +28,10 @@ logger = logging.getLogger(__package__)
 STORAGE_ENV = "MNIST_TUNE_STORAGE"
 DRIVER = "postgresql+psycopg"
 _READ_AS_PSYCOPG = ("postgresql", "postgres")  # libpq's schemes
-HEARTBEAT = 10  # seconds between a running trial's heartbeats
-GRACE = 60  # seconds without one before a trial counts as its worker's death
+GRACE = 60  # seconds without a heartbeat before a trial counts as its worker's death
+MIN_GRACE = 3
+BEATS_PER_GRACE = 6  # heartbeats a trial's worker sends in a grace period
+HEARTBEAT = GRACE // BEATS_PER_GRACE  # seconds between a running trial's heartbeats
 RETRIES = 1  # times a stale trial's params are run again
 _CONNECT_TIMEOUT = 10  # seconds: an unreachable host is one line, not a hang
 _REFUSED_WORDS = ("password authentication failed", "no password supplied")
@@ -49,9 +51,10 @@ class Shared:
         return _where(self.url)
 
 
-def shared(given: str | None) -> Shared | None:
-    """The shared storage `--storage` (`given`) or MNIST_TUNE_STORAGE names; None for the
-    default, the SQLite file under tune/.
+def shared(given: str | None, grace: int = GRACE) -> Shared | None:
+    """The shared storage `--storage` (`given`) or MNIST_TUNE_STORAGE names, its trials
+    stale after `grace` seconds without a heartbeat; None for the default, the SQLite file
+    under tune/.
 
     Raises:
         PipelineError: for a URL that is not PostgreSQL's, or names a driver not installed.
@@ -60,10 +63,11 @@ def shared(given: str | None) -> Shared | None:
     if url is None:
         return None
     scheme, sep, rest = url.partition("://")
+    beats = {"heartbeat": max(1, grace // BEATS_PER_GRACE), "grace": grace}
     if sep and scheme in _READ_AS_PSYCOPG:
-        return Shared(f"{DRIVER}://{rest}")
+        return Shared(f"{DRIVER}://{rest}", **beats)
     if sep and scheme == DRIVER:
-        return Shared(url)
+        return Shared(url, **beats)
     raise PipelineError(
         f"mnist-tune: storage {shown(scheme + sep, 30)} is not PostgreSQL's; give "
         "postgresql://user@host:port/database, or none for tune/"

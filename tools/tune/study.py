@@ -256,10 +256,13 @@ def run_study(
     with outputs.exclusive_lock(_storage(root)) as lock:
         # The trials hold the lock too: if this process is killed, it stays held until
         # the last of them has ended (they get SIGTERM as it dies: tools.tune.as_trial).
-        trials = Trials(root, held=(lock.fileno(),))
         if storage is None:
+            trials = Trials(root, held=(lock.fileno(),))
             return _run_study(spec, _Quota(total), jobs, trials, None)
         run = Run(_study(spec, root, storage))
+        if (remote := shared.git_remote(root)) is None:
+            logger.warning("no git remote 'origin': this clone's trials stay here, unpushed")
+        trials = Trials(root, held=(lock.fileno(),), push_to=remote)
         beats = shared.Heartbeats(run.study._storage, storage.heartbeat, shared.worker_id(root))
         with beats:
             return _run_study(spec, shared.SharedQuota(storage, total), jobs, trials, beats, run)
