@@ -216,5 +216,7 @@ class SharedQuota:
         complete, running = _counts(study)
         return self._started < self.total and complete < self.total and running > 0
 
-    def progress(self, run: Any, seconds: float) -> str:
-        return f"{_counts(run.study)[0]}/{self.total} complete in the study, {seconds:.0f} s"
+    def progress(self, run: Any, seconds: float, completes: bool) -> str:
+        """Said as a trial ends, before it is told: counted if it `completes`."""
+        complete = _counts(run.study)[0] + completes
+        return f"{complete}/{self.total} complete in the study, {seconds:.0f} s"

@@ -289,7 +289,7 @@ class _Quota:
     def waits(self, study: Any) -> bool:
         return False
 
-    def progress(self, run: Run, seconds: float) -> str:
+    def progress(self, run: Run, seconds: float, completes: bool) -> str:
         return f"{run.completed + run.failed}/{self.planned} done, {seconds:.0f} s"
 
 
@@ -319,7 +319,8 @@ def _run_study(
                     trial = running.pop(future)
                     if beats is not None:
                         beats.remove(trial)
-                    progress = quota.progress(run, time.perf_counter() - started)
+                    seconds = time.perf_counter() - started
+                    progress = quota.progress(run, seconds, not isinstance(result, str))
                     _finish(run.study, trial, result, progress)
         except KeyboardInterrupt:
             trials.stop()
