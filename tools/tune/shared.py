@@ -129,6 +129,21 @@ def fail_own_left_running(study: Any, worker: str) -> list[int]:
     return [trial.number for trial in own]
 
 
+def still_running(study: Any, trial: Any) -> bool:
+    """Whether this worker's `trial` is still running in the study, as it ends here: a
+    worker whose heartbeats were held up past the grace period (a stalled machine or
+    network) finds its trial failed by another, and retried. Said, and left as it is."""
+    import optuna
+
+    if study._storage.get_trial(trial._trial_id).state == optuna.trial.TrialState.RUNNING:
+        return True
+    logger.warning(
+        "trial %d was failed meanwhile: no heartbeat reached the study in time (see --grace)",
+        trial.number,
+    )
+    return False
+
+
 def fail_stale(study: Any) -> None:
     """Fails other workers' trials whose heartbeats stopped; each is retried (storage)."""
     import optuna

@@ -321,7 +321,8 @@ def _run_study(
                         beats.remove(trial)
                     seconds = time.perf_counter() - started
                     progress = quota.progress(run, seconds, not isinstance(result, str))
-                    _finish(run.study, trial, result, progress)
+                    if beats is None or shared.still_running(run.study, trial):
+                        _finish(run.study, trial, result, progress)
         except KeyboardInterrupt:
             trials.stop()
             _record_interrupted(run.study, running)

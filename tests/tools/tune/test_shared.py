@@ -1,6 +1,7 @@
 """mnist-tune's shared study on a real PostgreSQL: workers in clones of one project, their
 trials played by fakes that score the learning rate without DVC."""
 
+import dataclasses
 import os
 import subprocess
 import threading
@@ -49,9 +50,10 @@ def clones(tmp_path):
 
 @pytest.fixture
 def database(postgres, request) -> Shared:
-    """A database of its own for the test; heartbeats every second, stale after two."""
+    """A database of its own for the test; heartbeats every second, stale after a minute
+    (tests of a stale trial make it two seconds)."""
     url = create_database(postgres, f"study_{next(_databases)}_{os.getpid()}")
-    return Shared(url.replace("postgresql://", "postgresql+psycopg://"), heartbeat=1, grace=2)
+    return Shared(url.replace("postgresql://", "postgresql+psycopg://"), heartbeat=1, grace=60)
 
 
 def _fake_trials(monkeypatch, during=lambda name, params: None) -> list[dict]:
@@ -70,6 +72,13 @@ def _load(database: Shared):
     from tools.tune.storage import open_rdb
 
     return optuna.load_study(study_name=SPEC.study, storage=open_rdb(database))
+
+
+def _one_trial_run(root, database: Shared, monkeypatch) -> optuna.Study:
+    """The study after a worker in `root` ran one (fake) trial."""
+    _fake_trials(monkeypatch)
+    study.run_study(SPEC, total=1, jobs=1, root=root, storage=database)
+    return _load(database)
 
 
 def _states(database: Shared) -> list[str]:
@@ -115,9 +124,7 @@ def test_another_workers_running_trial_is_never_failed_this_clones_own_is(
     clones, database, monkeypatch
 ):
     first, second = clones
-    _fake_trials(monkeypatch)
-    study.run_study(SPEC, total=1, jobs=1, root=first, storage=database)
-    left = _load(database)
+    left = _one_trial_run(first, database, monkeypatch)
     mine = left.ask()  # what a run in this clone that was killed leaves
     shared.claim(left._storage, mine, shared.worker_id(second))
     theirs = left.ask()  # a live worker's, in the other clone, beating
@@ -148,7 +155,8 @@ def test_a_trial_whose_worker_stopped_beating_is_failed_and_its_params_retried(
     params = {d.key: d.suggest(trial) for d in SPEC.space}
     shared.claim(dead._storage, trial, "a worker killed -9")  # one beat, then none
     ran[:] = []
-    run = study.run_study(SPEC, total=2, jobs=1, root=second, storage=database)
+    quick = dataclasses.replace(database, grace=2)
+    run = study.run_study(SPEC, total=2, jobs=1, root=second, storage=quick)
     assert run.completed == 1 and ran == [params]  # retried; the finished trial not replayed
     assert ran != finished
     trials = _load(database).get_trials(deepcopy=False)
@@ -161,10 +169,7 @@ def test_a_clone_at_another_commit_or_with_another_space_is_refused_the_study_un
     clones, database, monkeypatch
 ):
     first, second = clones
-    _fake_trials(monkeypatch)
-    study.run_study(SPEC, total=1, jobs=1, root=first, storage=database)
-    before = _load(database)
-    stamp = before.user_attrs
+    stamp = _one_trial_run(first, database, monkeypatch).user_attrs
 
     other_space = TuneSpec(SPEC.study, 2, SPEC.space)
     with pytest.raises(PipelineError, match=r"searches another space than this tune\.yaml"):
@@ -178,10 +183,23 @@ def test_a_clone_at_another_commit_or_with_another_space_is_refused_the_study_un
 
 def test_a_study_of_another_mnist_tune_is_refused(clones, database, monkeypatch):
     first, _ = clones
-    _fake_trials(monkeypatch)
-    study.run_study(SPEC, total=1, jobs=1, root=first, storage=database)
-    made = _load(database)
+    made = _one_trial_run(first, database, monkeypatch)
     made.set_user_attr("mnist_tune", {**made.user_attrs["mnist_tune"], "notes": 0})
     with pytest.raises(PipelineError, match="was made by another mnist-tune"):
         study.run_study(SPEC, total=2, jobs=1, root=first, storage=database)
     assert _states(database) == ["COMPLETE"]
+
+
+def test_a_trial_failed_meanwhile_by_another_worker_is_said_and_left_failed(
+    clones, database, monkeypatch, caplog
+):
+    # Its worker lived, but its heartbeats were held up past the grace: another failed it.
+    def during(name, params):
+        [running] = _load(database).get_trials(states=[optuna.trial.TrialState.RUNNING])
+        _load(database).tell(running.number, state=optuna.trial.TrialState.FAIL)
+
+    _fake_trials(monkeypatch, during=during)
+    with caplog.at_level("WARNING", logger=shared.logger.name):
+        run = study.run_study(SPEC, total=1, jobs=1, root=clones[0], storage=database)
+    assert run.completed == 1 and _states(database) == ["FAIL"]
+    assert "trial 0 was failed meanwhile: no heartbeat reached the study in time" in caplog.text
