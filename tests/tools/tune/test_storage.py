@@ -57,3 +57,10 @@ def test_wrong_credentials_and_a_missing_database_are_one_line_each(postgres, mo
     # The right ones reach the database: there is just no study in it yet.
     line = _said(monkeypatch, capsys, "--storage", url)
     assert "no study 'mlp' at 127.0.0.1" in line and "run mnist-tune --trials N first" in line
+
+
+def test_a_grace_too_short_for_a_heartbeat_is_refused(monkeypatch, capsys):
+    line = _said(monkeypatch, capsys, "--grace", "2")
+    assert f"mnist-tune: --grace must be at least {storage.MIN_GRACE} seconds" in line
+    assert storage.shared("postgresql://h/db", grace=storage.MIN_GRACE).heartbeat == 1
+    assert storage.shared("postgresql://h/db").heartbeat == storage.HEARTBEAT < storage.GRACE
