@@ -92,6 +92,8 @@ def running() -> Iterator[Postgres]:
                      env=env)  # fmt: skip
         yield server
     finally:
+        if pid is None and (data / "postmaster.pid").is_file():  # a start that timed out
+            pid = int((data / "postmaster.pid").read_text().split()[0])
         if pid is not None:
             with contextlib.suppress(subprocess.SubprocessError):
                 _as_postgres(str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
