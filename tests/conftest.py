@@ -21,6 +21,7 @@ from components.ingest import mirror
 from pipeline import schema
 from tests.support import ROOT
 from tests.support.once import built_once
+from tests.support.postgres import postgres  # noqa: F401 (a session fixture, by its name)
 from tests.support.records import (
     LOOSE_LIMITS,
     MNIST,

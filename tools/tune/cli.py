@@ -8,10 +8,12 @@ ranked by the last epoch's validation accuracy; test accuracy is reported for th
 trial only, never used to choose, and no trial pushes a model. The study lives in Optuna's
 SQLite storage under tune/, so running mnist-tune again resumes it, adding trials up to
 `--trials`; a trial that fails (DVC's parallel runs can lose one) is recorded as failed with
-its reason and the study goes on.
+its reason and the study goes on. With `--storage` (or MNIST_TUNE_STORAGE) the study lives in
+a PostgreSQL database instead, which mnist-tune in several clones shares (docs/tuning.md).
 
     mnist-tune --trials 20 --jobs 2      # run (or resume) the study tune.yaml names
     mnist-tune --report                  # its best trials and plots, running nothing
+    MNIST_TUNE_STORAGE=postgresql://tune@db.example/tune mnist-tune --trials 40   # on each machine
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pipeline.errors import PipelineError
 from tools.inputs import unseen_folder
 from tools.tune import report
 from tools.tune.space import SPACE_FILE, load_space
+from tools.tune.storage import GRACE, MIN_GRACE, STORAGE_ENV, shared
 from tools.tune.study import existing_study, run_study
 
 logger = logging.getLogger(__package__)
@@ -39,6 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--space", default=SPACE_FILE, help=f"the search space file (default: {SPACE_FILE})"
     )
+    parser.add_argument(
+        "--storage",
+        help="a PostgreSQL URL, for a study that mnist-tune in several clones shares "
+        f"(default: ${STORAGE_ENV}, else tune/studies.db)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=int,
+        default=GRACE,
+        help="a shared study's seconds without a heartbeat before a worker counts as dead, its "
+        f"trial failed and retried (default: {GRACE})",
+    )
     args = parser.parse_args(argv)
     return boundary.guarded(
         lambda: _tune(args, Path.cwd()),
@@ -52,14 +67,18 @@ def _tune(args: argparse.Namespace, root: Path) -> int:
     """Runs (or resumes) the study, or reports it; the exit status."""
     if (args.trials is not None and args.trials < 1) or args.jobs < 1:
         raise PipelineError("mnist-tune: --trials and --jobs must be at least 1")
+    if args.grace < MIN_GRACE:
+        raise PipelineError(f"mnist-tune: --grace must be at least {MIN_GRACE} seconds")
     spec = load_space(args.space)
+    storage = shared(args.storage, args.grace)
+    pull_from = "origin" if storage is not None else None  # where shared trials are pushed
     if args.report:
-        print(report.render(existing_study(spec, root), spec, root))
+        print(report.render(existing_study(spec, root, storage), spec, root, pull_from))
         return 0
     if said := unseen_folder(root):  # every trial would fail on DVC's own line
         raise PipelineError(said)  # the log line's prefix names the tool
-    run = run_study(spec, total=args.trials, jobs=args.jobs, root=root)
-    print(report.render(run.study, spec, root))
+    run = run_study(spec, total=args.trials, jobs=args.jobs, root=root, storage=storage)
+    print(report.render(run.study, spec, root, pull_from))
     if run.failed:
         logger.error(
             "%d of this run's trials failed (listed above); run again to replace them", run.failed

@@ -15,9 +15,10 @@ from tools.tune.study import TrialNotes
 TOP = 5  # trials in the table
 
 
-def render(study: Any, spec: TuneSpec, root: Path) -> str:
+def render(study: Any, spec: TuneSpec, root: Path, pull_from: str | None = None) -> str:
     """The study's best trials by validation accuracy, the best's test accuracy, the
-    command to promote it, and where the plots are."""
+    command to promote it (a shared study's: from the git remote `pull_from`, wherever it
+    ran), and where the plots are."""
     import optuna
 
     trials = study.get_trials(deepcopy=False)
@@ -46,7 +47,8 @@ def render(study: Any, spec: TuneSpec, root: Path) -> str:
         f"best: {name}, test accuracy {best.test_accuracy:.4f} "
         "(reported for the best only; trials are ranked on validation)"
     )
-    lines.append(f"promote it: dvc exp apply {name} && dvc exp run -S evaluate.push=true")
+    pull = f"dvc exp pull {pull_from} {name} && " if pull_from else ""
+    lines.append(f"promote it: {pull}dvc exp apply {name} && dvc exp run -S evaluate.push=true")
     lines += [f"plots: {path}" for path in plot(study, spec, root)]
     return "\n".join(line[:WIDTH] for line in lines)
 
@@ -77,6 +79,7 @@ def plot(study: Any, spec: TuneSpec, root: Path) -> list[Path]:
             warnings.filterwarnings("ignore", "Target and region quantiles", UserWarning)
             axes = draw(study)
         path = root / "tune" / f"{spec.study}-{kind}.png"
+        path.parent.mkdir(exist_ok=True)  # a clone that reports a shared study may have none
         axes.figure.tight_layout()
         axes.figure.savefig(path, dpi=100)
         pyplot.close(axes.figure)

@@ -50,15 +50,26 @@ class TrialResult:
 class Trials:
     """Trials as DVC experiments: started as processes, read back from their git commits."""
 
-    def __init__(self, root: Path, grace: float = STOP_GRACE, held: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        root: Path,
+        grace: float = STOP_GRACE,
+        held: tuple[int, ...] = (),
+        push_to: str | None = None,
+    ):
         """
         Args:
             held: descriptors of locks the run holds, which each trial holds too, so they
                 stay held until the last trial has ended, even if mnist-tune is killed.
+            push_to: the git remote each finished trial's experiment is pushed to (`dvc
+                exp push`, its data to the DVC remote), for other clones to pull; None: kept
+                here.
         """
         self.root = root
         self.grace = grace
         self.held = held
+        self.push_to = push_to
+        self._pushing = threading.Lock()
         self.running: dict[str, subprocess.Popen] = {}
         self._stopped = False
         self._lock = threading.Lock()
@@ -91,7 +102,22 @@ class Trials:
             self.running.pop(name, None)
         if process.returncode != 0:
             return _last_error(output) or f"dvc exp run exited {process.returncode}"
-        return experiment_result(self.root, name)
+        result = experiment_result(self.root, name)
+        if self.push_to is not None and not isinstance(result, str):
+            self._push(name, self.push_to)
+        return result
+
+    def _push(self, name: str, remote: str) -> None:
+        """Pushes the experiment called `name` to the git remote and its data to the DVC
+        remote; one push at a time, as each takes DVC's lock on the project. A push that
+        fails is said, and leaves the trial as it is: `dvc exp push` can send it later."""
+        with self._pushing:
+            pushed = subprocess.run(
+                ["dvc", "exp", "push", remote, name], cwd=self.root, capture_output=True, text=True
+            )
+        if pushed.returncode != 0:
+            why = _last_error(pushed.stdout + pushed.stderr) or f"exited {pushed.returncode}"
+            logger.warning("trial %s not pushed to %s: %s", name, remote, why[:60])
 
     def stop(self) -> None:
         """Stops every trial still running, and starts none after: SIGINT to each one's

@@ -35,6 +35,9 @@ def test_trials_are_ranked_on_validation_never_on_test(tmp_path):
     assert max(map(len, rendered.splitlines())) <= 120
     assert (tmp_path / "tune" / "s-history.png").is_file()
     assert (tmp_path / "tune" / "s-importance.png").is_file()
+    # A shared study's best may have run in another clone: pulled from where it was pushed.
+    shared = report.render(study, spec, tmp_path, pull_from="origin")
+    assert "promote it: dvc exp pull origin s-000 && dvc exp apply s-000 && dvc exp run" in shared
 
 
 def test_a_trial_noted_in_another_layout_is_refused_in_one_line(tmp_path):
