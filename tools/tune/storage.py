@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 import warnings
 from typing import Any
 
@@ -34,6 +35,7 @@ BEATS_PER_GRACE = 6  # heartbeats a trial's worker sends in a grace period
 HEARTBEAT = GRACE // BEATS_PER_GRACE  # seconds between a running trial's heartbeats
 RETRIES = 1  # times a stale trial's params are run again
 _CONNECT_TIMEOUT = 10  # seconds: an unreachable host is one line, not a hang
+_ATTEMPTS = 5  # to open the storage while another worker makes its tables (2.5 s in all)
 _REFUSED_WORDS = ("password authentication failed", "no password supplied")
 
 
@@ -99,14 +101,17 @@ def open_rdb(storage: Shared) -> Any:
     with warnings.catch_warnings():
         # Heartbeats and their retry are marked experimental in Optuna: a notice, not news.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        for attempt in range(2):
+        for attempt in range(_ATTEMPTS):
             try:
                 return _rdb(storage)
             except DBAPIError as error:
                 # Two workers making a new database's tables at once: one of them fails on
-                # the other's, which are there by now.
-                if attempt == 0 and not isinstance(error, _unreachable_errors()):
+                # the other's (a duplicate alembic_version type, say), which are there once
+                # the other's transaction ends.
+                last = attempt == _ATTEMPTS - 1
+                if not last and not isinstance(error, _unreachable_errors()):
                     logger.debug("tables made meanwhile: %s", error)
+                    time.sleep(0.25 * (attempt + 1))
                     continue
                 raise _unreachable(storage, error) from None
             except RuntimeError as error:  # Optuna's check of its tables' schema
@@ -126,8 +131,11 @@ def _unreachable_errors() -> tuple[type, ...]:
 
 def _rdb(storage: Shared) -> Any:
     import optuna
+    from sqlalchemy.pool import NullPool
 
-    engine = {"pool_pre_ping": True, "connect_args": {"connect_timeout": _CONNECT_TIMEOUT}}
+    # A connection for each of the storage's few calls, closed after it: no pool to keep
+    # alive across a network's blips, nor to leave open when the storage is dropped.
+    engine = {"poolclass": NullPool, "connect_args": {"connect_timeout": _CONNECT_TIMEOUT}}
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=RETRIES)
     return optuna.storages.RDBStorage(
         storage.url,
