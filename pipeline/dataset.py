@@ -222,3 +222,27 @@ def reading(
             f"{stats.REDO_PREPROCESS}",
             evidence=whole,
         ) from None
+
+
+def picked(
+    split: SplitInput, positions: np.ndarray, imaged: np.ndarray
+) -> tuple[dict[int, bytes], dict[int, np.ndarray]]:
+    """The keys of the examples at `positions` (in file order, as `batches` yields them)
+    and the images of those at `imaged`, read in one streaming pass that keeps only those."""
+    keyed, drawn = np.unique(np.asarray(positions, np.int64)), set(np.asarray(imaged).tolist())
+    keys: dict[int, bytes] = {}
+    images: dict[int, np.ndarray] = {}
+    start = 0
+    for serialised in _counted(split).batch(_LOAD_BATCH):
+        end = start + len(serialised)
+        here = keyed[(keyed >= start) & (keyed < end)]
+        if len(here):
+            chosen = tf.gather(serialised, here - start)
+            said = tf.io.parse_example(chosen, {schema.KEY: _FEATURES[schema.KEY]})[schema.KEY]
+            pixels, _ = parse_batch(chosen, split.schema)
+            for position, key, image in zip(here, said.numpy(), pixels.numpy(), strict=True):
+                keys[int(position)] = key
+                if int(position) in drawn:
+                    images[int(position)] = image
+        start = end
+    return keys, images
