@@ -13,9 +13,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import time
 
+import keras
 import numpy as np
 
+from components.train.callbacks import StopOnDivergence
+from components.train.models import build_model, planned_epochs, strategy
+from components.train.stage import seed_process
 from pipeline import dataset, labels, schema
 from pipeline.errors import PipelineError
 from pipeline.params import TrainParams
@@ -94,11 +99,9 @@ def out_of_fold(
     return gathered
 
 
-def _train(split: dataset.SplitInput, keep: np.ndarray, fold: int, count: int, params: TrainParams):
-    from components.train.callbacks import EpochLogger, StopOnDivergence
-    from components.train.models import build_model, planned_epochs, strategy
-    from components.train.stage import seed_process
-
+def _train(
+    split: dataset.SplitInput, keep: np.ndarray, fold: int, count: int, params: TrainParams
+) -> keras.Model:
     seed = params.seed + fold
     seed_process(seed)
     data = dataset.selected_batches(
@@ -120,8 +123,32 @@ def _train(split: dataset.SplitInput, keep: np.ndarray, fold: int, count: int, p
     model.fit(
         data,
         epochs=epochs,
-        callbacks=[StopOnDivergence(params.learning_rate), EpochLogger()],
+        callbacks=[StopOnDivergence(params.learning_rate), _Progress(fold, count)],
         verbose=0,
         shuffle=False,
     )
     return model
+
+
+class _Progress(keras.callbacks.Callback):
+    """A line per epoch, naming the fold: a fold's model has no validation split."""
+
+    def __init__(self, fold: int, count: int) -> None:
+        super().__init__()
+        self.fold, self.count, self._start = fold, count, 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        logger.info(
+            "fold %d/%d, epoch %d/%d: loss %.4g acc %.4f, %.1f s",
+            self.fold + 1,
+            self.count,
+            epoch + 1,
+            self.params["epochs"],
+            logs.get("loss", float("nan")),
+            logs.get("accuracy", float("nan")),
+            time.perf_counter() - self._start,
+        )

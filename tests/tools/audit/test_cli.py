@@ -27,9 +27,17 @@ def _argv(tmp_path, processed, schema_path, folds: str) -> list[str]:
 
 
 def test_mnist_audit_ranks_the_training_labels_and_says_where(
-    tmp_path, small_processed_dir, mnist_schema, capsys
+    tmp_path, small_processed_dir, mnist_schema, capsys, caplog
 ):
-    assert cli.main(_argv(tmp_path, small_processed_dir, mnist_schema, "2")) == 0
+    with caplog.at_level(logging.INFO):
+        assert cli.main(_argv(tmp_path, small_processed_dir, mnist_schema, "2")) == 0
+    progress = [r.getMessage() for r in caplog.records if r.name == "tools.audit"]
+    assert [line.split(":")[0] for line in progress] == [
+        "fold 1/2",
+        "fold 1/2, epoch 1/1",
+        "fold 2/2",
+        "fold 2/2, epoch 1/1",
+    ]
     out = tmp_path / "reports" / "label_issues_train.json"
     report = json.loads(out.read_text())
     assert list(report["splits"]) == [schema.TRAIN]
