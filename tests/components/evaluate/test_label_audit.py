@@ -9,6 +9,7 @@ from PIL import Image
 
 from components.evaluate.label_audit import Doubted
 from components.evaluate.stage import evaluate
+from components.ingest.folder import record_key
 from pipeline import artifacts, schema, stats
 from tests.support.records import MNIST, PETS, default_params, read_split, write_records
 from tests.support.stages import evaluate_paths
@@ -54,7 +55,7 @@ def test_evaluate_audits_test_and_validation_with_the_model_it_scores(
             assert grid.width == 840 and grid.height > 84
 
 
-def test_a_flipped_test_label_the_model_is_sure_of_is_flagged_first(
+def test_a_flipped_test_label_the_model_is_sure_of_is_flagged_first_with_its_file(
     tmp_path, small_processed_dir, mnist_schema, small_model
 ):
     processed = tmp_path / "processed"
@@ -66,13 +67,17 @@ def test_a_flipped_test_label_the_model_is_sure_of_is_flagged_first(
     correct = probabilities.argmax(axis=1) == labels
     surest = int(np.argmax(np.where(correct, probabilities.max(axis=1), 0)))
     labels[surest] = (labels[surest] + 1) % 10
+    # The keys a folder dataset's records have: each names its image file.
+    files = [f"test/{label}/{i:04d}.png" for i, label in enumerate(labels)]
+    keys = [record_key(file.encode()) for file in files]
     for shard in processed.glob(schema.split_pattern(schema.TEST)):
         shard.unlink()
-    write_records(processed, schema.TEST, records[schema.KEY], records[schema.IMAGE], labels)
+    write_records(processed, schema.TEST, keys, records[schema.IMAGE], labels)
 
     report = _evaluated(tmp_path / "run", processed, mnist_schema, small_model)
     first = report["splits"][schema.TEST]["flagged"][0]
-    assert first["key"] == records[schema.KEY][surest].decode()
+    assert first["key"] == keys[surest].decode()
+    assert first["file"] == files[surest]
     assert first["given"] == MNIST.classes[labels[surest]]
     assert first["suggested"] == MNIST.classes[records[schema.LABEL][surest]]
 
