@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -137,22 +138,28 @@ class Probabilities:
         from cleanlab.experimental.label_issues_batched import find_label_issues_batched
         from cleanlab.filter import find_label_issues
 
+        if len(np.unique(self.labels)) < 2:  # no other class to doubt a label for
+            return np.empty(0, np.int64)
         # n_jobs=1: cleanlab's worker processes would fork a process holding TensorFlow.
-        if self._scratch is None:
+        with warnings.catch_warnings():
+            # A small class "may not flag all label issues": true of any small split, and
+            # the stage's lines would be cleanlab's, past 120 columns.
+            warnings.filterwarnings("ignore", "May not flag all", UserWarning)
+            if self._scratch is None:
+                return np.asarray(
+                    find_label_issues(
+                        self.labels, self.values, filter_by="prune_by_noise_rate", n_jobs=1
+                    ).nonzero()[0]
+                )
             return np.asarray(
-                find_label_issues(
-                    self.labels, self.values, filter_by="prune_by_noise_rate", n_jobs=1
-                ).nonzero()[0]
+                find_label_issues_batched(
+                    labels=self.labels,
+                    pred_probs=self.values,
+                    batch_size=_BATCH,
+                    n_jobs=1,
+                    verbose=False,
+                )
             )
-        return np.asarray(
-            find_label_issues_batched(
-                labels=self.labels,
-                pred_probs=self.values,
-                batch_size=_BATCH,
-                n_jobs=1,
-                verbose=False,
-            )
-        )
 
 
 def flagged(ranked: Ranked, keys: dict[int, bytes], classes: tuple[str, ...]) -> SplitAudit:

@@ -62,6 +62,19 @@ def test_flipped_labels_are_found_in_any_order_of_arrival(bound):
     assert np.array_equal(ranked.suggested, probabilities[ranked.indices].argmax(axis=1))
 
 
+@pytest.mark.parametrize("bound", [labels.MEMORY_BOUND, 0], ids=["in-memory", "streamed"])
+@pytest.mark.parametrize("given", [[0, 1, 3], [2, 2, 2], [1]], ids=["small", "one-class", "one"])
+def test_a_tiny_split_is_audited_without_a_warning(bound, given, recwarn):
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(4), len(given))
+    gathered = labels.Probabilities("validation", len(given), 4, bound=bound)
+    gathered.add(np.array(given), probabilities.astype(np.float32))
+    ranked = gathered.rank()
+    assert set(ranked.indices.tolist()) <= set(range(len(given)))
+    if len(set(given)) == 1:
+        assert len(ranked.indices) == 0  # no other class given to compare it with
+    assert not [w for w in recwarn if "cleanlab" in w.filename]
+
+
 def test_an_empty_split_is_one_line_naming_it():
     with pytest.raises(PipelineError, match="the validation split is empty; re-run preprocess"):
         labels.Probabilities("validation", 0, 10)
