@@ -1,26 +1,37 @@
 """Label audit: which given labels a model's out-of-sample probabilities doubt, ranked.
 
 Confident learning (Northcutt, Jiang and Chuang, "Confident Learning: Estimating
-Uncertainty in Dataset Labels", 2021) through `cleanlab`: an example is flagged when the
-confident joint of given and predicted classes says its given class holds more wrong
-labels than the examples ranked below it (`prune_by_noise_rate`), and the flagged are
-ranked by self-confidence, the model's probability of the given label, lowest first.
+Uncertainty in Dataset Labels", JAIR 2021), written from the paper in numpy:
+
+1. each class's threshold t_j is the mean self-confidence of the examples given class j
+   (their probability of j);
+2. the confident joint C[i][j] counts the examples given i whose probability of j is at
+   least t_j (of several such classes, the most probable);
+3. calibrated so that row i sums to the examples given i, C[i][j] rounded is how many of
+   them `prune_by_noise_rate` flags for j: those of largest margin p_j - p_i (leaving at
+   least one example of each class);
+4. an example the model predicts as its given class is not flagged, and the flagged are
+   ranked by self-confidence, lowest first.
+
+Measured reason for not using `cleanlab`, which does this: it brings scikit-learn and
+pandas, and Keras imports scikit-learn (its wrappers), and scikit-learn pandas, whenever
+they are installed: over a second more for every process that imports Keras, train's,
+evaluate's and the tools', against the 1.5 s the whole audit may add to evaluate
+(docs/design.md, "Label audit").
+
+Memory follows a bound, not the split: up to `MEMORY_BOUND` bytes of N x classes
+probabilities are held in memory; beyond it they go to a memory-mapped scratch file that
+each step reads `_BATCH` rows at a time. Either way only vectors of N values are held.
 evaluate audits the test and validation splits with the model it scores; mnist-audit
 audits the training split with K-fold out-of-fold probabilities. Both gather the
-probabilities batch by batch in a `Probabilities`, and write the result as a `LabelIssues`.
-
-Memory follows the bound, not the split: up to `MEMORY_BOUND` bytes of N x classes
-probabilities are held in memory and audited by `cleanlab.filter.find_label_issues`;
-beyond it they go to a memory-mapped scratch file, which cleanlab's
-`find_label_issues_batched` reads in two streaming passes (per-class thresholds, then
-scores). cleanlab is imported when an audit runs, not with this module.
+probabilities batch by batch in a `Probabilities` and write the result as a `LabelIssues`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tempfile
-import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -134,32 +145,55 @@ class Probabilities:
             self._scratch.cleanup()
         return result
 
-    def _flagged(self) -> np.ndarray:
-        from cleanlab.experimental.label_issues_batched import find_label_issues_batched
-        from cleanlab.filter import find_label_issues
+    def _rows(self) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """(rows, their given labels, their probabilities), `_BATCH` rows at a time."""
+        for start in range(0, self.count, _BATCH):
+            rows = slice(start, min(start + _BATCH, self.count))
+            yield rows, self.labels[rows], np.asarray(self.values[rows])
 
-        if len(np.unique(self.labels)) < 2:  # no other class to doubt a label for
+    def _flagged(self) -> np.ndarray:
+        classes = self.values.shape[1]
+        given_counts = np.bincount(self.labels, minlength=classes)
+        if np.count_nonzero(given_counts) < 2:  # no other class to doubt a label for
             return np.empty(0, np.int64)
-        # n_jobs=1: cleanlab's worker processes would fork a process holding TensorFlow.
-        with warnings.catch_warnings():
-            # A small class "may not flag all label issues": true of any small split, and
-            # the stage's lines would be cleanlab's, past 120 columns.
-            warnings.filterwarnings("ignore", "May not flag all", UserWarning)
-            if self._scratch is None:
-                return np.asarray(
-                    find_label_issues(
-                        self.labels, self.values, filter_by="prune_by_noise_rate", n_jobs=1
-                    ).nonzero()[0]
-                )
-            return np.asarray(
-                find_label_issues_batched(
-                    labels=self.labels,
-                    pred_probs=self.values,
-                    batch_size=_BATCH,
-                    n_jobs=1,
-                    verbose=False,
-                )
-            )
+        # 1. Thresholds; a class no example is given is never a confident one.
+        sums = np.zeros(classes)
+        for _, given, probabilities in self._rows():
+            np.add.at(sums, given, probabilities[np.arange(len(given)), given])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            thresholds = np.where(given_counts > 0, sums / given_counts, np.inf)
+        # 2. The confident joint, and each example's most probable class.
+        joint = np.zeros((classes, classes), np.int64)
+        predicted = np.empty(self.count, np.int64)
+        for rows, given, probabilities in self._rows():
+            above = probabilities >= thresholds
+            confident = np.where(above, probabilities, -1.0).argmax(axis=1)
+            counted = above.any(axis=1)
+            np.add.at(joint, (given[counted], confident[counted]), 1)
+            predicted[rows] = probabilities.argmax(axis=1)
+        # 3. Calibrated to the examples given each class: how many to flag per pair.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            calibrated = joint / joint.sum(axis=1, keepdims=True) * given_counts[:, None]
+        to_flag = np.minimum(np.rint(np.nan_to_num(calibrated)), given_counts[:, None] - 1)
+        flagged = np.zeros(self.count, bool)
+        for given_class, other in zip(*np.nonzero(to_flag), strict=True):
+            if given_class != other:
+                flagged[
+                    self._largest_margins(given_class, other, int(to_flag[given_class, other]))
+                ] = True
+        # 4. Not doubted where the model agrees with the label.
+        return np.flatnonzero(flagged & (predicted != self.labels))
+
+    def _largest_margins(self, given_class: int, other: int, count: int) -> np.ndarray:
+        """Positions of the `count` examples given `given_class` of largest p_other - p_given."""
+        positions, margins = [], []
+        for rows, given, probabilities in self._rows():
+            mine = np.flatnonzero(given == given_class)
+            positions.append(mine + rows.start)
+            margins.append(probabilities[mine, other] - probabilities[mine, given_class])
+        margin = np.concatenate(margins)
+        order = np.lexsort((np.concatenate(positions), -margin))  # ties by position
+        return np.concatenate(positions)[order[:count]]
 
 
 def flagged(ranked: Ranked, keys: dict[int, bytes], classes: tuple[str, ...]) -> SplitAudit:
