@@ -30,6 +30,11 @@ files = {
     "predictions": "predictions.csv",  # evaluate: actual,predicted per test example
     "per_class": "per_class.csv",  # evaluate: class,precision,recall,f1
     "misclassified": "misclassified.png",  # evaluate: wrong test digits, captioned
+    "label_issues": "label_issues.json",  # evaluate: test and validation labels doubted, ranked
+    "label_metrics": "label_metrics.json",  # evaluate: examples flagged per split
+    "label_issues_test": "label_issues_test.png",  # evaluate: the most doubted, captioned
+    "label_issues_validation": "label_issues_validation.png",
+    "label_issues_train": "label_issues_train.json",  # mnist-audit: the training split's
 }
 ANOMALIES_DIR = "anomalies"  # at the project root: <stage>.json lists a failed check's anomalies
 LOGS_DIR = "logs"  # at the project root: <stage>.log, the whole story behind a one-line error
@@ -40,6 +45,13 @@ BLESSING_FILE = files["blessing"]
 PREDICTIONS_FILE = files["predictions"]
 PER_CLASS_FILE = files["per_class"]
 MISCLASSIFIED_FILE = files["misclassified"]
+LABEL_ISSUES_FILE = files["label_issues"]
+LABEL_METRICS_FILE = files["label_metrics"]
+LABEL_PLOT_FILES = {
+    "test": files["label_issues_test"],
+    "validation": files["label_issues_validation"],
+}
+LABEL_ISSUES_TRAIN_FILE = files["label_issues_train"]
 MODEL_FILE = Path(paths["model"]).name
 # The two metrics files as dvc.yaml names them, and so `dvc metrics` and `dvc exp show`.
 LIVE_SUMMARY_PATH = f"{paths['live']}/{files['live_summary']}"

@@ -222,3 +222,59 @@ def reading(
             f"{stats.REDO_PREPROCESS}",
             evidence=whole,
         ) from None
+
+
+def picked(
+    split: SplitInput, positions: np.ndarray, imaged: np.ndarray
+) -> tuple[dict[int, bytes], dict[int, np.ndarray]]:
+    """The keys of the examples at `positions` (in file order, as `batches` yields them)
+    and the images of those at `imaged`, read in one streaming pass that keeps only those."""
+    keyed, drawn = np.unique(np.asarray(positions, np.int64)), set(np.asarray(imaged).tolist())
+    keys: dict[int, bytes] = {}
+    images: dict[int, np.ndarray] = {}
+    start = 0
+    for serialised in _counted(split).batch(_LOAD_BATCH):
+        end = start + len(serialised)
+        here = keyed[(keyed >= start) & (keyed < end)]
+        if len(here):
+            chosen = tf.gather(serialised, here - start)
+            said = tf.io.parse_example(chosen, {schema.KEY: _FEATURES[schema.KEY]})[schema.KEY]
+            pixels, _ = parse_batch(chosen, split.schema)
+            for position, key, image in zip(here, said.numpy(), pixels.numpy(), strict=True):
+                keys[int(position)] = key
+                if int(position) in drawn:
+                    images[int(position)] = image
+        start = end
+    return keys, images
+
+
+def keys_and_labels(split: SplitInput) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A split's (keys, labels) in file order, a batch at a time, without its images."""
+    features = {name: _FEATURES[name] for name in (schema.KEY, schema.LABEL)}
+    for serialised in _counted(split).batch(_LOAD_BATCH):
+        parsed = tf.io.parse_example(serialised, features)
+        yield parsed[schema.KEY].numpy(), parsed[schema.LABEL].numpy()
+
+
+def selected_batches(
+    split: SplitInput,
+    keep: np.ndarray,
+    *,
+    batch_size: int,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """(images, labels) batches of the records at the positions where `keep` is true (in
+    file order, as `batches` yields them): in that order, or through a seeded shuffle
+    buffer over records, reshuffled each epoch, when `shuffle_buffer` is set."""
+    kept = tf.constant(np.asarray(keep, bool))
+    data = (
+        _counted(split)
+        .enumerate()
+        .filter(lambda position, _: kept[position])
+        .map(lambda _, record: record)
+        .apply(tf.data.experimental.assert_cardinality(int(np.count_nonzero(keep))))
+    )
+    if shuffle_buffer:
+        data = data.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return _parsed(data.batch(batch_size), split).prefetch(tf.data.AUTOTUNE)

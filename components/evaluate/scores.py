@@ -61,6 +61,8 @@ class Scorer:
 class Misclassified:
     """The first `limit` misclassified images, kept as batches stream by."""
 
+    nothing_text = "no test example was misclassified"
+
     def __init__(self, data: schema.Schema, limit: int = 40) -> None:
         self.data, self.limit = data, limit
         self.images: list[tuple[np.ndarray, int, int]] = []  # (scaled image, true, predicted)
@@ -82,7 +84,7 @@ class Misclassified:
         grid = Image.new(mode, (columns * _CELL_PX, rows * cell_height), "white")
         draw = ImageDraw.Draw(grid)
         if not self.images:
-            draw.text((4, 4), "no test example was misclassified", "black")
+            draw.text((4, 4), self.nothing_text, "black")
         for n, ((image, _, _), caption) in enumerate(zip(self.images, captions, strict=True)):
             x, y = n % columns * _CELL_PX, n // columns * cell_height
             grid.paste(self._enlarged(image), (x, y))
@@ -91,10 +93,9 @@ class Misclassified:
         return grid
 
     def _caption(self, label: int, predicted: int) -> list[str]:
-        true, pred = (_short(self.data.classes[c]) for c in (label, predicted))
+        true, pred = (short_name(self.data.classes[c]) for c in (label, predicted))
         one_line = f"true {true} / pred {pred}"
-        fits = ImageDraw.Draw(Image.new("L", (1, 1))).textlength(one_line) <= _CELL_PX - 6
-        return [one_line] if fits else [f"true {true}", f"pred {pred}"]
+        return [one_line] if fits_cell(one_line) else [f"true {true}", f"pred {pred}"]
 
     def _enlarged(self, image: np.ndarray) -> Image.Image:
         pixels = transform.unscale_pixels(image)
@@ -106,6 +107,11 @@ class Misclassified:
         return Image.fromarray(pixels).resize(size, Image.NEAREST)
 
 
-def _short(name: str) -> str:
+def fits_cell(text: str) -> bool:
+    """Whether a caption line fits under an image."""
+    return ImageDraw.Draw(Image.new("L", (1, 1))).textlength(text) <= _CELL_PX - 6
+
+
+def short_name(name: str) -> str:
     """A class name short enough for a caption under an 84-pixel image."""
     return name if len(name) <= 10 else name[:9] + "."

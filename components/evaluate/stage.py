@@ -10,7 +10,8 @@ accuracy, and whether the model was blessed), `blessing.json` (the verdict, whic
 decided it, both models' metrics), `predictions.csv` (actual,predicted per test example:
 the confusion matrix), `per_class.csv` (precision, recall, F1 and errors per class) and
 `misclassified.png` (misclassified test digits captioned with their true and predicted
-labels).
+labels); and the label audit of the test and validation splits (components.evaluate.
+label_audit): `label_issues.json`, `label_metrics.json` and `label_issues_<split>.png`.
 
     python -m components evaluate --data data/processed --schema data/schema.json \\
         --model models/model.keras --out reports --serving models/serving
@@ -29,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from components.evaluate import schemas, serving
+from components.evaluate import label_audit, schemas, serving
 from components.evaluate.blessing import bless_and_push
 from components.evaluate.infra import Probe
 from components.evaluate.scores import Misclassified, Scorer
@@ -42,7 +43,7 @@ from pipeline.workspace import workspace_path
 logger = logging.getLogger(__package__)
 
 _BATCH_SIZE = 1000
-_SPLITS = (schema.TEST,)
+_SPLITS = (schema.TEST, schema.VALIDATION)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,23 +85,28 @@ def _load(model_path: Path) -> keras.Model:
 
 
 def _score_candidate(
-    model: keras.Model, test: tf.data.Dataset, data: schema.Schema, out_dir: Path
+    model: keras.Model,
+    test: tf.data.Dataset,
+    data: schema.Schema,
+    out_dir: Path,
+    audit: label_audit.Probabilities,
 ) -> tuple[Scorer, Probe]:
     """Scores the model batch by batch, writing predictions.csv (class names, for the
-    plots) and misclassified.png; the first batch's examples, as raw pixels, and their
-    classes are InfraValidator's probe."""
+    plots) and misclassified.png, and gathering the probabilities `audit` ranks; the first
+    batch's examples, as raw pixels, and their classes are InfraValidator's probe."""
     scores, wrong = Scorer(data.num_classes), Misclassified(data)
     names = np.array(data.classes, object)
     probe = None
     with (out_dir / artifacts.PREDICTIONS_FILE).open("w", newline="") as file:
         rows = csv.writer(file)
         rows.writerow(["actual", "predicted"])
-        for images, labels in test:
-            images, labels = images.numpy(), labels.numpy()
+        for images, given in test:
+            images, given = images.numpy(), given.numpy()
             probabilities = model.predict_on_batch(images)
-            predicted = scores.add(labels, probabilities)
-            rows.writerows(zip(names[labels], names[predicted], strict=True))
-            wrong.add(images, labels, predicted)
+            predicted = scores.add(given, probabilities)
+            audit.add(given, probabilities)
+            rows.writerows(zip(names[given], names[predicted], strict=True))
+            wrong.add(images, given, predicted)
             if probe is None:
                 probe = Probe.of(transform.unscale_pixels(images), probabilities)
     wrong.grid().save(out_dir / artifacts.MISCLASSIFIED_FILE)
@@ -133,6 +139,7 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
     """
     data = schema.read_schema(paths.schema)
     split = dataset.split_input(paths.data, schema.TEST, data)
+    validation = dataset.split_input(paths.data, schema.VALIDATION, data)
     agreement.check_schema(paths.schema, data, paths.data, _SPLITS, schema.PROCESSED_DTYPE)
 
     def test() -> tf.data.Dataset:
@@ -145,9 +152,18 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
         dataset.reading("evaluate", paths.data, _SPLITS, data, report=paths.anomalies),
     ):
         temp.mkdir()
-        scores, probe = _score_candidate(model, test(), data, temp)
+        audit = label_audit.gathering(split, schema.TEST)
+        scores, probe = _score_candidate(model, test(), data, temp, audit)
         score = scores.score()
         logger.info("test accuracy %.4f, loss %.4f", score.accuracy, score.loss)
+        audited = {
+            schema.TEST: (split, audit),
+            schema.VALIDATION: (
+                validation,
+                label_audit.gather(model, validation, schema.VALIDATION),
+            ),
+        }
+        logger.info(label_audit.flagged_line(label_audit.write_audit(temp, audited, data)))
         blessing = bless_and_push(
             model=model,
             model_path=model_path,

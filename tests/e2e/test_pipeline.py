@@ -43,7 +43,11 @@ HEADLINE_METRICS = {
     LIVE_METRICS: {"train.accuracy", "train.loss", "val.accuracy", "val.loss"},
     METRICS: {"test.accuracy", "test.loss", "blessed"},
 }
-PLOTS = {"loss", "accuracy", "confusion", "errors", f"{PATHS['reports']}/misclassified.png"}
+PICTURES = {
+    f"{PATHS['reports']}/{name}"
+    for name in (artifacts.MISCLASSIFIED_FILE, *artifacts.LABEL_PLOT_FILES.values())
+}
+PLOTS = {"loss", "accuracy", "confusion", "errors", *PICTURES}
 
 
 @pytest.fixture(scope="module")
@@ -280,7 +284,7 @@ def test_plots_show_each_intended_plot_once(project: Project):
     specs = {
         name: plots[0]["content"] for name, plots in shown["data"].items() if "content" in plots[0]
     }
-    assert set(specs) == PLOTS - {f"{PATHS['reports']}/misclassified.png"}
+    assert set(specs) == PLOTS - PICTURES
     # Whole epochs, from 1; the errors where they can be told apart, not bars on a 0-1 axis.
     assert specs["loss"]["encoding"]["x"]["axis"] == {"tickMinStep": 1, "format": "d"}
     epochs = sorted({int(row["step"]) for row in specs["loss"]["data"]["values"]})
@@ -297,7 +301,7 @@ def test_plots_show_each_intended_plot_once(project: Project):
         "Accuracy per epoch",
         "Test errors by actual and predicted class",
         "Test errors per class",
-        "misclassified.png",
+        *(picture.rsplit("/", 1)[1] for picture in PICTURES),
     ):
         assert title in html
     shutil.rmtree(project.path / "plots_html")

@@ -77,6 +77,18 @@ def test_shards_interleave_record_by_record_and_load_in_that_order(tmp_path, dat
     np.testing.assert_array_equal(images, expected_images)
 
 
+def test_picked_reads_the_keys_and_images_at_positions_in_file_order(tmp_path):
+    # Positions count records as the shards interleave, not within a shard.
+    split = _shards(tmp_path)
+    keys, images = dataset.picked(split, np.array([999, 0, 412, 3]), np.array([412, 0]))
+    assert keys == {i: str(i).encode() for i in (0, 3, 412, 999)}
+    assert sorted(images) == [0, 412]
+    expected, _ = _split()
+    for i, image in images.items():
+        np.testing.assert_array_equal(image, expected[i])
+    assert dataset.picked(split, np.array([], np.int64), np.array([], np.int64)) == ({}, {})
+
+
 def test_streamed_and_in_memory_training_batches_are_the_same(tmp_path):
     # The same seeded shuffle over records (streamed) and over indices (in memory): the
     # cache changes the speed, never a batch.
