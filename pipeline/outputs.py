@@ -100,6 +100,23 @@ def _replace(path: Path, temp: Path) -> None:
         temp.replace(path)
 
 
+def keep_others(old: str | Path, new: Path) -> None:
+    """The files of folder `old` that the folder `new` replacing it lacks, linked (or copied)
+    into `new`: a stage that replaces its folder keeps what others wrote there, as
+    mnist-audit's report in reports/."""
+    old = Path(old)
+    if not old.is_dir():
+        return
+    for entry in old.iterdir():
+        target = new / entry.name
+        if not entry.is_file() or entry.is_symlink() or target.exists():
+            continue
+        try:
+            os.link(entry, target)
+        except OSError:  # another filesystem, or one without links
+            shutil.copy2(entry, target)
+
+
 @contextlib.contextmanager
 def atomic_output_dir(path: str) -> Iterator[str]:
     """atomic_output for a folder on any Beam filesystem (local, gs://, s3://, ...).

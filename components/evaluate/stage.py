@@ -131,7 +131,8 @@ def _score_version(version: Path, test: tf.data.Dataset, data: schema.Schema) ->
 def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
     """Scores `paths.model` on the test split of `paths.data`, blesses and pushes it.
 
-    `paths.out`, the reports folder, is replaced atomically; a blessed model is pushed to
+    `paths.out`, the reports folder, is replaced atomically, keeping the files of other
+    tools there (pipeline.outputs.keep_others); a blessed model is pushed to
     `paths.serving`, the serving base folder, unless `params.push` is false.
 
     Raises:
@@ -176,6 +177,7 @@ def evaluate(paths: Paths, params: EvaluateParams) -> Evaluated:
         )
         per_class = scores.per_class(data.classes)
         _write_reports(temp, HeadlineMetrics(score, blessing.blessed), per_class, blessing)
+        outputs.keep_others(paths.out, temp)  # mnist-audit's report of train, say
     return Evaluated(score, blessing)
 
 

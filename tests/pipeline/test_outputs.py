@@ -87,3 +87,20 @@ def test_a_report_that_is_a_device_is_not_read(tmp_path):
     (tmp_path / "r.json").symlink_to("/dev/zero")
     with pytest.raises(ValueError, match="not a regular file"):
         outputs.read_report(tmp_path / "r.json")
+
+
+def test_a_replaced_folder_keeps_the_files_others_wrote_there(tmp_path):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "metrics.json").write_text("old")  # the stage's own: replaced
+    (out / "label_issues_train.json").write_text("mnist-audit's")  # another tool's: kept
+    (out / "plots").mkdir()  # a folder the stage does not write: not carried over
+    with outputs.atomic_output(out) as temp:
+        temp.mkdir()
+        (temp / "metrics.json").write_text("new")
+        outputs.keep_others(out, temp)
+    assert {p.name: p.read_text() for p in out.iterdir() if p.is_file()} == {
+        "metrics.json": "new",
+        "label_issues_train.json": "mnist-audit's",
+    }
+    assert not (out / "plots").exists()
