@@ -161,3 +161,20 @@ def test_a_new_image_reruns_ingest(project: Project):
     project.run("dvc", "add", IMAGES)  # as docs/own-data.md says: experiments see it then
     assert project.stages_run("dvc", "repro", "-s", "ingest") == ["ingest"]
     assert project.lock_hashes()[PATHS["raw"]] != before
+
+
+def test_the_exclude_recipe_drops_what_the_audit_flags_and_keeps_its_report(project: Project):
+    # docs/own-data.md's recipe as a user pastes it: audit train, drop the flagged, re-run.
+    report = f"{PATHS['reports']}/{artifacts.LABEL_ISSUES_TRAIN_FILE}"
+    project.run("bash", "-e", "-c", recipe("docs/own-data.md", "exclude"))
+    flagged = project.json(report)["splits"]["train"]["flagged"]
+    assert flagged and all(f["file"].startswith("train/") for f in flagged)  # files named
+    ran = project.output
+    assert f"excluded {len(flagged)} training examples named in {report}" in ran, ran
+    # evaluate replaced the reports folder and kept the audit's report, the run's input, as
+    # git has it.
+    assert project.call("git", "diff", "--quiet", "--", report).returncode == 0
+    assert project.json(report)["splits"]["train"]["flagged"] == flagged
+    params = yaml.safe_load(project.read("params.yaml"))
+    assert params["preprocess"]["exclude"] == report
+    assert project.changed_stages() == set()
