@@ -101,6 +101,28 @@ def source_key(key: bytes) -> bytes:
     return stem if found and copy.isdigit() else key
 
 
+def by_source(ranked: Ranked, keys: dict[int, bytes]) -> tuple[Ranked, dict[int, bytes]]:
+    """The audit with each augmented copy standing for its source example, once, at the rank
+    of its most doubted copy: the key preprocess.exclude drops with all its copies, and the
+    file a folder dataset holds (a copy's key names no file)."""
+    seen: set[bytes] = set()
+    keep = []
+    for n, index in enumerate(ranked.indices):
+        source = source_key(keys[int(index)])
+        if source not in seen:
+            seen.add(source)
+            keep.append(n)
+    chosen = np.asarray(keep, np.int64)
+    kept = dataclasses.replace(
+        ranked,
+        indices=ranked.indices[chosen],
+        given=ranked.given[chosen],
+        suggested=ranked.suggested[chosen],
+        scores=ranked.scores[chosen],
+    )
+    return kept, {int(i): source_key(keys[int(i)]) for i in kept.indices}
+
+
 class Probabilities:
     """A split's out-of-sample probabilities and given labels, gathered batch by batch."""
 

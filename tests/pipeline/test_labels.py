@@ -131,3 +131,26 @@ def test_an_augmented_copy_knows_its_source():
     assert labels.source_key(b"train-00042-aug3") == b"train-00042"
     assert labels.source_key(b"ab:train/x-aug/1.png") == b"ab:train/x-aug/1.png"
     assert labels.source_key(b"train-00042") == b"train-00042"
+
+
+def test_augmented_copies_stand_for_their_source_once_at_its_most_doubted_rank():
+    ranked = labels.Ranked(
+        audited=9,
+        indices=np.array([4, 0, 5, 8]),
+        given=np.array([0, 0, 1, 1]),
+        suggested=np.array([1, 1, 0, 0]),
+        scores=np.array([0.1, 0.2, 0.3, 0.4], np.float32),
+    )
+    keys = {
+        4: b"1a:train/cat/0.png-aug1",  # a copy, doubted before its source
+        0: b"1a:train/cat/0.png",
+        5: b"train-00005",
+        8: b"train-00005-aug2",
+    }
+    kept, named = labels.by_source(ranked, keys)
+    audit = labels.flagged(kept, named, ("cat", "dog"))
+    assert [(f.rank, f.key, f.file, f.score) for f in audit.flagged] == [
+        (1, "1a:train/cat/0.png", "train/cat/0.png", 0.1),
+        (2, "train-00005", None, 0.3),
+    ]
+    assert audit.audited == 9

@@ -43,7 +43,7 @@ def audit_train(data_dir: Path, schema_path: Path, out: Path, folds: int, params
         assigned = kfold.assign(split, folds, params.seed)
         ranked = kfold.out_of_fold(split, assigned, folds, params).rank()
         keys, _ = dataset.picked(split, ranked.indices, ranked.indices[:0])
-    audit = labels.flagged(ranked, keys, data.classes)
+    audit = labels.flagged(*labels.by_source(ranked, keys), data.classes)
     outputs.write_json(out, labels.LabelIssues({schema.TRAIN: audit}).to_json())
     return len(audit.flagged)
 
