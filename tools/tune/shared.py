@@ -182,6 +182,7 @@ class Heartbeats:
             self._trials.discard(trial._trial_id)
 
     def _beat(self) -> None:
+        failing = False  # said once while beats fail, again once one gets through
         while not self._stop.wait(self._interval):
             with self._lock:
                 trials = sorted(self._trials)
@@ -189,7 +190,14 @@ class Heartbeats:
                 try:
                     self._storage.record_heartbeat(trial_id)
                 except Exception as error:  # the next beat may get through: say, go on
-                    logger.warning("heartbeat of a trial not recorded: %s", error)
+                    if not failing:
+                        said = str(getattr(error, "orig", None) or error).splitlines()[0][:70]
+                        logger.warning("heartbeats not recorded (%s): retrying", said)
+                    failing = True
+                    continue
+                if failing:
+                    logger.info("heartbeats recorded again")
+                failing = False
 
 
 def _counts(study: Any) -> tuple[int, int]:

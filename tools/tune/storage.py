@@ -72,7 +72,7 @@ def shared(given: str | None, grace: int = GRACE) -> Shared | None:
         return Shared(url, **beats)
     raise PipelineError(
         f"mnist-tune: storage {shown(scheme + sep, 30)} is not PostgreSQL's; give "
-        "postgresql://user@host:port/database, or none for tune/"
+        "postgresql://user@host/db"
     )
 
 
@@ -156,6 +156,10 @@ def _unreachable(storage: Shared, error: Exception) -> PipelineError:
         return PipelineError(
             f"mnist-tune: PostgreSQL at {where} refused the credentials; fix the user or "
             "password (the URL, or ~/.pgpass)"
+        )
+    if 'role "' in said and "does not exist" in said:  # under trust or peer auth
+        return PipelineError(
+            f"mnist-tune: PostgreSQL at {where} has no such user; fix the URL's user"
         )
     if "does not exist" in said:
         return PipelineError(

@@ -64,3 +64,14 @@ def test_a_grace_too_short_for_a_heartbeat_is_refused(monkeypatch, capsys):
     assert f"mnist-tune: --grace must be at least {storage.MIN_GRACE} seconds" in line
     assert storage.shared("postgresql://h/db", grace=storage.MIN_GRACE).heartbeat == 1
     assert storage.shared("postgresql://h/db").heartbeat == storage.HEARTBEAT < storage.GRACE
+
+
+def test_a_user_the_server_does_not_know_is_named_as_such_not_as_a_missing_database():
+    # What PostgreSQL answers under trust or peer auth (a scram server says password failed).
+    given = storage.Shared("postgresql+psycopg://nobody@127.0.0.1:5432/db", heartbeat=1, grace=6)
+    refusals = {
+        'FATAL:  role "nobody" does not exist': "has no such user; fix the URL's user",
+        'FATAL:  database "db" does not exist': "has no such database; create it",
+    }
+    for said, line in refusals.items():
+        assert line in str(storage._unreachable(given, Exception(said)))
