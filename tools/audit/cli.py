@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 
 from pipeline import artifacts, boundary, outputs, startup
+from pipeline.errors import PipelineError, shown_path
 
 logger = logging.getLogger("tools.audit")
 
@@ -48,6 +49,19 @@ def audit_train(data_dir: Path, schema_path: Path, out: Path, folds: int, params
     return len(audit.flagged)
 
 
+def _not_the_excluded(out: Path, params_path: Path) -> None:
+    """Refuses to write over the file preprocess.exclude names: the training split this audit
+    sees lacks the examples it names, so the new report would put them back in training."""
+    from pipeline.params import load_params
+
+    excluded = Path(load_params(params_path).preprocess.exclude)
+    if out.resolve() == excluded.resolve():
+        raise PipelineError(
+            f"{shown_path(out, 40)} is the file preprocess.exclude names, and this audit does "
+            "not see its examples: give --out another file"
+        )
+
+
 def _anomalies() -> Path:
     from pipeline import workspace
 
@@ -72,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> int:
+        _not_the_excluded(Path(args.out), Path(args.params))
         with startup.quiet_native_startup():
             import tensorflow  # noqa: F401  (its start-up lines held back, as the stages')
         flagged = audit_train(

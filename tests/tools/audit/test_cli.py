@@ -69,3 +69,21 @@ def test_folds_below_two_are_refused_by_the_command_line(folds, capsys):
         cli.main(["--folds", folds])
     assert exited.value.code == 2
     assert f"'{folds}' is no whole number of 2 or more" in capsys.readouterr().err
+
+
+def test_the_file_preprocess_excludes_by_is_never_written_over(
+    tmp_path, small_processed_dir, mnist_schema, caplog
+):
+    argv = _argv(tmp_path, small_processed_dir, mnist_schema, "2")
+    out = tmp_path / "reports" / "label_issues_train.json"
+    out.parent.mkdir()
+    out.write_text("the last audit, excluded")
+    params = tmp_path / "params.yaml"
+    text = params.read_text()
+    assert "\n  exclude: data/exclude.txt " in text
+    params.write_text(text.replace("exclude: data/exclude.txt", f"exclude: {out}"))
+    with caplog.at_level(logging.ERROR):
+        assert cli.main(argv) == 1
+    [line] = [record.getMessage() for record in caplog.records]
+    assert "is the file preprocess.exclude names" in line and "--out another file" in line
+    assert out.read_text() == "the last audit, excluded"
