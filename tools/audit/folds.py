@@ -71,7 +71,8 @@ def _check_folds(folds: int, sources: np.ndarray, classes: tuple[str, ...]) -> N
     have, name = int(sources[fewest]), classes[fewest]
     if have < 2:
         raise PipelineError(
-            f"class {name!r} has {have} training example; K folds need 2 or more of each class"
+            f"class {name!r} has {have} training example{'s' * (have != 1)}; an audit needs 2 "
+            "or more of each class"
         )
     if have < folds:
         raise PipelineError(
