@@ -81,6 +81,10 @@ class Trials:
             Its result, or why it failed.
         """
         command = ["dvc", "exp", "run", "--temp", "-n", name]
+        if self.push_to is not None:
+            # A push holds DVC's lock on the project, data upload and all: a trial starting
+            # or collecting meanwhile waits for it rather than failing after DVC's 3 s.
+            command.insert(1, "--wait-for-lock")
         for override in [*overrides(params), NO_PUSH]:
             command += ["-S", override]
         command = as_trial.wrap(command)
@@ -113,8 +117,9 @@ class Trials:
         fails is said, and leaves the trial as it is: `dvc exp push` can send it later."""
         with self._pushing:
             pushed = subprocess.run(
-                ["dvc", "exp", "push", remote, name], cwd=self.root, capture_output=True, text=True
-            )
+                ["dvc", "--wait-for-lock", "exp", "push", remote, name],
+                cwd=self.root, capture_output=True, text=True,
+            )  # fmt: skip
         if pushed.returncode != 0:
             why = _last_error(pushed.stdout + pushed.stderr) or f"exited {pushed.returncode}"
             logger.warning("trial %s not pushed to %s: %s", name, remote, why[:60])

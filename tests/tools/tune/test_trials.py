@@ -213,3 +213,27 @@ def test_an_experiment_a_killed_trial_left_running_is_removed_as_dvc_would(dvc_p
     assert trials.remove_left_running(dvc_project, ["t-002", "t-003"]) == ["t-002"], UPGRADING
     assert "t-002" not in _states(dvc_project), UPGRADING
     assert not list(executors.glob("tmp*")), UPGRADING
+
+
+def test_a_shared_studys_trial_waits_for_dvcs_lock_a_push_holds(dvc_project, monkeypatch):
+    # A push (`dvc exp push`, data upload and all) holds DVC's lock on the project longer
+    # than the 3 s DVC waits: a trial starting meanwhile waits for it rather than failing.
+    for name, value in _ENV.items():
+        monkeypatch.setenv(name, value)
+    params = dvc_project / "params.yaml"
+    before = params.read_text()
+    params.write_text(before + "evaluate:\n  push: true\n")  # a trial sets it false
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "from dvc.repo import Repo; import time; Repo('.').lock.lock(); "
+         "print('held', flush=True); time.sleep(6)"],
+        cwd=dvc_project, env=_ENV, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "held\n"
+        ran = trials.Trials(dvc_project, push_to="nowhere").run("t-lock", {"wait": 0})
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        params.write_text(before)
+    assert ran == trials.TrialResult(0.25, 0.75), ran
