@@ -130,7 +130,8 @@ def main() -> None:
     if reason := postgres.missing():
         sys.exit(f"bench-tune-shared: {reason}")
     started = time.perf_counter()
-    with scratch_env("bench-tune-shared-") as env, postgres.running() as server:
+    # The server first: its folder must be one the postgres user reaches, not the scratch's.
+    with postgres.running() as server, scratch_env("bench-tune-shared-") as env:
         _, git = _origin(env)
         rows = []
         local = _clone(git, "sqlite", env)
