@@ -26,6 +26,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -51,9 +52,9 @@ SPACE = {
 WORKER = "mnist_tune_worker"  # a shared trial's system attribute naming its worker's clone
 
 
-def _origin(env: dict) -> tuple[Path, Path]:
+def _origin(env: dict) -> Path:
     """A clone of this project with the shapes, its pipeline run once, pushed to a bare git
-    remote and a folder DVC remote; returns the remotes' folder and the git remote."""
+    remote and a folder DVC remote beside it; returns the git remote."""
     origin = fresh_clone(env)
     remotes = origin.with_name(f"{origin.name}-remotes")
     git = remotes / "git"
@@ -76,7 +77,7 @@ def _origin(env: dict) -> tuple[Path, Path]:
         ["dvc", "push"],
     ):
         measure(command, origin, env)
-    return remotes, git
+    return git
 
 
 def _clone(git: Path, name: str, env: dict) -> Path:
@@ -96,7 +97,7 @@ def _tune(clones: list[Path], env: dict, trials: int) -> float:
     return time.perf_counter() - started
 
 
-def _outcome(storage: str, clones: list[Path]) -> dict:
+def _outcome(storage: Any, clones: list[Path]) -> dict:
     """The study's best validation accuracy, its trials, and the complete ones each clone ran
     (a study on SQLite names no worker: its one clone ran them all)."""
     import optuna
@@ -113,7 +114,7 @@ def _outcome(storage: str, clones: list[Path]) -> dict:
     }
 
 
-def _way(name: str, clones: list[Path], env: dict, storage: str, trials: int) -> dict:
+def _way(name: str, clones: list[Path], env: dict, storage: Any, trials: int) -> dict:
     load = os.getloadavg()[0]
     print(f"bench-tune-shared: {name}, load average {load:.1f}", flush=True)
     wall = _tune(clones, env, trials)
@@ -132,7 +133,7 @@ def main() -> None:
     started = time.perf_counter()
     # The server first: its folder must be one the postgres user reaches, not the scratch's.
     with postgres.running() as server, scratch_env("bench-tune-shared-") as env:
-        _, git = _origin(env)
+        git = _origin(env)
         rows = []
         local = _clone(git, "sqlite", env)
         sqlite = f"sqlite:///{(local / 'tune' / 'studies.db').resolve()}"
