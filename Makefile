@@ -51,7 +51,7 @@ with startup.quiet_native_startup():
 endef
 export IMPORT_TOOLS
 
-.PHONY: setup repro test chromium lint format bench bench-scale bench-accuracy bench-tune bench-own-data bench-small-folder bench-persist bench-setup bench-hostile bench-photos bench-predict bench-serve upgrade clean
+.PHONY: setup repro test chromium lint format bench bench-scale bench-accuracy bench-tune bench-tune-shared bench-own-data bench-small-folder bench-persist bench-setup bench-hostile bench-photos bench-predict bench-serve upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
@@ -125,6 +125,10 @@ bench-accuracy: $(VENV)/.synced
 # The MLP study tune.yaml defines, 20 trials 2 at a time, and a trial's overhead.
 bench-tune: $(VENV)/.synced
 	python -m bench.tune
+
+# One small study on SQLite, on PostgreSQL, and from two clones at once (docs/tuning.md).
+bench-tune-shared: $(VENV)/.synced
+	python -m bench.tune_shared
 
 # A second fresh clone's `make repro` (caches warm) against a cold `dvc repro`.
 bench-setup: $(VENV)/.synced

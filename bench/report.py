@@ -24,6 +24,7 @@ BENCHES = {
     "scale": "bench.scale",
     "accuracy": "bench.accuracy",
     "tune": "bench.tune",
+    "tune_shared": "bench.tune_shared",
     "own_data": "bench.own_data",
     "small_folder": "bench.small_folder",
     "persist": "bench.persist",

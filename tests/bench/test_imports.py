@@ -36,3 +36,12 @@ def test_the_tests_support_modules_re_export_what_the_bench_moved():
         assert support.__all__ and all(
             getattr(support, name) is getattr(moved, name) for name in support.__all__
         )
+
+
+def test_the_tests_postgres_server_is_the_benchs():
+    from bench import postgres
+    from tests.support import postgres as support_postgres
+
+    moved = ["PASSWORD", "Postgres", "create_database"]
+    assert all(getattr(support_postgres, name) is getattr(postgres, name) for name in moved)
+    assert support_postgres.running is postgres.running
