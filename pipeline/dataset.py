@@ -138,9 +138,23 @@ def _parsed(data: tf.data.Dataset, split: SplitInput) -> tf.data.Dataset:
     )
 
 
+def _batched(
+    data: tf.data.Dataset,
+    split: SplitInput,
+    batch_size: int,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """(images, labels) batches of the records `data` (of `split`): in their order, or
+    through a seeded shuffle buffer over records, reshuffled each epoch."""
+    if shuffle_buffer:
+        data = data.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return _parsed(data.batch(batch_size), split).prefetch(tf.data.AUTOTUNE)
+
+
 def batches(split: SplitInput, *, batch_size: int) -> tf.data.Dataset:
     """(images, labels) batches of a split in file order."""
-    return _parsed(_counted(split).batch(batch_size), split).prefetch(tf.data.AUTOTUNE)
+    return _batched(_counted(split), split, batch_size)
 
 
 def shuffled_batches(
@@ -148,8 +162,7 @@ def shuffled_batches(
 ) -> tf.data.Dataset:
     """Training batches streamed from the shards: a seeded shuffle buffer over records,
     reshuffled each epoch."""
-    data = _counted(split).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    return _parsed(data.batch(batch_size), split).prefetch(tf.data.AUTOTUNE)
+    return _batched(_counted(split), split, batch_size, shuffle_buffer, seed)
 
 
 def load(split: SplitInput) -> tuple[np.ndarray, np.ndarray]:
@@ -275,6 +288,4 @@ def selected_batches(
         .map(lambda _, record: record)
         .apply(tf.data.experimental.assert_cardinality(int(np.count_nonzero(keep))))
     )
-    if shuffle_buffer:
-        data = data.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    return _parsed(data.batch(batch_size), split).prefetch(tf.data.AUTOTUNE)
+    return _batched(data, split, batch_size, shuffle_buffer, seed)
