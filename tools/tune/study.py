@@ -256,10 +256,10 @@ def run_study(
     with outputs.exclusive_lock(_storage(root)) as lock:
         # The trials hold the lock too: if this process is killed, it stays held until
         # the last of them has ended (they get SIGTERM as it dies: tools.tune.as_trial).
+        run = Run(_study(spec, root, storage))
         if storage is None:
             trials = Trials(root, held=(lock.fileno(),))
-            return _run_study(spec, _Quota(total), jobs, trials, None)
-        run = Run(_study(spec, root, storage))
+            return _run_study(spec, _Quota(total), jobs, trials, None, run)
         if (remote := shared.git_remote(root)) is None:
             logger.warning("no git remote 'origin': this clone's trials stay here, unpushed")
         trials = Trials(root, held=(lock.fileno(),), push_to=remote)
@@ -277,8 +277,9 @@ class _Quota:
         self.total = total
 
     def start(self, study: Any) -> str:
-        self.left = self.planned = max(self.total - _complete(study), 0)
-        return f"{_complete(study)} trials complete, {self.left} to run"
+        complete = _complete(study)
+        self.left = self.planned = max(self.total - complete, 0)
+        return f"{complete} trials complete, {self.left} to run"
 
     def more(self, study: Any) -> bool:
         return self.left > 0
@@ -293,10 +294,7 @@ class _Quota:
         return f"{run.completed + run.failed}/{self.planned} done, {seconds:.0f} s"
 
 
-def _run_study(
-    spec: TuneSpec, quota: Any, jobs: int, trials: Trials, beats: Any, run: Run | None = None
-) -> Run:
-    run = run or Run(_study(spec, trials.root, None))
+def _run_study(spec: TuneSpec, quota: Any, jobs: int, trials: Trials, beats: Any, run: Run) -> Run:
     logger.info("study %s: %s, %d at a time", spec.study, quota.start(run.study), jobs)
     running, started = {}, time.perf_counter()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
