@@ -51,7 +51,7 @@ with startup.quiet_native_startup():
 endef
 export IMPORT_TOOLS
 
-.PHONY: setup repro test chromium lint format bench bench-scale bench-accuracy bench-tune bench-tune-shared bench-own-data bench-small-folder bench-persist bench-setup bench-hostile bench-photos bench-predict bench-serve upgrade clean
+.PHONY: setup repro test chromium lint format bench bench-scale bench-accuracy bench-tune bench-tune-shared bench-own-data bench-small-folder bench-persist bench-setup bench-labels bench-hostile bench-photos bench-predict bench-serve upgrade clean
 
 $(UV):
 	$(PYTHON) -m venv $(CACHE)/uv-$(UV_VERSION)
@@ -141,6 +141,10 @@ bench-persist: $(VENV)/.synced
 # Folder datasets: MNIST as PNG files against the IDX route, scikit-learn's 8x8 digits.
 bench-own-data: $(VENV)/.synced-test
 	python -m bench.own_data
+
+# The label audit against labels flipped on purpose, and real MNIST's own doubted test digits.
+bench-labels: $(VENV)/.synced
+	python -m bench.labels
 
 # docs/own-data.md's small-folder recipe against the defaults, on shapes drawn with 5 seeds.
 bench-small-folder: $(VENV)/.synced

@@ -33,6 +33,7 @@ BENCHES = {
     "photos": "bench.photos.tables",
     "predict": "bench.predict",
     "serve": "bench.serve",
+    "labels": "bench.labels",
 }
 Renderer = Callable[[dict], str]
 _SECTION = re.compile(r"(<!-- bench:(\w+) -->\n).*?(<!-- /bench:\2 -->)", re.DOTALL)
