@@ -215,8 +215,40 @@ def main() -> None:
 
 # Real MNIST's top test digits, judged by eye from the picture (docs/images): each one's key
 # to "wrong label" (the digit is plainly another), "ambiguous" (it could be read as either)
-# or "label right" (the digit is what its label says; the model is wrong).
-JUDGED: dict[str, str] = {}
+# or "label right" (the digit is what its label says; the model is wrong), and what is seen.
+# Judged on the picture enlarged, from the run of 2026-12-08 (bench/results/labels.json).
+JUDGED: dict[str, tuple[str, str]] = {
+    "test-02654": ("wrong label", "a 1 with a foot; no loop of a 6"),
+    "test-01014": ("ambiguous", "a 6 lying on its side; no 5"),
+    "test-03558": ("ambiguous", "a 0 with a scribble on top"),
+    "test-05973": ("label right", "a bold 3"),
+    "test-06035": ("label right", "a 2 with a looped base"),
+    "test-09009": ("ambiguous", "a crossed 7 with a base stroke, 2-like"),
+    "test-02648": ("label right", "a slanted 9"),
+    "test-08325": ("ambiguous", "a delta: a loop, its stem up on the right; no plain 0"),
+    "test-01226": ("label right", "a crossed 7"),
+    "test-09729": ("ambiguous", "a 5 whose lower loop is closed, 6-like"),
+    "test-01522": ("label right", "a 7 with a hooked top"),
+    "test-02607": ("label right", "a crossed 7"),
+    "test-03520": ("ambiguous", "a 6 lying on its side"),
+    "test-01678": ("label right", "a 2 with a looped base"),
+    "test-01828": ("label right", "a 3 with a flat top"),
+    "test-09587": ("label right", "a 9 with an open head"),
+    "test-03117": ("label right", "a 5 with a long top stroke"),
+    "test-09768": ("label right", "a 2 with a looped base"),
+    "test-02135": ("label right", "a thin 6, small loop"),
+    "test-08522": ("label right", "an 8"),
+    "test-00619": ("label right", "a thick slanted 1"),
+    "test-04880": ("ambiguous", "a 0 with a stroke inside, 8-like"),
+    "test-08094": ("label right", "a bold 2"),
+    "test-01414": ("label right", "a 9 with a small head"),
+    "test-09024": ("ambiguous", "a crossed 7 with a base stroke, 2-like"),
+    "test-04199": ("label right", "a 7"),
+    "test-02130": ("ambiguous", "a 4 closed at the top, 9-like"),
+    "test-08311": ("ambiguous", "a 6 lying on its side, L-like"),
+    "test-00947": ("ambiguous", "an 8 whose lower loop is filled in, 9-like"),
+    "test-02573": ("label right", "a 5"),
+}
 
 
 def _number(value: float | None) -> str:
@@ -297,30 +329,31 @@ def real_mnist(results: dict) -> str:
     """Real MNIST's own test split: the top of the audit, with a judgement of each."""
     test = results["mnist"][schema.TEST]
     validation = results["mnist"]["validation"]
+    judged = {f["key"]: JUDGED.get(f["key"], ("not judged", "")) for f in test["top"]}
     top = markdown(
-        ["rank", "key", "given", "suggested", "score", "judged by eye"],
+        ["rank", "key", "given", "suggested", "score", "judged by eye", "seen"],
         [
             [
                 str(f["rank"]),
                 f["key"],
                 f["given"],
                 f["suggested"],
-                f"{f['score']:.4f}",
-                JUDGED.get(f["key"], "not judged"),
+                f"{f['score']:.1e}",
+                *judged[f["key"]],
             ]
             for f in test["top"]
         ],
     )
     counts = {
-        verdict: list(JUDGED.get(f["key"]) for f in test["top"]).count(verdict)
+        verdict: [verdict for verdict, _ in judged.values()].count(verdict)
         for verdict in ("wrong label", "ambiguous", "label right")
     }
     return (
         f"The default pipeline (the MLP) flags {test['flagged']} of real MNIST's "
         f"{test['audited']:,} test digits and {validation['flagged']} of its "
         f"{validation['audited']:,} validation digits. The top {len(test['top'])} of test, "
-        f"judged by eye: {counts['wrong label']} wrong labels, {counts['ambiguous']} ambiguous, "
-        f"{counts['label right']} labelled right.\n\n{top}\n"
+        f"judged by eye: wrong label {counts['wrong label']}, ambiguous {counts['ambiguous']}, "
+        f"label right {counts['label right']}.\n\n{top}\n"
     )
 
 
