@@ -18,14 +18,17 @@ First, the default pipeline on real MNIST (the IDX route, the MLP): the top of i
 split's audit, shown in docs/own-data.md with a judgement of each digit by eye (`JUDGED`).
 
     DATA_MIRROR=../shared/data/mnist python -m bench.labels
+    DATA_MIRROR=... python -m bench.labels --add --rates 0.05 --models mlp  # rows added to those there
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +36,7 @@ import numpy as np
 import yaml
 
 from bench import report
+from bench import results as bench_results
 from bench.folders import save_png
 from bench.measure import measure, run_record, scratch_env
 from bench.run import fresh_clone
@@ -186,30 +190,41 @@ def _real_mnist(clone: Path, env: dict) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.labels", description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=RATES, help="flip rates")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=MODELS, help="in order")
+    parser.add_argument(
+        "--add", action="store_true", help="add rows to the results there are (no real MNIST run)"
+    )
+    args = parser.parse_args(argv)
     started = time.perf_counter()
     results: dict = {"rows": {}, "folds": FOLDS, "seed": SEED, "cpus": os.cpu_count()}
+    if args.add:
+        results = bench_results.read("labels") or sys.exit("bench: --add, but no results yet")
+    spent = results.get("seconds", 0)
     with scratch_env("bench-labels-") as env:
         clone = fresh_clone(env)
-        results["mnist"] = _real_mnist(clone, env)
-        report.publish("labels", results)
+        if not args.add:
+            results["mnist"] = _real_mnist(clone, env)
+            report.publish("labels", results)
         mnist = read_mirror(Path(env["DATA_MIRROR"]))
-        for rate in RATES:
+        for rate in args.rates:
             folder = f"{NOISY}-{rate:g}"
             truth = noisy_folder(mnist, clone / folder, rate)
             params = _set_params(clone, data={"dataset": "folder", "folder": folder})
-            for model in MODELS:
+            for model in args.models:
                 name = f"{model}_{rate:g}"
                 results["rows"][name] = {
                     "model": model,
                     "rate": rate,
                     **_run(clone, env, model, truth, params),
                 }
-                results["seconds"] = time.perf_counter() - started
+                results["seconds"] = spent + time.perf_counter() - started
                 report.publish("labels", results)  # each row kept as it comes
                 print(f"bench-labels: {name} {json.dumps(results['rows'][name])}", flush=True)
             shutil.rmtree(clone / folder)
-    results["seconds"] = time.perf_counter() - started
+    results["seconds"] = spent + time.perf_counter() - started
     print(report.publish("labels", results))
 
 
@@ -271,7 +286,9 @@ def _goal(found: dict) -> str:
 def table(results: dict) -> str:
     """Precision and recall per split, model and rate; accuracy before and after dropping the
     flagged; the audit's time; the goals."""
-    rows = results["rows"]
+    rows = dict(
+        sorted(results["rows"].items(), key=lambda r: (r[1]["rate"], MODELS.index(r[1]["model"])))
+    )
     found = markdown(
         ["flipped", "model", "split", "flipped there", "flagged", "precision", "recall"],
         [
