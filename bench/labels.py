@@ -18,7 +18,7 @@ First, the default pipeline on real MNIST (the IDX route, the MLP): the top of i
 split's audit, shown in docs/own-data.md with a judgement of each digit by eye (`JUDGED`).
 
     DATA_MIRROR=../shared/data/mnist python -m bench.labels
-    DATA_MIRROR=... python -m bench.labels --add --rates 0.05 --models mlp  # rows added to those there
+    DATA_MIRROR=... python -m bench.labels --add --rates 0.05 --models mlp  # more rows
 """
 
 from __future__ import annotations
