@@ -74,3 +74,31 @@ def _row(precision, recall):
 )
 def test_the_goal_needs_both_recall_and_precision(precision, recall, verdict):
     assert labels._goal(_row(precision, recall)).startswith(verdict)
+
+
+def _result(model, rate, precision, recall):
+    found = _row(precision, recall)
+    accuracy = {"given": 0.98, "true": 0.99}
+    return {
+        "model": model,
+        "rate": rate,
+        **{split: found for split in ("test", "validation", "train")},
+        **{"accuracy_before": accuracy, "accuracy_after": accuracy},
+        **{"train_s": 100.0, "audit_s": 450.0},
+    }
+
+
+def test_the_table_lists_rows_by_rate_then_model_and_judges_the_cnn_at_one_percent():
+    rows = {
+        "mlp_0.05": _result("mlp", 0.05, 0.5, 0.5),
+        "mlp_0.01": _result("mlp", 0.01, 0.5, 0.5),
+        "cnn_0.01": _result("cnn", 0.01, 0.85, 0.95),
+    }
+    text = labels.table({"rows": rows, "folds": 5, "seconds": 60})
+    dropped = [line for line in text.splitlines() if line.startswith("| ") and "4.5" in line]
+    assert [line.split(" | ")[:2] for line in dropped] == [
+        ["| 1%", "cnn"],
+        ["| 1%", "mlp"],
+        ["| 5%", "mlp"],
+    ]
+    assert text.count(": met") == 2  # test and train
