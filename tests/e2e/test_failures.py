@@ -16,13 +16,12 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from components.ingest import mirror
-from tests.support.project import PATHS, Project, new_project, recipe, session_ends
+from tests.support.project import PATHS, Project, recipe, session_ends
 from tests.support.stages import temps_left
 
 pytestmark = pytest.mark.e2e
@@ -30,21 +29,10 @@ pytestmark = pytest.mark.e2e
 OUTPUTS = ("raw", "processed", "model", "live", "reports")
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
-    """A clone whose pipeline has run once, its results committed."""
-    project = new_project(tmp_path_factory, mirror_dir)
-    project.run("dvc", "repro")
-    project.run("git", "add", "-A")
-    project.run("git", "commit", "-q", "-m", "baseline results")
-    return project
-
-
 @pytest.fixture
-def project(baseline: Project) -> Iterator[Project]:
-    """The baseline clone, put back as committed after each test, whatever it left."""
-    yield baseline
-    baseline.reset()
+def project(mnist_project: Project) -> Project:
+    """README's first run on MNIST, committed: a copy of its own for each test."""
+    return mnist_project
 
 
 def _outputs(project: Project) -> dict[str, str]:

@@ -23,22 +23,17 @@ from tests.support.project import (
     METRICS,
     PATHS,
     Project,
-    new_project,
 )
 from tests.support.stages import temps_left
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
-    """A clone whose reference MLP, built by `dvc repro`, serves as version 1."""
-    project = new_project(tmp_path_factory, mirror_dir)
-    project.run("dvc", "repro")
-    assert project.versions() == ["1"]
-    project.run("git", "add", "-A")
-    project.run("git", "commit", "-q", "-m", "baseline results")
-    return project
+@pytest.fixture
+def project(mnist_project: Project) -> Project:
+    """README's first run on MNIST, committed: the reference MLP serves as version 1."""
+    assert mnist_project.versions() == ["1"]
+    return mnist_project
 
 
 def test_a_better_architecture_is_blessed_by_the_change_threshold_and_pushed(project: Project):
@@ -50,7 +45,6 @@ def test_a_better_architecture_is_blessed_by_the_change_threshold_and_pushed(pro
     blessing = project.blessing()
     assert (blessing["check"], blessing["baseline"]["version"]) == ("change", 1)
     assert blessing["pushed_version"] == 2 and project.versions() == ["1", "2"]
-    project.reset()
 
 
 def test_temp_experiment_worse_than_serving_is_not_blessed(project: Project):
@@ -82,7 +76,6 @@ def test_a_push_killed_midway_is_never_visible_and_the_next_run_completes_it(pro
     pushed = project.blessing()["pushed_version"]
     assert project.versions() == [*before, str(pushed)] and _complete(serving / str(pushed))
     assert not list(serving.glob(".*"))  # the killed push's leftovers are gone
-    project.reset()
 
 
 def _sha256(path: Path) -> str:
@@ -121,7 +114,6 @@ def test_killed_stage_leaves_nothing_dvc_trusts(project: Project):
     assert project.stages_run("dvc", "repro") == AFTER_TRAINING
     assert project.changed_stages() == set()
     assert temps_left(project.path) == []
-    project.reset()
 
 
 def _fails_in_one_line(project: Project, *args: str) -> str:
@@ -151,4 +143,3 @@ def test_workers_that_never_start_fail_in_one_line(project: Project, engine: str
     # The stage's outputs persist through DVC's run, and nothing half-written is left.
     assert project.processed() == before
     assert temps_left(project.path) == []
-    project.reset()
