@@ -1,15 +1,18 @@
 """The e2e tests' baselines: each built once per test run, each test working in a copy.
 
-A baseline is what several tests start from (README's first run on MNIST, say); building it
-is most of a test's time, so it is built once (`frozen_project`) and every test takes a copy
-of its own, deleted after it: no test sees another's leftovers or depends on their order.
-"""
+A baseline is what several tests start from; building it is most of a test's time, so it
+is built once (`frozen_project`) and every test takes a copy of its own, deleted after it:
+no test sees another's leftovers or depends on their order. Tests of DVC's mechanics
+(failures, signals, queues, tuning, pushes) start from a small folder of digits; full MNIST
+is where the result is the point (accuracy, byte-identity, the mirror)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.support import baselines
@@ -28,3 +31,20 @@ def mnist_project(
 ) -> Iterator[Project]:
     """A copy of the MNIST baseline for one test."""
     yield from copy_project(tmp_path_factory, mnist_baseline, mirror_dir)
+
+
+@pytest.fixture(scope="session")
+def digits_baseline(
+    tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist: dict[str, np.ndarray]
+) -> Path:
+    """2,500 MNIST digits as a folder, run and committed (`baselines.digits`): its clone."""
+    build = functools.partial(baselines.digits, mnist=mnist)
+    return frozen_project(tmp_path_factory, mirror_dir, "digits", build)
+
+
+@pytest.fixture
+def digits_project(
+    tmp_path_factory: pytest.TempPathFactory, digits_baseline: Path, mirror_dir: Path
+) -> Iterator[Project]:
+    """A copy of the small digits baseline for one test."""
+    yield from copy_project(tmp_path_factory, digits_baseline, mirror_dir)
