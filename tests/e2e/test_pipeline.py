@@ -56,7 +56,7 @@ def project(mnist_project: Project) -> Project:
 @pytest.fixture
 def new_user(digits_project: Project) -> Project:
     """As every new user has it: the first run's results, dvc.lock among them, not committed
-    (on the small folder of digits: what is tested is DVC's mechanics)."""
+    (on the small folder of digits, tracked and committed: what is tested is DVC's mechanics)."""
     project = digits_project
     project.run("git", "reset", "-q", "HEAD~1")
     assert "dvc.lock" in project.run("git", "status", "--porcelain")

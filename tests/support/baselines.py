@@ -34,13 +34,15 @@ DIGITS_MIN_ACCURACY = 0.85
 
 def digits(project: Project, mnist: dict[str, np.ndarray]) -> None:
     """The small dataset of the tests of DVC's mechanics (failures, signals, queues, tuning,
-    pushes): MNIST's first 2,000 train and 500 test digits as a folder DVC tracks, the
-    pipeline run once and served as version 1, all committed."""
+    pushes): MNIST's first 2,000 train and 500 test digits as a folder DVC tracks, committed;
+    then the pipeline run once and served as version 1, its results committed."""
     mnist_folder(mnist, project.path / IMAGES, {"train": 2000, "test": 500})
     project.run("dvc", "add", IMAGES)
     project.set_param("data.dataset", "folder")
     project.set_param("data.folder", IMAGES)
     project.set_param("evaluate.min_accuracy", DIGITS_MIN_ACCURACY)
-    project.run("dvc", "repro")
     project.run("git", "add", "-A")
-    project.run("git", "commit", "-q", "-m", "baseline results on a small folder of digits")
+    project.run("git", "commit", "-q", "-m", "a small folder of digits")
+    project.run("dvc", "repro")  # its results in a commit of their own, as in `mnist`
+    project.run("git", "add", "-A")
+    project.run("git", "commit", "-q", "-m", "baseline results")
