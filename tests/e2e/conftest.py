@@ -9,14 +9,13 @@ is where the result is the point (accuracy, byte-identity, the mirror)."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.support import baselines
-from tests.support.project import Project, copy_project, frozen_project
+from tests.support.project import copies, frozen_project
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +24,7 @@ def mnist_baseline(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -
     return frozen_project(tmp_path_factory, mirror_dir, "mnist", baselines.mnist)
 
 
-@pytest.fixture
-def mnist_project(
-    tmp_path_factory: pytest.TempPathFactory, mnist_baseline: Path, mirror_dir: Path
-) -> Iterator[Project]:
-    """A copy of the MNIST baseline for one test."""
-    yield from copy_project(tmp_path_factory, mnist_baseline, mirror_dir)
+mnist_project = copies("mnist_baseline")  # a copy of the MNIST baseline for one test
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +36,4 @@ def digits_baseline(
     return frozen_project(tmp_path_factory, mirror_dir, "digits", build)
 
 
-@pytest.fixture
-def digits_project(
-    tmp_path_factory: pytest.TempPathFactory, digits_baseline: Path, mirror_dir: Path
-) -> Iterator[Project]:
-    """A copy of the small digits baseline for one test."""
-    yield from copy_project(tmp_path_factory, digits_baseline, mirror_dir)
+digits_project = copies("digits_baseline")  # a copy of the digits baseline for one test

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from tests.support.project import (
     METRICS,
     PATHS,
     Project,
-    copy_project,
+    copies,
     frozen_project,
     recipe,
 )
@@ -61,12 +60,7 @@ def own_folder(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist
     return frozen_project(tmp_path_factory, mirror_dir, "own-folder", build)
 
 
-@pytest.fixture
-def project(
-    tmp_path_factory: pytest.TempPathFactory, own_folder: Path, mirror_dir: Path
-) -> Iterator[Project]:
-    """A copy of the recipe's project for one test."""
-    yield from copy_project(tmp_path_factory, own_folder, mirror_dir)
+project = copies("own_folder")  # a copy for each test
 
 
 def _remote(project: Project) -> Path:

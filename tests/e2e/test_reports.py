@@ -9,13 +9,12 @@ a validation fraction that leaves the validation split empty.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.folders import mnist_folder
-from tests.support.project import Project, copy_project, frozen_project
+from tests.support.project import Project, copies, frozen_project
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +38,7 @@ def digits_folder(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mn
     return frozen_project(tmp_path_factory, mirror_dir, "digits-400", build)
 
 
-@pytest.fixture
-def project(
-    tmp_path_factory: pytest.TempPathFactory, digits_folder: Path, mirror_dir: Path
-) -> Iterator[Project]:
-    """A copy of that clone for one test."""
-    yield from copy_project(tmp_path_factory, digits_folder, mirror_dir)
+project = copies("digits_folder")  # a copy for each test
 
 
 def _failure_line(output: str) -> str:

@@ -1,6 +1,6 @@
 """A temporary clone of the project driven through DVC, for the end-to-end tests.
 
-Each e2e test works in a clone of its own: a copy (`copy_project`) of a baseline built once
+Each e2e test works in a clone of its own: a copy (`copies`) of a baseline built once
 per test run (`frozen_project`), so no test depends on another's order or leftovers, and
 the baselines' pipeline runs are paid once however many tests start from them. What a test
 checks it reads from machine output: the stages' own run records (which stages ran),
@@ -336,7 +336,7 @@ def frozen_project(
     pytest-xdist workers ask: a clone (`new_project`), then `build(project)`, which may leave
     notes for the tests beside the clone (in its parent folder).
 
-    Tests never work in it: each takes a copy (`copy_project`).
+    Tests never work in it: each takes a copy (`copies`).
     """
 
     def make(folder: Path) -> None:
@@ -345,20 +345,26 @@ def frozen_project(
     return built_once(factory, f"project-{name}", make) / "clone"
 
 
-def copy_project(
-    factory: pytest.TempPathFactory, frozen: Path, mirror_dir: Path
-) -> Iterator[Project]:
-    """A copy of a `frozen_project` for one test, as a fixture yields it, deleted after: git's
-    and DVC's files, the cache and the workspace, but DVC's temp folder (locks, the
-    experiments' queue), which is the run's own."""
+def copies(baseline: str) -> Callable:
+    """A fixture that gives each test a copy of the `frozen_project` the session fixture
+    named `baseline` returns, deleted after the test: git's and DVC's files, the cache and
+    the workspace, but DVC's temp folder (locks, the experiments' queue), the run's own."""
 
-    def not_dvc_tmp(folder: str, names: list[str]) -> set[str]:
-        return {"tmp"} if Path(folder) == frozen / ".dvc" else set()
+    @pytest.fixture
+    def copy(
+        tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, request: pytest.FixtureRequest
+    ) -> Iterator[Project]:
+        frozen = request.getfixturevalue(baseline)
 
-    path = factory.mktemp("clone")
-    shutil.copytree(frozen, path, symlinks=True, dirs_exist_ok=True, ignore=not_dvc_tmp)
-    yield Project(path, mirror_dir)
-    shutil.rmtree(path, ignore_errors=True)
+        def not_dvc_tmp(folder: str, names: list[str]) -> set[str]:
+            return {"tmp"} if Path(folder) == frozen / ".dvc" else set()
+
+        path = tmp_path_factory.mktemp("clone")
+        shutil.copytree(frozen, path, symlinks=True, dirs_exist_ok=True, ignore=not_dvc_tmp)
+        yield Project(path, mirror_dir)
+        shutil.rmtree(path, ignore_errors=True)
+
+    return copy
 
 
 def session_ends(session: int, timeout: float = 60) -> None:
