@@ -248,8 +248,22 @@ def small_signatures(small_serving_dir: Path):
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The e2e tests first: they take longest, and the other files fill the workers beside
-    them. The sort is stable: a file's tests keep their order."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    them. Among them, the tests of each baseline (tests/e2e/conftest.py) take turns, so the
+    workers' first tests build different baselines at once rather than one waiting for the
+    other's. The sorts are stable: a file's tests keep their order."""
+    turns: dict[str, int] = {}
+
+    def turn(item: pytest.Item) -> int:
+        baseline = next((f for f in _BASELINES if f in item.fixturenames), "")
+        turns[baseline] = turns.get(baseline, -1) + 1
+        return turns[baseline]
+
+    e2e = [item for item in items if item.get_closest_marker("e2e")]
+    order = {item.nodeid: turn(item) for item in e2e}
+    items.sort(key=lambda item: (item.nodeid not in order, order.get(item.nodeid, 0)))
+
+
+_BASELINES = ("mnist_project", "digits_project")  # the fixtures of tests/e2e/conftest.py
 
 
 E2E = "tests/e2e/"
