@@ -247,9 +247,39 @@ def small_signatures(small_serving_dir: Path):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The e2e files first: they take longest, and the other files fill the workers beside them.
+    """The e2e tests first: they take longest, and the other files fill the workers beside
+    them. Among them, the tests of each baseline (tests/e2e/conftest.py) take turns, so the
+    workers' first tests build different baselines at once rather than one waiting for the
+    other's. The sorts are stable: a file's tests keep their order."""
+    turns: dict[str, int] = {}
 
-    pytest-xdist hands each worker a whole file at a time, in this order (--dist loadfile
-    --no-loadscope-reorder). The sort is stable: a file's tests keep their order.
-    """
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    def turn(item: pytest.Item) -> int:
+        baseline = next((f for f in _BASELINES if f in item.fixturenames), "")
+        turns[baseline] = turns.get(baseline, -1) + 1
+        return turns[baseline]
+
+    e2e = [item for item in items if item.get_closest_marker("e2e")]
+    order = {item.nodeid: turn(item) for item in e2e}
+    items.sort(key=lambda item: (item.nodeid not in order, order.get(item.nodeid, 0)))
+
+
+_BASELINES = ("mnist_project", "digits_project")  # the fixtures of tests/e2e/conftest.py
+
+
+E2E = "tests/e2e/"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log) -> object:
+    """pytest-xdist's work units, handed out in collection order: a whole file for the unit
+    tests (their module fixtures are built once), each e2e test on its own, as each starts
+    from a copy of its own (tests/e2e/conftest.py) and a file of them would keep one worker
+    busy while the other idles. (--dist loadgroup would say it with marks, but ignores them
+    with pytest 9.2, pytest-xdist#1386.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileButE2E(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path.startswith(E2E) else path
+
+    return ByFileButE2E(config, log)

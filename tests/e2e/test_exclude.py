@@ -3,23 +3,17 @@ workspace and in an experiment that names another file with `-S`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipeline.params import NO_EXCLUDE
-from tests.support.project import ALL_STAGES, Project, new_project
+from tests.support.project import Project
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
-    project = new_project(tmp_path_factory, mirror_dir)
-    assert project.stages_run("dvc", "repro") == ALL_STAGES
-    project.run("git", "add", "-A")  # the lock: an experiment starts from what is committed
-    project.run("git", "commit", "-q", "-m", "repro")
-    return project
+@pytest.fixture
+def project(mnist_project: Project) -> Project:
+    return mnist_project
 
 
 def test_editing_the_default_file_re_runs_preprocess(project: Project):

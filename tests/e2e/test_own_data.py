@@ -21,7 +21,15 @@ import yaml
 
 from pipeline import artifacts, schema
 from tests.support.folders import COLOUR_CLASSES, colour_folder, save_png
-from tests.support.project import ALL_STAGES, METRICS, PATHS, Project, new_project, recipe
+from tests.support.project import (
+    ALL_STAGES,
+    METRICS,
+    PATHS,
+    Project,
+    copies,
+    frozen_project,
+    recipe,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -29,29 +37,46 @@ IMAGES = "data/images"
 CLASSES = tuple(sorted(COLOUR_CLASSES))  # the class ids' order: by name, as tfds's ImageFolder
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist) -> Project:
-    project = new_project(tmp_path_factory, mirror_dir)
-    colour_folder(mnist, project.path / IMAGES, per_class=400)
-    # What a model of 1,440 examples must reach to be served: the user's call (MNIST's is 0.97).
-    project.set_param("evaluate.min_accuracy", 0.85)
-    # The recipe ends in `dvc push`: a DVC remote, as README's sharing recipe adds one.
-    project.run("dvc", "remote", "add", "-d", "shared", str(_remote(project)))
-    return project
+# Beside the baseline's clone: the stages the recipe ran.
+RECIPE_RUN = "recipe-run.json"
+
+
+@pytest.fixture(scope="session")
+def own_folder(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist) -> Path:
+    """A clone with the colour folder in data/images after docs/own-data.md's recipe: its
+    folder, the stages the recipe ran kept beside it (`RECIPE_RUN`)."""
+
+    def build(project: Project) -> None:
+        colour_folder(mnist, project.path / IMAGES, per_class=400)
+        # What a model of 1,440 examples must reach to be served: the user's call (MNIST's
+        # is 0.97).
+        project.set_param("evaluate.min_accuracy", 0.85)
+        # The recipe ends in `dvc push`: a DVC remote, as README's sharing recipe adds one.
+        remote = project.path.with_name(f"{project.path.name}-remote")
+        project.run("dvc", "remote", "add", "-d", "shared", str(remote))
+        ran = project.stages_run("bash", "-e", "-c", recipe("docs/own-data.md", "own-folder"))
+        (project.path.parent / RECIPE_RUN).write_text(json.dumps(ran))
+
+    return frozen_project(tmp_path_factory, mirror_dir, "own-folder", build)
+
+
+project = copies("own_folder")  # a copy for each test
 
 
 def _remote(project: Project) -> Path:
-    return project.path.with_name(f"{project.path.name}-remote")
+    """The DVC remote the recipe pushed to, which every copy of the baseline shares."""
+    return Path(project.run("dvc", "config", "remote.shared.url").strip())
 
 
 def _rows(project: Project, name: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(project.read(f"{PATHS['reports']}/{name}"))))
 
 
-def test_the_recipe_follows_the_folders_schema_to_a_served_model(project: Project):
+def test_the_recipe_follows_the_folders_schema_to_a_served_model(
+    project: Project, own_folder: Path
+):
     assert "data/images" in project.read(".gitignore")  # git ignores the images...
-    recipe_run = project.stages_run("bash", "-e", "-c", recipe("docs/own-data.md", "own-folder"))
-    assert recipe_run == ALL_STAGES
+    assert json.loads((own_folder.parent / RECIPE_RUN).read_text()) == ALL_STAGES
     assert project.run("git", "status", "--porcelain") == ""  # ...which DVC tracks
     assert project.changed_stages() == set()
     assert yaml.safe_load(project.read("params.yaml"))["data"]["folder"] == IMAGES
@@ -83,7 +108,6 @@ def test_a_queued_sweep_sees_the_folder(project: Project):
     assert list(states.values()) == ["success", "success"], states
     for data in project.experiments().values():
         assert data["params"]["params.yaml"]["data"]["data"]["folder"] == IMAGES
-    project.run("dvc", "exp", "remove", *states)
 
 
 def test_tuning_trials_see_the_folder(project: Project):
@@ -95,8 +119,6 @@ def test_tuning_trials_see_the_folder(project: Project):
     study = optuna.load_study(study_name="own", storage=f"sqlite:///{project.path}/tune/studies.db")
     complete = optuna.trial.TrialState.COMPLETE
     assert [t.state for t in study.get_trials(deepcopy=False)] == [complete, complete]
-    project.run("dvc", "exp", "remove", "own-000", "own-001")
-    project.run("git", "checkout", "--", "tune.yaml")
 
 
 def test_a_teammates_pull_brings_the_folder(project: Project, tmp_path: Path):

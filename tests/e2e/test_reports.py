@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.folders import mnist_folder
-from tests.support.project import Project, new_project
+from tests.support.project import Project, copies, frozen_project
 
 pytestmark = pytest.mark.e2e
 
@@ -23,17 +23,22 @@ REPORT = "anomalies/preprocess.json"  # as the failure line names it
 EMPTY = "validation: the split is empty"
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist) -> Project:
+@pytest.fixture(scope="session")
+def digits_folder(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist) -> Path:
     """A clone whose params read a folder of 400 digits that DVC tracks, all committed."""
-    project = new_project(tmp_path_factory, mirror_dir)
-    mnist_folder(mnist, project.path / IMAGES, {"train": 300, "test": 100})
-    project.run("dvc", "add", IMAGES)
-    project.set_param("data.dataset", "folder")
-    project.set_param("data.folder", IMAGES)
-    project.run("git", "add", "-A")
-    project.run("git", "commit", "-q", "-m", "a folder of digits")
-    return project
+
+    def build(project: Project) -> None:
+        mnist_folder(mnist, project.path / IMAGES, {"train": 300, "test": 100})
+        project.run("dvc", "add", IMAGES)
+        project.set_param("data.dataset", "folder")
+        project.set_param("data.folder", IMAGES)
+        project.run("git", "add", "-A")
+        project.run("git", "commit", "-q", "-m", "a folder of digits")
+
+    return frozen_project(tmp_path_factory, mirror_dir, "digits-400", build)
+
+
+project = copies("digits_folder")  # a copy for each test
 
 
 def _failure_line(output: str) -> str:
@@ -59,7 +64,6 @@ def test_a_failed_temp_experiments_anomalies_are_in_the_project(project: Project
 
 
 def test_a_failed_queued_experiments_anomalies_are_in_the_project(project: Project):
-    (project.path / REPORT).unlink(missing_ok=True)
     project.run(
         "dvc",
         "exp",

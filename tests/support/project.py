@@ -1,7 +1,8 @@
 """A temporary clone of the project driven through DVC, for the end-to-end tests.
 
-Each e2e module makes its own clone (`new_project`), so the modules can run in parallel
-(pytest-xdist sends each test file to one worker, its tests in file order). What a test
+Each e2e test works in a clone of its own: a copy (`copies`) of a baseline built once
+per test run (`frozen_project`), so no test depends on another's order or leftovers, and
+the baselines' pipeline runs are paid once however many tests start from them. What a test
 checks it reads from machine output: the stages' own run records (which stages ran),
 `dvc.lock`, `dvc status --json`, `dvc exp show --json` and the pipeline's JSON reports.
 """
@@ -16,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ import yaml
 from components import STAGES
 from pipeline import artifacts, logs, run_record
 from tests.support import ROOT
+from tests.support.once import built_once
 
 _GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "e2e",
@@ -315,13 +317,54 @@ def recipe(page: str, name: str) -> str:
 
 def new_project(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Project:
     """A clone of the work tree as committed and not yet run, in a git repository of its own."""
-    path = tmp_path_factory.mktemp("clone")
+    return _cloned(tmp_path_factory.mktemp("clone"), mirror_dir)
+
+
+def _cloned(path: Path, mirror_dir: Path) -> Project:
     copy_work_tree(path)
     project = Project(path, mirror_dir)
     project.run("git", "init", "-q", "-b", "main")
     project.run("git", "add", "-A")
     project.run("git", "commit", "-q", "-m", "clone")
     return project
+
+
+def frozen_project(
+    factory: pytest.TempPathFactory, mirror_dir: Path, name: str, build: Callable[[Project], None]
+) -> Path:
+    """The folder of a baseline project built once in this test run, however many tests and
+    pytest-xdist workers ask: a clone (`new_project`), then `build(project)`, which may leave
+    notes for the tests beside the clone (in its parent folder).
+
+    Tests never work in it: each takes a copy (`copies`).
+    """
+
+    def make(folder: Path) -> None:
+        build(_cloned(folder / "clone", mirror_dir))
+
+    return built_once(factory, f"project-{name}", make) / "clone"
+
+
+def copies(baseline: str) -> Callable:
+    """A fixture that gives each test a copy of the `frozen_project` the session fixture
+    named `baseline` returns, deleted after the test: git's and DVC's files, the cache and
+    the workspace, but DVC's temp folder (locks, the experiments' queue), the run's own."""
+
+    @pytest.fixture
+    def copy(
+        tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, request: pytest.FixtureRequest
+    ) -> Iterator[Project]:
+        frozen = request.getfixturevalue(baseline)
+
+        def not_dvc_tmp(folder: str, names: list[str]) -> set[str]:
+            return {"tmp"} if Path(folder) == frozen / ".dvc" else set()
+
+        path = tmp_path_factory.mktemp("clone")
+        shutil.copytree(frozen, path, symlinks=True, dirs_exist_ok=True, ignore=not_dvc_tmp)
+        yield Project(path, mirror_dir)
+        shutil.rmtree(path, ignore_errors=True)
+
+    return copy
 
 
 def session_ends(session: int, timeout: float = 60) -> None:
