@@ -248,9 +248,10 @@ def small_signatures(small_serving_dir: Path):
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The e2e tests first: they take longest, and the other files fill the workers beside
-    them. Among them, the tests of each baseline (tests/e2e/conftest.py) take turns, so the
-    workers' first tests build different baselines at once rather than one waiting for the
-    other's. The sorts are stable: a file's tests keep their order."""
+    them. Among them, the tests of the MNIST and the digits baselines (tests/e2e/conftest.py)
+    take turns, the other e2e tests a third line beside them, so the workers' first tests
+    build different baselines at once rather than one waiting for the other's. The sorts are
+    stable: a file's tests keep their order."""
     turns: dict[str, int] = {}
 
     def turn(item: pytest.Item) -> int:
@@ -269,12 +270,16 @@ _BASELINES = ("mnist_project", "digits_project")  # the fixtures of tests/e2e/co
 E2E = "tests/e2e/"
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's: without it, never called
 def pytest_xdist_make_scheduler(config: pytest.Config, log) -> object:
-    """pytest-xdist's work units, handed out in collection order: a whole file for the unit
-    tests (their module fixtures are built once), each e2e test on its own, as each starts
-    from a copy of its own (tests/e2e/conftest.py) and a file of them would keep one worker
-    busy while the other idles. (--dist loadgroup would say it with marks, but ignores them
-    with pytest 9.2, pytest-xdist#1386.)"""
+    """pytest-xdist's work units under the default `--dist loadscope` (pyproject.toml), handed
+    out in collection order: a whole file for the unit tests (their module fixtures are built
+    once), each e2e test on its own, as each starts from a copy of its own
+    (tests/e2e/conftest.py) and a file of them would keep one worker busy while the other
+    idles. Another `--dist` given on the command line is pytest-xdist's own. (--dist
+    loadgroup would say it with marks, but ignores them with pytest 9.2, pytest-xdist#1386.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFileButE2E(LoadScopeScheduling):
@@ -283,3 +288,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log) -> object:
             return nodeid if path.startswith(E2E) else path
 
     return ByFileButE2E(config, log)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Each phase's report kept on its test (`item.failed_phase`), for fixtures that keep
+    evidence when a test failed (tests/support/project.copies)."""
+    report = yield
+    if report.failed:
+        item.failed_phase = report.when
+    return report

@@ -4,7 +4,9 @@ A baseline is what several tests start from; building it is most of a test's tim
 is built once (`frozen_project`) and every test takes a copy of its own, deleted after it:
 no test sees another's leftovers or depends on their order. Tests of DVC's mechanics
 (failures, signals, queues, tuning, pushes) start from a small folder of digits; full MNIST
-is where the result is the point (accuracy, byte-identity, the mirror)."""
+is where the result is the point (accuracy, byte-identity, the mirror, README's sharing
+recipe on README's run), where a test asks for MNIST's own keys (preprocess.exclude), or
+where it runs nothing (dvc status, dvc plots)."""
 
 from __future__ import annotations
 

@@ -56,6 +56,9 @@ def own_folder(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist
         project.run("dvc", "remote", "add", "-d", "shared", str(remote))
         ran = project.stages_run("bash", "-e", "-c", recipe("docs/own-data.md", "own-folder"))
         (project.path.parent / RECIPE_RUN).write_text(json.dumps(ran))
+        # Every copy's config names this remote: read-only, no test changes what the next sees.
+        for path in (remote, *remote.rglob("*")):
+            path.chmod(path.stat().st_mode & ~0o222)
 
     return frozen_project(tmp_path_factory, mirror_dir, "own-folder", build)
 

@@ -1,8 +1,8 @@
 """A temporary clone of the project driven through DVC, for the end-to-end tests.
 
-Each e2e test works in a clone of its own: a copy (`copies`) of a baseline built once
-per test run (`frozen_project`), so no test depends on another's order or leftovers, and
-the baselines' pipeline runs are paid once however many tests start from them. What a test
+Each e2e test works in a clone of its own, most in a copy (`copies`) of a baseline built
+once per test run (`frozen_project`), so no test depends on another's order or leftovers,
+and the baselines' pipeline runs are paid once however many tests start from them. What a test
 checks it reads from machine output: the stages' own run records (which stages ran),
 `dvc.lock`, `dvc status --json`, `dvc exp show --json` and the pipeline's JSON reports.
 """
@@ -186,10 +186,6 @@ class Project:
         params[section][key] = value
         (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
-    def reset(self) -> None:
-        self.run("git", "checkout", "--", ".")
-        self.run("dvc", "checkout", "--force")
-
     def _experiments(self) -> Iterator[tuple[str, dict]]:
         """(name, rev) of each experiment `dvc exp show --json` lists."""
         for baseline in self.output_json("dvc", "exp", "show", "--json"):
@@ -347,8 +343,9 @@ def frozen_project(
 
 def copies(baseline: str) -> Callable:
     """A fixture that gives each test a copy of the `frozen_project` the session fixture
-    named `baseline` returns, deleted after the test: git's and DVC's files, the cache and
-    the workspace, but DVC's temp folder (locks, the experiments' queue), the run's own."""
+    named `baseline` returns, deleted after the test unless it failed: git's and DVC's files,
+    the cache and the workspace, but DVC's temp folder (locks, the experiments' queue), the
+    run's own."""
 
     @pytest.fixture
     def copy(
@@ -362,7 +359,9 @@ def copies(baseline: str) -> Callable:
         path = tmp_path_factory.mktemp("clone")
         shutil.copytree(frozen, path, symlinks=True, dirs_exist_ok=True, ignore=not_dvc_tmp)
         yield Project(path, mirror_dir)
-        shutil.rmtree(path, ignore_errors=True)
+        # A failed test's copy stays, its logs/ and DVC's worker logs the evidence its lines name.
+        if not hasattr(request.node, "failed_phase"):
+            shutil.rmtree(path, ignore_errors=True)
 
     return copy
 
