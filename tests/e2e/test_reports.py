@@ -2,43 +2,28 @@
 experiments in a copy of the project it deletes afterwards, and a report written there
 would go with it (pipeline.workspace).
 
-On a small folder of real MNIST digits (tests.support.folders), which preprocess fails on:
-a validation fraction that leaves the validation split empty.
+On the small folder of real MNIST digits the tests of DVC's mechanics share, which
+preprocess fails on: a validation fraction that leaves the validation split empty.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.support.folders import mnist_folder
-from tests.support.project import Project, copies, frozen_project
+from tests.support.project import Project
 
 pytestmark = pytest.mark.e2e
 
-IMAGES = "data/images"
 REPORT = "anomalies/preprocess.json"  # as the failure line names it
 EMPTY = "validation: the split is empty"
 
 
-@pytest.fixture(scope="session")
-def digits_folder(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path, mnist) -> Path:
-    """A clone whose params read a folder of 400 digits that DVC tracks, all committed."""
-
-    def build(project: Project) -> None:
-        mnist_folder(mnist, project.path / IMAGES, {"train": 300, "test": 100})
-        project.run("dvc", "add", IMAGES)
-        project.set_param("data.dataset", "folder")
-        project.set_param("data.folder", IMAGES)
-        project.run("git", "add", "-A")
-        project.run("git", "commit", "-q", "-m", "a folder of digits")
-
-    return frozen_project(tmp_path_factory, mirror_dir, "digits-400", build)
-
-
-project = copies("digits_folder")  # a copy for each test
+@pytest.fixture
+def project(digits_project: Project) -> Project:
+    """The small folder of digits DVC tracks, run and committed (tests/e2e/conftest.py)."""
+    return digits_project
 
 
 def _failure_line(output: str) -> str:
