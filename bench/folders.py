@@ -24,14 +24,21 @@ def save_png(image: np.ndarray, path: Path) -> None:
     Image.fromarray(image, "L" if image.ndim == 2 else "RGB").save(path, format="PNG")
 
 
-def mnist_folder(mnist: dict[str, np.ndarray], root: Path, counts: dict[str, int]) -> Path:
+def mnist_folder(
+    mnist: dict[str, np.ndarray],
+    root: Path,
+    counts: dict[str, int],
+    labels: dict[str, np.ndarray] | None = None,
+) -> Path:
     """The first `counts[split]` images of each real MNIST split as PNG files, each named by
-    the key ingest gives it on the IDX route: <root>/train/7/train-00042.png."""
+    the key ingest gives it on the IDX route: <root>/train/7/train-00042.png. Each is filed
+    under its class in `labels[split]` if given (labels flipped on purpose), else MNIST's."""
     for split, n in counts.items():
-        images, labels = mnist[f"{split}_images"], mnist[f"{split}_labels"]
+        images = mnist[f"{split}_images"]
+        labels_of = (labels or {}).get(split, mnist[f"{split}_labels"])
         for index in range(n):
             key = schema.example_key(split, index).decode()
-            save_png(images[index], root / split / str(labels[index]) / f"{key}.png")
+            save_png(images[index], root / split / str(labels_of[index]) / f"{key}.png")
     return root
 
 

@@ -37,7 +37,7 @@ import yaml
 
 from bench import report
 from bench import results as bench_results
-from bench.folders import save_png
+from bench.folders import mnist_folder
 from bench.measure import measure, run_record, scratch_env
 from bench.run import fresh_clone
 from components.ingest.mirror import read_mirror
@@ -83,15 +83,15 @@ def precision_recall(flagged: set[str], flipped: set[str]) -> dict:
 def noisy_folder(mnist: dict[str, np.ndarray], root: Path, rate: float) -> dict[str, int]:
     """Real MNIST under `root` as <split>/<given class>/<key>.png, `rate` of each split's
     labels flipped; returns each flipped file's path below `root` and its true class."""
-    truth = {}
+    truth, given = {}, {}
     for n, split in enumerate(schema.RAW_SPLITS):
-        images, labels = mnist[f"{split}_images"], mnist[f"{split}_labels"]
-        given = flip(labels, rate, 10, SEED + n)
-        for index, (image, label) in enumerate(zip(images, given, strict=True)):
-            name = f"{split}/{label}/{schema.example_key(split, index).decode()}.png"
-            save_png(image, root / name)
-            if label != labels[index]:
-                truth[name] = int(labels[index])
+        labels = mnist[f"{split}_labels"]
+        given[split] = flip(labels, rate, 10, SEED + n)
+        for index in np.flatnonzero(given[split] != labels):
+            key = schema.example_key(split, int(index)).decode()
+            truth[f"{split}/{given[split][index]}/{key}.png"] = int(labels[index])
+    counts = {split: len(given[split]) for split in schema.RAW_SPLITS}
+    mnist_folder(mnist, root, counts, given)
     return truth
 
 
