@@ -13,6 +13,7 @@ which stops them.
 from __future__ import annotations
 
 import collections
+import gc
 import itertools
 import multiprocessing
 import os
@@ -57,8 +58,18 @@ def ordered(
         workers, mp_context=multiprocessing.get_context("fork"), initializer=_leave_signals
     )
     try:
-        pending: collections.deque[Future] = collections.deque()
         tasks = _tasks(itertools.chain(head, files))
+        # The first submit forks every worker (a fork pool starts them all at once). Frozen,
+        # this process's objects are never collected there: a cycle holding native state (a
+        # TensorFlow iterator, in a process that has one) would wait in its destructor on
+        # threads the fork did not copy, and the worker would hang.
+        gc.freeze()
+        try:
+            pending: collections.deque[Future] = collections.deque(
+                [pool.submit(prepare, next(tasks))]
+            )
+        finally:
+            gc.unfreeze()
         while True:
             while len(pending) < workers * _AHEAD and (task := next(tasks, None)):
                 pending.append(pool.submit(prepare, task))

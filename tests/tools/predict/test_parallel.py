@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +9,7 @@ from PIL import Image
 
 from pipeline import schema
 from pipeline.errors import PipelineError
+from tests.support import ROOT
 from tools.predict import images, parallel
 
 
@@ -49,3 +52,42 @@ def test_prepared_keeps_each_files_digit_or_error_in_place(tmp_path, monkeypatch
         assert isinstance(result, PipelineError if n % 7 == 0 else images.Digit)
     alone = [result for _, result in images._prepared(files[1:2], data)]
     assert np.array_equal(alone[0].image, done[1][1].image)
+
+
+# A process that has run TensorFlow holds garbage a fork copies: here a tf.data iterator in a
+# reference cycle. Collected in a worker, its destructor waits on TensorFlow's threads, which
+# the fork did not copy: the pool hung (seen in the test suite's workers).
+_TENSORFLOW_GARBAGE_THEN_POOL = """
+import gc
+from pathlib import Path
+import tensorflow as tf
+from tools.predict import parallel
+
+def prepare(files):
+    junk = [[n] for n in range(200_000)]  # allocations: the worker's collector runs
+    gc.collect()
+    return [f.name for f in files]
+
+class Holder:
+    pass
+
+gc.disable()
+held = Holder()
+held.cycle = held
+held.iterator = iter(tf.data.Dataset.range(10**6).map(lambda x: x * 2).prefetch(4))
+next(held.iterator)
+del held
+gc.enable()
+names = list(parallel.ordered(prepare, [Path(str(n)) for n in range(40)]))
+print(names == [str(n) for n in range(40)])
+"""
+
+
+@pytest.mark.skipif(parallel.cores() < 2, reason="one core prepares everything here, no pool")
+def test_a_fork_never_collects_the_parents_tensorflow_garbage():
+    result = subprocess.run(
+        [sys.executable, "-c", _TENSORFLOW_GARBAGE_THEN_POOL],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    assert result.stdout.strip() == "True", result.stderr[-3000:]
